@@ -1,0 +1,147 @@
+//! Errors and input checks shared by every lab.
+//!
+//! Every public lab function that takes data validates it first and returns an [`MlError`] that
+//! says which argument was wrong, what was expected and what came, instead of panicking.
+
+use ndarray::{ArrayBase, Data, Dimension};
+use thiserror::Error;
+
+/// What can go wrong when a lab function is given data.
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum MlError {
+    /// Two arguments (or an argument and a parameter) have shapes that do not fit together.
+    #[error("shape mismatch in `{arg}`: expected {expected}, got {got}")]
+    ShapeMismatch {
+        arg: String,
+        expected: String,
+        got: String,
+    },
+    /// An argument has no rows or no elements.
+    #[error("`{arg}` is empty: {detail}")]
+    Empty { arg: String, detail: String },
+    /// An argument holds NaN or an infinity.
+    #[error("`{arg}` holds a non-finite value ({value}) at index {index}")]
+    NonFinite {
+        arg: String,
+        index: String,
+        value: f64,
+    },
+    /// A linear system has no unique solution (for example collinear columns).
+    #[error("singular system: {0}")]
+    Singular(String),
+    /// A parameter is outside its allowed range.
+    #[error("invalid `{arg}`: {detail}")]
+    InvalidArgument { arg: String, detail: String },
+    /// An iterative method produced NaN or infinity: usually a learning rate that is too large.
+    #[error("diverged: {0}")]
+    Diverged(String),
+}
+
+/// The workbook's result type.
+pub type Result<T, E = MlError> = std::result::Result<T, E>;
+
+/// Shape as `[a, b, …]`, the way the docs and error messages write it.
+pub fn shape_str(shape: &[usize]) -> String {
+    let parts: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    format!("[{}]", parts.join(", "))
+}
+
+/// Fails unless `a` has at least one element.
+pub fn check_non_empty<S, D>(arg: &str, a: &ArrayBase<S, D>) -> Result<()>
+where
+    S: Data<Elem = f64>,
+    D: Dimension,
+{
+    if a.is_empty() {
+        return Err(MlError::Empty {
+            arg: arg.to_string(),
+            detail: format!("shape {}", shape_str(a.shape())),
+        });
+    }
+    Ok(())
+}
+
+/// Fails on the first NaN or infinite value, naming its index.
+pub fn check_finite<S, D>(arg: &str, a: &ArrayBase<S, D>) -> Result<()>
+where
+    S: Data<Elem = f64>,
+    D: Dimension,
+{
+    if let Some((idx, v)) = a.indexed_iter().find(|(_, v)| !v.is_finite()) {
+        return Err(MlError::NonFinite {
+            arg: arg.to_string(),
+            index: format!("{idx:?}"),
+            value: *v,
+        });
+    }
+    Ok(())
+}
+
+/// Fails unless `a` is non-empty and every value is finite.
+pub fn check_data<S, D>(arg: &str, a: &ArrayBase<S, D>) -> Result<()>
+where
+    S: Data<Elem = f64>,
+    D: Dimension,
+{
+    check_non_empty(arg, a)?;
+    check_finite(arg, a)
+}
+
+/// Fails unless `got == expected`, with a message naming `arg` and what the length must match.
+pub fn check_len(arg: &str, got: usize, expected: usize, because: &str) -> Result<()> {
+    if got != expected {
+        return Err(MlError::ShapeMismatch {
+            arg: arg.to_string(),
+            expected: format!("length {expected} ({because})"),
+            got: format!("length {got}"),
+        });
+    }
+    Ok(())
+}
+
+/// Fails unless `value` is finite and strictly positive.
+pub fn check_positive(arg: &str, value: f64) -> Result<()> {
+    if !(value.is_finite() && value > 0.0) {
+        return Err(MlError::InvalidArgument {
+            arg: arg.to_string(),
+            detail: format!("must be a finite number > 0, got {value}"),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ndarray::array;
+
+    #[test]
+    fn finite_check_names_the_index() {
+        let a = array![[1.0, 2.0], [f64::NAN, 4.0]];
+        let err = check_finite("x", &a).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "`x` holds a non-finite value (NaN) at index (1, 0)"
+        );
+    }
+
+    #[test]
+    fn empty_check_reports_the_shape() {
+        let a = ndarray::Array2::<f64>::zeros((0, 3));
+        let err = check_data("x", &a).unwrap_err();
+        assert_eq!(err.to_string(), "`x` is empty: shape [0, 3]");
+    }
+
+    #[test]
+    fn len_and_positive_checks() {
+        assert!(check_len("y", 3, 3, "one per row of x").is_ok());
+        let err = check_len("y", 2, 3, "one per row of x").unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "shape mismatch in `y`: expected length 3 (one per row of x), got length 2"
+        );
+        assert!(check_positive("lr", 0.1).is_ok());
+        assert!(check_positive("lr", 0.0).is_err());
+        assert!(check_positive("lr", f64::INFINITY).is_err());
+    }
+}

@@ -1,0 +1,419 @@
+//! The workbook's plot style: every plot is written twice, as PNG (to open in an image viewer)
+//! and SVG (for the book), with DejaVu Sans embedded so that no system font is needed.
+//!
+//! ```no_run
+//! use wb_plot::{LinePlot, Series};
+//! let plot = LinePlot::new("Training loss", "epoch", "MSE")
+//!     .series(Series::new("batch GD", vec![(0.0, 10.0), (1.0, 5.0), (2.0, 4.0)]))
+//!     .log_y(true);
+//! let files = plot.save(std::path::Path::new("output"), "loss").unwrap();
+//! ```
+
+use plotters::coord::Shift;
+use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
+use plotters::prelude::*;
+use std::path::{Path, PathBuf};
+use std::sync::Once;
+use thiserror::Error;
+
+static FONT: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSans.ttf");
+static FONT_BOLD: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSans-Bold.ttf");
+const FONT_NAME: &str = "sans-serif";
+const SIZE: (u32, u32) = (900, 600);
+
+/// Colours of successive series (colour-blind friendly, Okabe–Ito).
+pub const PALETTE: [RGBColor; 6] = [
+    RGBColor(0, 114, 178),
+    RGBColor(213, 94, 0),
+    RGBColor(0, 158, 115),
+    RGBColor(204, 121, 167),
+    RGBColor(230, 159, 0),
+    RGBColor(86, 180, 233),
+];
+
+#[derive(Debug, Error)]
+pub enum PlotError {
+    #[error("cannot create the plot folder {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot draw {path}: {detail}")]
+    Draw { path: PathBuf, detail: String },
+}
+
+fn register_fonts() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // The bytes are a valid TrueType font shipped with the repo; a failure here is a bug.
+        let _ = plotters::style::register_font(FONT_NAME, FontStyle::Normal, FONT);
+        let _ = plotters::style::register_font(FONT_NAME, FontStyle::Bold, FONT_BOLD);
+    });
+}
+
+/// One named line or point cloud.
+#[derive(Debug, Clone)]
+pub struct Series {
+    pub name: String,
+    pub points: Vec<(f64, f64)>,
+}
+
+impl Series {
+    pub fn new(name: impl Into<String>, points: Vec<(f64, f64)>) -> Self {
+        Self {
+            name: name.into(),
+            points,
+        }
+    }
+}
+
+/// Lines over a common x axis, for example loss curves.
+#[derive(Debug, Clone)]
+pub struct LinePlot {
+    title: String,
+    x_label: String,
+    y_label: String,
+    series: Vec<Series>,
+    log_y: bool,
+}
+
+impl LinePlot {
+    pub fn new(title: &str, x_label: &str, y_label: &str) -> Self {
+        Self {
+            title: title.into(),
+            x_label: x_label.into(),
+            y_label: y_label.into(),
+            series: Vec::new(),
+            log_y: false,
+        }
+    }
+
+    pub fn series(mut self, s: Series) -> Self {
+        self.series.push(s);
+        self
+    }
+
+    /// A logarithmic y axis (values ≤ 0 are left out).
+    pub fn log_y(mut self, on: bool) -> Self {
+        self.log_y = on;
+        self
+    }
+
+    /// Writes `dir/stem.png` and `dir/stem.svg` and returns their paths.
+    pub fn save(&self, dir: &Path, stem: &str) -> Result<Vec<PathBuf>, PlotError> {
+        save_both(dir, stem, self)
+    }
+
+    fn keep(&self, (x, y): &(f64, f64)) -> bool {
+        x.is_finite() && y.is_finite() && (!self.log_y || *y > 0.0)
+    }
+}
+
+impl Render for LinePlot {
+    fn name(&self) -> &str {
+        &self.title
+    }
+
+    fn render<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        let points = || {
+            self.series
+                .iter()
+                .flat_map(|s| s.points.iter().copied())
+                .filter(|p| self.keep(p))
+        };
+        let no_data = || format!("no finite points in `{}`", self.title);
+        let (x0, x1) = bounds(points().map(|p| p.0)).ok_or_else(no_data)?;
+        let (y0, y1) = bounds(points().map(|p| p.1)).ok_or_else(no_data)?;
+        let frame = Frame {
+            title: &self.title,
+            x_label: &self.x_label,
+            y_label: &self.y_label,
+        };
+        if self.log_y {
+            frame.draw(root, x0..x1, (y0 * 0.8..y1 * 1.25).log_scale(), |c| {
+                draw_lines(c, &self.series, |p| self.keep(p))
+            })
+        } else {
+            let pad = (y1 - y0).abs().max(1e-12) * 0.05;
+            frame.draw(root, x0..x1, (y0 - pad)..(y1 + pad), |c| {
+                draw_lines(c, &self.series, |p| self.keep(p))
+            })
+        }
+    }
+}
+
+/// Points, optionally with the line y = x: "predicted against actual".
+#[derive(Debug, Clone)]
+pub struct ScatterPlot {
+    title: String,
+    x_label: String,
+    y_label: String,
+    series: Vec<Series>,
+    identity_line: bool,
+}
+
+impl ScatterPlot {
+    pub fn new(title: &str, x_label: &str, y_label: &str) -> Self {
+        Self {
+            title: title.into(),
+            x_label: x_label.into(),
+            y_label: y_label.into(),
+            series: Vec::new(),
+            identity_line: false,
+        }
+    }
+
+    pub fn series(mut self, s: Series) -> Self {
+        self.series.push(s);
+        self
+    }
+
+    /// Draws the diagonal y = x, where perfect predictions would lie.
+    pub fn identity_line(mut self, on: bool) -> Self {
+        self.identity_line = on;
+        self
+    }
+
+    /// Writes `dir/stem.png` and `dir/stem.svg` and returns their paths.
+    pub fn save(&self, dir: &Path, stem: &str) -> Result<Vec<PathBuf>, PlotError> {
+        save_both(dir, stem, self)
+    }
+}
+
+impl Render for ScatterPlot {
+    fn name(&self) -> &str {
+        &self.title
+    }
+
+    fn render<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        let finite = |(x, y): &(f64, f64)| x.is_finite() && y.is_finite();
+        let points = || {
+            self.series
+                .iter()
+                .flat_map(|s| s.points.iter().copied())
+                .filter(finite)
+        };
+        let no_data = || format!("no finite points in `{}`", self.title);
+        let (mut x0, mut x1) = bounds(points().map(|p| p.0)).ok_or_else(no_data)?;
+        let (mut y0, mut y1) = bounds(points().map(|p| p.1)).ok_or_else(no_data)?;
+        if self.identity_line {
+            // Same range on both axes, so that the diagonal is at 45 degrees.
+            x0 = x0.min(y0);
+            y0 = x0;
+            x1 = x1.max(y1);
+            y1 = x1;
+        }
+        let pad = |a: f64, b: f64| (b - a).abs().max(1e-12) * 0.04;
+        let (px, py) = (pad(x0, x1), pad(y0, y1));
+        let frame = Frame {
+            title: &self.title,
+            x_label: &self.x_label,
+            y_label: &self.y_label,
+        };
+        frame.draw(root, (x0 - px)..(x1 + px), (y0 - py)..(y1 + py), |chart| {
+            if self.identity_line {
+                chart
+                    .draw_series(LineSeries::new(
+                        [(x0 - px, x0 - px), (x1 + px, x1 + px)],
+                        BLACK.mix(0.5).stroke_width(1),
+                    ))
+                    .map_err(|e| e.to_string())?
+                    .label("y = x (perfect prediction)")
+                    .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], BLACK.mix(0.5)));
+            }
+            for (i, s) in self.series.iter().enumerate() {
+                let color = PALETTE[i % PALETTE.len()];
+                chart
+                    .draw_series(
+                        s.points
+                            .iter()
+                            .filter(|p| finite(p))
+                            .map(|&p| Circle::new(p, 3, color.mix(0.6).filled())),
+                    )
+                    .map_err(|e| e.to_string())?
+                    .label(s.name.clone())
+                    .legend(move |(x, y)| Circle::new((x + 10, y), 4, color.filled()));
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Tick labels for people: `1000`, `0.25`, `2.5e-4`.
+pub fn tick_label(v: &f64) -> String {
+    let a = v.abs();
+    if *v == 0.0 {
+        "0".into()
+    } else if (1e-3..1e6).contains(&a) {
+        let s = format!("{v:.4}");
+        let s = s.trim_end_matches('0').trim_end_matches('.');
+        s.to_string()
+    } else {
+        format!("{v:.1e}").replace(".0e", "e")
+    }
+}
+
+fn bounds(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
+    let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
+        (lo.min(v), hi.max(v))
+    });
+    if !lo.is_finite() {
+        return None;
+    }
+    if lo == hi {
+        return Some((lo - 0.5, hi + 0.5));
+    }
+    Some((lo, hi))
+}
+
+type Chart<'a, DB, X, Y> = ChartContext<'a, DB, Cartesian2d<X, Y>>;
+
+fn draw_lines<DB, X, Y>(
+    chart: &mut Chart<'_, DB, X, Y>,
+    series: &[Series],
+    keep: impl Fn(&(f64, f64)) -> bool,
+) -> Result<(), String>
+where
+    DB: DrawingBackend,
+    X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
+{
+    for (i, s) in series.iter().enumerate() {
+        let color = PALETTE[i % PALETTE.len()];
+        chart
+            .draw_series(LineSeries::new(
+                s.points.iter().copied().filter(|p| keep(p)),
+                color.stroke_width(2),
+            ))
+            .map_err(|e| e.to_string())?
+            .label(s.name.clone())
+            .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2)));
+    }
+    Ok(())
+}
+
+/// Title, axes, grid and legend: the parts every plot shares.
+struct Frame<'a> {
+    title: &'a str,
+    x_label: &'a str,
+    y_label: &'a str,
+}
+
+impl Frame<'_> {
+    fn draw<DB, XR, YR>(
+        &self,
+        root: &DrawingArea<DB, Shift>,
+        x: XR,
+        y: YR,
+        body: impl FnOnce(
+            &mut Chart<'_, DB, XR::CoordDescType, YR::CoordDescType>,
+        ) -> Result<(), String>,
+    ) -> Result<(), String>
+    where
+        DB: DrawingBackend,
+        XR: AsRangedCoord<Value = f64>,
+        YR: AsRangedCoord<Value = f64>,
+        XR::CoordDescType: ValueFormatter<f64>,
+        YR::CoordDescType: ValueFormatter<f64>,
+    {
+        root.fill(&WHITE).map_err(|e| e.to_string())?;
+        let mut chart = ChartBuilder::on(root)
+            .caption(
+                self.title,
+                (FONT_NAME, 26).into_font().style(FontStyle::Bold),
+            )
+            .margin(20)
+            .x_label_area_size(50)
+            .y_label_area_size(80)
+            .build_cartesian_2d(x, y)
+            .map_err(|e| e.to_string())?;
+        chart
+            .configure_mesh()
+            .x_desc(self.x_label)
+            .y_desc(self.y_label)
+            .x_label_formatter(&tick_label)
+            .y_label_formatter(&tick_label)
+            .label_style((FONT_NAME, 15))
+            .axis_desc_style((FONT_NAME, 17))
+            .light_line_style(RGBColor(235, 235, 235))
+            .draw()
+            .map_err(|e| e.to_string())?;
+        body(&mut chart)?;
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.85))
+            .border_style(RGBColor(180, 180, 180))
+            .label_font((FONT_NAME, 15))
+            .position(SeriesLabelPosition::UpperRight)
+            .draw()
+            .map_err(|e| e.to_string())?;
+        root.present().map_err(|e| e.to_string())
+    }
+}
+
+/// A plot that can draw itself on any plotters backend.
+trait Render {
+    fn name(&self) -> &str;
+    fn render<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String>;
+}
+
+/// Renders `plot` on a PNG and an SVG backend, writing `dir/stem.{png,svg}`.
+fn save_both(dir: &Path, stem: &str, plot: &impl Render) -> Result<Vec<PathBuf>, PlotError> {
+    register_fonts();
+    std::fs::create_dir_all(dir).map_err(|source| PlotError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let png = dir.join(format!("{stem}.png"));
+    let svg = dir.join(format!("{stem}.svg"));
+    let draw_err = |path: &Path, detail: String| PlotError::Draw {
+        path: path.to_path_buf(),
+        detail: format!("{}: {detail}", plot.name()),
+    };
+    plot.render(&BitMapBackend::new(&png, SIZE).into_drawing_area())
+        .map_err(|d| draw_err(&png, d))?;
+    plot.render(&SVGBackend::new(&svg, SIZE).into_drawing_area())
+        .map_err(|d| draw_err(&svg, d))?;
+    Ok(vec![png, svg])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tick_labels_are_short() {
+        assert_eq!(tick_label(&1000.0), "1000");
+        assert_eq!(tick_label(&0.25), "0.25");
+        assert_eq!(tick_label(&0.0), "0");
+        assert_eq!(tick_label(&2.5e-4), "2.5e-4");
+        assert_eq!(tick_label(&1e-5), "1e-5");
+    }
+
+    #[test]
+    fn plots_are_written_as_png_and_svg() {
+        let dir = std::env::temp_dir().join(format!("wb-plot-test-{}", std::process::id()));
+        let files = LinePlot::new("t", "x", "y")
+            .series(Series::new("a", vec![(0.0, 1.0), (1.0, 0.1)]))
+            .log_y(true)
+            .save(&dir, "line")
+            .unwrap();
+        let png = std::fs::read(&files[0]).unwrap();
+        assert_eq!(&png[1..4], b"PNG");
+        let svg = std::fs::read_to_string(&files[1]).unwrap();
+        assert!(
+            svg.starts_with("<svg") && svg.contains("\nt\n</text>"),
+            "{}",
+            &svg[..200]
+        );
+        let err = ScatterPlot::new("empty", "x", "y")
+            .series(Series::new("a", vec![(f64::NAN, 1.0)]))
+            .save(&dir, "empty")
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("no finite points in `empty`"),
+            "{err}"
+        );
+    }
+}
