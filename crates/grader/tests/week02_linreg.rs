@@ -152,11 +152,14 @@ fn relative_error_is_hand_worked() {
     });
 }
 
+/// A loss as the checks call it: (y_true, y_pred, δ) → value or gradient.
+type LossFn<T> = fn(ArrayView1<f64>, ArrayView1<f64>, f64) -> week02_linreg::Result<T>;
+
 fn loss_check(
     name: &'static str,
     exercise: &'static str,
-    value: fn(ArrayView1<f64>, ArrayView1<f64>, f64) -> week02_linreg::Result<f64>,
-    grad: fn(ArrayView1<f64>, ArrayView1<f64>, f64) -> week02_linreg::Result<Array1<f64>>,
+    value: LossFn<f64>,
+    grad: LossFn<Array1<f64>>,
 ) {
     Check::new(LAB, name, exercise).run(move || {
         let f = fixture("week02");
