@@ -1,0 +1,221 @@
+//! Labs on disk: `labs/weekNN-slug/lab.toml`, and the exercise form of their sources.
+
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+pub const BEGIN: &str = "// BEGIN SOLUTION";
+pub const END: &str = "// END SOLUTION";
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LabToml {
+    pub lab: LabMeta,
+    pub grading: Grading,
+    #[serde(default)]
+    pub exercise: Vec<Exercise>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LabMeta {
+    pub week: u32,
+    pub package: String,
+    pub title: String,
+    pub phase: u32,
+    #[serde(default)]
+    pub data: Vec<String>,
+    pub chapter: String,
+    #[serde(default)]
+    pub objectives: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Grading {
+    pub test: String,
+    #[serde(default)]
+    pub allowed_to_pass: Vec<AllowedToPass>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AllowedToPass {
+    pub check: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Exercise {
+    pub id: String,
+    pub file: String,
+    pub title: String,
+    pub hints: Vec<String>,
+}
+
+/// A lab found in `labs/`.
+#[derive(Debug, Clone)]
+pub struct Lab {
+    pub dir: PathBuf,
+    pub meta: LabToml,
+}
+
+impl Lab {
+    pub fn load(dir: &Path) -> Result<Self> {
+        let path = dir.join("lab.toml");
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        let meta: LabToml =
+            toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        for ex in &meta.exercise {
+            if ex.hints.len() < 3 {
+                bail!(
+                    "{}: exercise `{}` has {} hints; every exercise needs at least 3 levels",
+                    path.display(),
+                    ex.id,
+                    ex.hints.len()
+                );
+            }
+        }
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            meta,
+        })
+    }
+
+    /// `week02`
+    pub fn week_id(&self) -> String {
+        format!("week{:02}", self.meta.lab.week)
+    }
+
+    pub fn package(&self) -> &str {
+        &self.meta.lab.package
+    }
+
+    pub fn exercise(&self, id: &str) -> Option<&Exercise> {
+        self.meta.exercise.iter().find(|e| e.id == id)
+    }
+
+    /// Every `.rs` file under the lab's `src/` that holds a solution region, sorted.
+    pub fn solution_files(&self) -> Result<Vec<PathBuf>> {
+        let mut files = Vec::new();
+        collect_rs(&self.dir.join("src"), &mut files)?;
+        files.sort();
+        let mut out = Vec::new();
+        for f in files {
+            let text =
+                std::fs::read_to_string(&f).with_context(|| format!("reading {}", f.display()))?;
+            if text.lines().any(|l| l.trim_start().starts_with(BEGIN)) {
+                out.push(f);
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn collect_rs(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    for entry in std::fs::read_dir(dir).with_context(|| format!("listing {}", dir.display()))? {
+        let path = entry?.path();
+        if path.is_dir() {
+            collect_rs(&path, out)?;
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+    Ok(())
+}
+
+/// The exercise form of one source file: every line between `// BEGIN SOLUTION <id>` and
+/// `// END SOLUTION` is replaced by `todo!("<first hint of <id>>")`, at the marker's indentation.
+/// The markers stay, so the learner sees where to write. `file` is used in error messages.
+pub fn exercise_form(file: &str, source: &str, lab: &Lab) -> Result<String> {
+    let mut out = String::with_capacity(source.len());
+    let mut open: Option<usize> = None;
+    for (i, line) in source.split_inclusive('\n').enumerate() {
+        let trimmed = line.trim_start();
+        let lineno = i + 1;
+        if let Some(rest) = trimmed.strip_prefix(BEGIN) {
+            if let Some(start) = open {
+                bail!("{file}:{lineno}: `{BEGIN}` inside the region opened at line {start}");
+            }
+            let id = rest.trim();
+            if id.is_empty() {
+                bail!("{file}:{lineno}: `{BEGIN}` needs an exercise id, as in `{BEGIN} dot`");
+            }
+            let Some(ex) = lab.exercise(id) else {
+                bail!(
+                    "{file}:{lineno}: exercise `{id}` is not declared in {}/lab.toml",
+                    lab.dir.display()
+                );
+            };
+            let indent = &line[..line.len() - trimmed.len()];
+            out.push_str(line);
+            out.push_str(&format!("{indent}todo!({:?})\n", ex.hints[0]));
+            open = Some(lineno);
+        } else if trimmed.starts_with(END) {
+            if open.take().is_none() {
+                bail!("{file}:{lineno}: `{END}` without a `{BEGIN}` before it");
+            }
+            out.push_str(line);
+        } else if open.is_none() {
+            out.push_str(line);
+        }
+    }
+    if let Some(start) = open {
+        bail!("{file}:{start}: `{BEGIN}` is never closed by `{END}`");
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lab() -> Lab {
+        let meta: LabToml = toml::from_str(
+            r#"
+            [lab]
+            week = 99
+            package = "week99-test"
+            title = "t"
+            phase = 0
+            chapter = "x.md"
+            [grading]
+            test = "week99_test"
+            [[exercise]]
+            id = "dot"
+            file = "src/lib.rs"
+            title = "d"
+            hints = ["multiply \"pairwise\" and add", "b", "c"]
+            "#,
+        )
+        .unwrap();
+        Lab {
+            dir: PathBuf::from("labs/week99-test"),
+            meta,
+        }
+    }
+
+    #[test]
+    fn regions_become_todo_with_the_first_hint() {
+        let src = "fn dot() -> f64 {\n    check();\n    // BEGIN SOLUTION dot\n    let s = 1.0;\n    s\n    // END SOLUTION\n}\n";
+        let out = exercise_form("lib.rs", src, &lab()).unwrap();
+        assert_eq!(
+            out,
+            "fn dot() -> f64 {\n    check();\n    // BEGIN SOLUTION dot\n    todo!(\"multiply \\\"pairwise\\\" and add\")\n    // END SOLUTION\n}\n"
+        );
+    }
+
+    #[test]
+    fn broken_markers_are_reported_with_their_line() {
+        let err = exercise_form("a.rs", "// BEGIN SOLUTION dot\nx\n", &lab()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "a.rs:1: `// BEGIN SOLUTION` is never closed by `// END SOLUTION`"
+        );
+        let err = exercise_form("a.rs", "x\n// END SOLUTION\n", &lab()).unwrap_err();
+        assert!(err.to_string().starts_with("a.rs:2:"), "{err}");
+        let err =
+            exercise_form("a.rs", "// BEGIN SOLUTION nope\n// END SOLUTION\n", &lab()).unwrap_err();
+        assert!(
+            err.to_string().contains("exercise `nope` is not declared"),
+            "{err}"
+        );
+    }
+}
