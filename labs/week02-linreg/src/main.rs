@@ -67,6 +67,16 @@ fn steps_to_reach(losses: &[f64], optimum: f64, tol: f64) -> Option<usize> {
     losses.iter().position(|&l| gap(l, optimum) <= tol)
 }
 
+/// `path` relative to the current folder when it lies below it (shorter, and the same on every
+/// machine), else as given.
+fn shown(path: &std::path::Path) -> String {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    path.strip_prefix(&cwd)
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
+
 fn ms(t: Instant) -> f64 {
     t.elapsed().as_secs_f64() * 1e3
 }
@@ -271,7 +281,7 @@ fn main() -> Result<()> {
     if args.json {
         let out = json!({
             "lab": "week02-linreg",
-            "data": path.display().to_string(),
+            "data": shown(&path),
             "target": args.target,
             "seed": args.seed,
             "test_fraction": args.test_fraction,
@@ -332,7 +342,7 @@ fn main() -> Result<()> {
     println!("=======================================\n");
     println!(
         "Data: {} ({} rows, {} features, predicting `{}`)",
-        path.display(),
+        shown(&path),
         x.nrows(),
         d,
         args.target

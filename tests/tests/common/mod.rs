@@ -1,0 +1,48 @@
+//! Helpers shared by the end-to-end tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .canonicalize()
+        .expect("repository root")
+}
+
+/// Every lab folder (with a lab.toml), sorted.
+pub fn labs() -> Vec<PathBuf> {
+    let mut labs: Vec<PathBuf> = std::fs::read_dir(root().join("labs"))
+        .expect("labs/")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.join("lab.toml").is_file())
+        .collect();
+    labs.sort();
+    labs
+}
+
+pub fn package(lab: &Path) -> String {
+    lab.file_name()
+        .expect("name")
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// `cargo run -q -p <package> -- <args>` from the repository root (or `cwd`).
+pub fn cargo_run(package: &str, args: &[&str], cwd: Option<&Path>) -> Output {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    Command::new(cargo)
+        .current_dir(cwd.map(Path::to_path_buf).unwrap_or_else(root))
+        .arg("run")
+        .arg("--manifest-path")
+        .arg(root().join("Cargo.toml"))
+        .args(["-q", "-p", package, "--"])
+        .args(args)
+        .output()
+        .expect("running cargo")
+}
+
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}

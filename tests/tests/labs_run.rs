@@ -1,0 +1,97 @@
+//! Every lab binary runs end to end with `--json`, exits 0 and prints one JSON object; the
+//! expected output shown in the book is the one the lab prints today.
+
+mod common;
+use common::*;
+
+#[test]
+fn every_lab_prints_json_that_parses() {
+    let plots = std::env::temp_dir().join(format!("e2e-plots-{}", std::process::id()));
+    for lab in labs() {
+        let pkg = package(&lab);
+        let out = cargo_run(
+            &pkg,
+            &["--json", "--plots", &plots.display().to_string()],
+            None,
+        );
+        assert!(
+            out.status.success(),
+            "{pkg} --json failed:\n{}",
+            text(&out.stderr)
+        );
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!(
+                "{pkg} --json printed no valid JSON ({e}):\n{}",
+                text(&out.stdout)
+            )
+        });
+        assert!(v.is_object(), "{pkg}: --json must print one object");
+        assert_eq!(v["lab"], pkg.as_str(), "{pkg}: the JSON names its lab");
+        assert!(
+            v["timings_ms"].is_object(),
+            "{pkg}: the JSON carries timings"
+        );
+        for p in v["plots"].as_array().expect("plots listed") {
+            let p = p.as_str().expect("path");
+            assert!(
+                std::path::Path::new(p).is_file(),
+                "{pkg}: plot {p} was not written"
+            );
+        }
+    }
+}
+
+/// Replaces timings (`12.3 ms`) by `… ms`, the only part of a report that varies between runs.
+fn without_timings(report: &str) -> String {
+    let mut out = String::new();
+    for line in report.lines() {
+        let words: Vec<&str> = line.split(' ').collect();
+        let mut kept = Vec::new();
+        for (i, w) in words.iter().enumerate() {
+            let next_is_ms = words.get(i + 1).is_some_and(|n| n.starts_with("ms"));
+            let numeric = w.trim_start_matches('(').parse::<f64>().is_ok();
+            if next_is_ms && numeric {
+                kept.push(if w.starts_with('(') { "(…" } else { "…" });
+            } else {
+                kept.push(w);
+            }
+        }
+        out.push_str(&kept.join(" "));
+        out.push('\n');
+    }
+    out
+}
+
+#[test]
+fn the_books_expected_output_is_current() {
+    for lab in labs() {
+        let pkg = package(&lab);
+        let toml: String = std::fs::read_to_string(lab.join("lab.toml")).expect("lab.toml");
+        let chapter = toml
+            .lines()
+            .find_map(|l| l.trim().strip_prefix("chapter = \""))
+            .and_then(|l| l.strip_suffix('"'))
+            .expect("lab.toml names its chapter");
+        let expected_file = root()
+            .join(chapter)
+            .with_file_name(format!("{pkg}-output.txt"));
+        let expected = std::fs::read_to_string(&expected_file)
+            .unwrap_or_else(|e| panic!("{pkg}: {} ({e})", expected_file.display()));
+        let out = cargo_run(&pkg, &[], None);
+        assert!(out.status.success(), "{pkg} failed:\n{}", text(&out.stderr));
+        assert_eq!(
+            without_timings(&text(&out.stdout)),
+            without_timings(&expected),
+            "{pkg}: the report differs from {}; regenerate it with `just book-assets`",
+            expected_file.display()
+        );
+    }
+}
+
+#[test]
+fn timings_are_masked_and_nothing_else() {
+    assert_eq!(
+        without_timings("fit (0.09 ms)\nMSE 12.5 ms\nx 1.5 m"),
+        "fit (… ms)\nMSE … ms\nx 1.5 m\n"
+    );
+}
