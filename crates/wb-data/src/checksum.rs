@@ -147,6 +147,18 @@ mod tests {
     }
 
     #[test]
+    fn the_datasets_readme_lists_every_checksum() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets");
+        let readme = std::fs::read_to_string(dir.join("README.md")).unwrap();
+        for (file, hash) in read_sums(&dir).unwrap() {
+            assert!(
+                readme.contains(&format!("`{file}`")) && readme.contains(&hash),
+                "datasets/README.md lacks {file} or its SHA-256 {hash}"
+            );
+        }
+    }
+
+    #[test]
     fn a_changed_file_is_reported() {
         let dir = std::env::temp_dir().join(format!("wb-data-sums-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
