@@ -1,0 +1,37 @@
+# Recipes for learners and contributors. `just --list` shows them all.
+# (Install just with `cargo install --locked just`, or run the commands below by hand.)
+
+# Run a lab, for example: just run week02-linreg -- --json
+run lab *args:
+    cargo run -p {{lab}} -- {{args}}
+
+# Grade one lab (just grade week02) or every lab (just grade)
+grade week="":
+    cargo run -q -p workbook -- grade {{week}}
+
+# Build the book and serve it on http://localhost:3000
+book:
+    mdbook serve book --open
+
+# Regenerate what the book shows from each lab: plots and expected output
+book-assets:
+    cargo run -q -p week02-linreg -- --plots book/src/phase0/week02 > /dev/null
+    cargo run -q -p week02-linreg > book/src/phase0/week02-linreg-output.txt
+
+# Everything CI runs
+ci:
+    bash .ci/run
+
+# Regenerate the grader's reference values with pinned numpy/scikit-learn (needs Python 3.11+)
+fixtures:
+    test -x .venv/bin/python || python3 -m venv .venv
+    .venv/bin/pip install -q -r crates/grader/fixtures/requirements.txt
+    .venv/bin/python crates/grader/fixtures/make_fixtures.py
+
+# Measure the build and grading times quoted in the README (a fresh clone, empty target dir)
+times:
+    bash bench/measure-times.sh
+
+# Scaffold a new lab: just new-lab 3 preprocessing "Statistics, splits and preprocessing"
+new-lab week slug title:
+    bash scripts/new-lab.sh {{week}} {{slug}} "{{title}}"

@@ -1,0 +1,172 @@
+#!/usr/bin/env bash
+# Scaffolds a lab that follows the lab contract: the crate, lab.toml, a grader test target with
+# one check, the grader feature, the workspace entries and a chapter in the book.
+# Usage: bash scripts/new-lab.sh WEEK SLUG "TITLE"     e.g. bash scripts/new-lab.sh 3 preprocessing "Preprocessing"
+# Afterwards: cargo run -p workbook -- verify-exercises weekNN proves the scaffold's exercise fails.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ $# -eq 3 ] || { echo "usage: $0 WEEK SLUG TITLE" >&2; exit 2; }
+week=$((10#$1)); slug=$2; title=$3
+ww=$(printf '%02d' "$week")
+pkg="week${ww}-${slug}"
+crate="week${ww}_${slug//-/_}"
+test_name="week${ww}_${slug//-/_}"
+dir="labs/$pkg"
+if   [ "$week" -le 3 ];  then phase=0
+elif [ "$week" -le 8 ];  then phase=1
+elif [ "$week" -le 16 ]; then phase=2
+elif [ "$week" -le 24 ]; then phase=3
+elif [ "$week" -le 36 ]; then phase=4
+else phase=5; fi
+grep -q "package = \"$pkg\"" crates/workbook/roadmap.toml || {
+  echo "$pkg is not in crates/workbook/roadmap.toml: use the package name the roadmap gives week $week" >&2; exit 1; }
+[ -e "$dir" ] && { echo "$dir exists already" >&2; exit 1; }
+chapter="book/src/phase${phase}/${pkg}.md"
+
+mkdir -p "$dir/src" "book/src/phase${phase}"
+cat > "$dir/Cargo.toml" <<TOML
+[package]
+name = "$pkg"
+version = "0.1.0"
+description = "Week $week: $title"
+edition.workspace = true
+license.workspace = true
+publish.workspace = true
+
+[dependencies]
+wb-core.workspace = true
+wb-data.workspace = true
+wb-plot.workspace = true
+ndarray.workspace = true
+clap.workspace = true
+serde_json.workspace = true
+anyhow.workspace = true
+
+[lints]
+workspace = true
+TOML
+cat > "$dir/src/lib.rs" <<RUST
+//! # Week $week — $title
+
+use ndarray::ArrayView1;
+use wb_core::{Result, check_data};
+
+// ANCHOR: mean
+/// The mean of \`x\`.
+///
+/// x: [n]
+pub fn mean(x: ArrayView1<f64>) -> Result<f64> {
+    check_data("x", &x)?;
+    // BEGIN SOLUTION mean
+    Ok(x.sum() / x.len() as f64)
+    // END SOLUTION
+}
+// ANCHOR_END: mean
+RUST
+cat > "$dir/src/main.rs" <<RUST
+//! Runs the week $week lab end to end: \`cargo run -p $pkg -- --help\`.
+
+use anyhow::Result;
+use clap::Parser;
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// Week $week: $title.
+#[derive(Debug, Parser)]
+struct Args {
+    /// Folder for the plots (PNG and SVG)
+    #[arg(long, value_name = "DIR", default_value = "output/$pkg")]
+    plots: PathBuf,
+    /// Print the key results as one JSON object instead of the report
+    #[arg(long)]
+    json: bool,
+}
+
+fn main() -> Result<()> {
+    let args = Args::parse();
+    let t = Instant::now();
+    let m = $crate::mean(ndarray::array![1.0, 2.0, 3.0].view())?;
+    let ms = t.elapsed().as_secs_f64() * 1e3;
+    if args.json {
+        let out = serde_json::json!({ "lab": "$pkg", "mean": m, "timings_ms": { "mean": ms }, "plots": [] });
+        println!("{out}");
+    } else {
+        println!("Week $week — $title\n\nmean: {m} ({ms:.2} ms)\nplots: none yet ({})", args.plots.display());
+    }
+    Ok(())
+}
+RUST
+cat > "$dir/lab.toml" <<TOML
+# Metadata and hints of the week $week lab, read by the \`workbook\` CLI.
+
+[lab]
+week = $week
+package = "$pkg"
+title = "$title"
+phase = $phase
+data = []
+chapter = "$chapter"
+objectives = ["Compute a mean"]
+
+[grading]
+test = "$test_name"
+allowed_to_pass = []
+
+[[exercise]]
+id = "mean"
+file = "src/lib.rs"
+title = "The mean"
+hints = ["Add the values and divide by how many there are.", "\`x.sum()\` and \`x.len()\`.", "\`Ok(x.sum() / x.len() as f64)\`"]
+TOML
+cat > "crates/grader/tests/${test_name}.rs" <<RUST
+//! Grader checks for week $week: $title.
+
+use grader::{Called, Check, Tol, close};
+use ndarray::array;
+
+const LAB: &str = "week$ww";
+
+#[test]
+fn mean_is_hand_worked() {
+    Check::new(LAB, "mean_is_hand_worked", "mean").run(|| {
+        let got = $crate::mean(array![1.0, 2.0, 6.0].view()).called("mean")?;
+        close("mean([1, 2, 6]) = 3", 3.0, got, Tol::rel(1e-15))
+    });
+}
+RUST
+cat > "$chapter" <<MD
+# Week $week: $title
+
+## Run it
+
+\`\`\`sh
+cargo run -p $pkg
+cargo run -p workbook -- start week$ww
+cargo run -p workbook -- grade week$ww
+\`\`\`
+
+\`\`\`rust,ignore
+{{#include ../../../$dir/src/lib.rs:mean}}
+\`\`\`
+
+## Expected output
+
+\`\`\`text
+{{#include $pkg-output.txt}}
+\`\`\`
+MD
+
+# Grader: an optional dependency, a feature (on by default) and the test target.
+sed -i "s|^default = \[\(.*\)\]|default = [\1, \"week$ww\"]|" crates/grader/Cargo.toml
+sed -i "/^\[dependencies\]/i week$ww = [\"dep:$pkg\"]\n" crates/grader/Cargo.toml
+printf '\n[dependencies.%s]\nworkspace = true\noptional = true\n\n[[test]]\nname = "%s"\nrequired-features = ["week%s"]\n' \
+  "$pkg" "$test_name" "$ww" >> crates/grader/Cargo.toml
+# Workspace: the path dependency and the dev-profile optimisation of the lab.
+sed -i "/^# Numerics\./i $pkg = { path = \"$dir\" }" Cargo.toml
+printf '[profile.dev.package.%s]\nopt-level = 2\n' "$pkg" >> Cargo.toml
+# Book: the chapter replaces the "(coming)" entry of this week.
+sed -i "s|^- \[Week $week: \(.*\) (coming)\]()|- [Week $week: $title]($(echo "$chapter" | sed 's|book/src/||'))|" book/src/SUMMARY.md
+cargo run -q -p "$pkg" > "book/src/phase${phase}/${pkg}-output.txt"
+cargo fmt --all
+echo "Scaffolded $pkg: $dir, crates/grader/tests/${test_name}.rs, $chapter."
+echo "Next: cargo run -p workbook -- verify-exercises week$ww"
