@@ -95,3 +95,90 @@ fn timings_are_masked_and_nothing_else() {
         "fit (… ms)\nMSE … ms\nx 1.5 m\n"
     );
 }
+
+#[test]
+fn week02_refuses_bad_options_and_data_with_clear_errors() {
+    let dir = std::env::temp_dir().join(format!("e2e-week02-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let run = |args: &[&str]| cargo_run("week02-linreg", args, None);
+
+    let out = run(&["--target", "price"]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("no column named `price`; the columns are: age, sex, bmi"),
+        "{err}"
+    );
+
+    let out = run(&["--test-fraction", "1.5"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("--test-fraction must be in [0, 1)"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    let bad = dir.join("bad.csv");
+    std::fs::write(&bad, "x,y\n1,2\n2,oops\n3,6\n").expect("write");
+    let out = run(&["--data", &bad.display().to_string(), "--target", "y"]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("bad.csv:3, column `y`: `oops` is not a number"),
+        "{err}"
+    );
+
+    let collinear = dir.join("collinear.csv");
+    let rows: String = (0..20)
+        .map(|i| format!("{i},{},{}\n", 2 * i, 3 * i + 1))
+        .collect();
+    std::fs::write(&collinear, format!("a,b,y\n{rows}")).expect("write");
+    let out = run(&["--data", &collinear.display().to_string(), "--target", "y"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("singular system: column 1"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    // Your own CSV, fitted on every row: y = 2a − b + 3 exactly.
+    let own = dir.join("own.csv");
+    let rows: String = (0..30)
+        .map(|i| format!("{i},{},{}\n", (i * 7) % 11, 2 * i - (i * 7) % 11 + 3))
+        .collect();
+    std::fs::write(&own, format!("a,b,y\n{rows}")).expect("write");
+    let plots = dir.join("plots").display().to_string();
+    let out = run(&[
+        "--data",
+        &own.display().to_string(),
+        "--target",
+        "y",
+        "--test-fraction",
+        "0",
+        "--json",
+        "--plots",
+        &plots,
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!(v["n_test"], 0);
+    let coef: Vec<f64> = v["normal_equations"]["coefficients"]
+        .as_array()
+        .expect("coefficients")
+        .iter()
+        .map(|c| c.as_f64().expect("number"))
+        .collect();
+    assert!(
+        (coef[0] - 2.0).abs() < 1e-9 && (coef[1] + 1.0).abs() < 1e-9,
+        "{coef:?}"
+    );
+    assert!(
+        (v["normal_equations"]["intercept"]
+            .as_f64()
+            .expect("intercept")
+            - 3.0)
+            .abs()
+            < 1e-9
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
