@@ -111,6 +111,7 @@ pub fn parse_libtest(stdout: &str) -> Vec<CheckResult> {
             check.report = tidy_report(&body[..end]);
         }
     }
+    checks.sort_by(|a, b| a.name.cmp(&b.name));
     checks
 }
 

@@ -278,16 +278,19 @@ fn grade_one(root: &Path, lab: &Lab, progress: &mut Progress) -> Result<grade::G
         for c in &g.checks {
             println!("  {} {}", if c.passed { "✓" } else { "✗" }, c.name);
         }
+        let verdict = match (g.all_passed(), in_exercise_form(root, lab)) {
+            (true, true) => " — well done!".to_string(),
+            (true, false) => format!(
+                " (this is the reference solution: `cargo run -p workbook -- start {}` to write it yourself)",
+                lab.week_id()
+            ),
+            (false, _) => String::new(),
+        };
         println!(
-            "\n{}: {}/{} checks pass{}",
+            "\n{}: {}/{} checks pass{verdict}",
             lab.week_id(),
             g.passed(),
-            g.checks.len(),
-            if g.all_passed() {
-                " — well done!"
-            } else {
-                ""
-            }
+            g.checks.len()
         );
     }
     let exercise_form = in_exercise_form(root, lab);
@@ -628,7 +631,7 @@ fn verify_exercises(root: &Path, lab: &Lab) -> Result<()> {
         }
     }
     println!(
-        "  start + reset: {} files restored byte for byte",
+        "  start + reset: {} file(s) restored byte for byte",
         files.len()
     );
     let exercise = exercise?;
