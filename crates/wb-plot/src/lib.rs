@@ -71,9 +71,7 @@ impl Series {
 /// Lines over a common x axis, for example loss curves.
 #[derive(Debug, Clone)]
 pub struct LinePlot {
-    title: String,
-    x_label: String,
-    y_label: String,
+    frame: Frame,
     series: Vec<Series>,
     log_y: bool,
 }
@@ -81,9 +79,7 @@ pub struct LinePlot {
 impl LinePlot {
     pub fn new(title: &str, x_label: &str, y_label: &str) -> Self {
         Self {
-            title: title.into(),
-            x_label: x_label.into(),
-            y_label: y_label.into(),
+            frame: Frame::new(title, x_label, y_label),
             series: Vec::new(),
             log_y: false,
         }
@@ -112,7 +108,7 @@ impl LinePlot {
 
 impl Render for LinePlot {
     fn name(&self) -> &str {
-        &self.title
+        &self.frame.title
     }
 
     fn render<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
@@ -122,14 +118,10 @@ impl Render for LinePlot {
                 .flat_map(|s| s.points.iter().copied())
                 .filter(|p| self.keep(p))
         };
-        let no_data = || format!("no finite points in `{}`", self.title);
+        let no_data = || format!("no finite points in `{}`", self.frame.title);
         let (x0, x1) = bounds(points().map(|p| p.0)).ok_or_else(no_data)?;
         let (y0, y1) = bounds(points().map(|p| p.1)).ok_or_else(no_data)?;
-        let frame = Frame {
-            title: &self.title,
-            x_label: &self.x_label,
-            y_label: &self.y_label,
-        };
+        let frame = &self.frame;
         if self.log_y {
             frame.draw(root, x0..x1, (y0 * 0.8..y1 * 1.25).log_scale(), |c| {
                 draw_lines(c, &self.series, |p| self.keep(p))
@@ -146,9 +138,7 @@ impl Render for LinePlot {
 /// Points, optionally with the line y = x: "predicted against actual".
 #[derive(Debug, Clone)]
 pub struct ScatterPlot {
-    title: String,
-    x_label: String,
-    y_label: String,
+    frame: Frame,
     series: Vec<Series>,
     identity_line: bool,
 }
@@ -156,9 +146,7 @@ pub struct ScatterPlot {
 impl ScatterPlot {
     pub fn new(title: &str, x_label: &str, y_label: &str) -> Self {
         Self {
-            title: title.into(),
-            x_label: x_label.into(),
-            y_label: y_label.into(),
+            frame: Frame::new(title, x_label, y_label),
             series: Vec::new(),
             identity_line: false,
         }
@@ -183,7 +171,7 @@ impl ScatterPlot {
 
 impl Render for ScatterPlot {
     fn name(&self) -> &str {
-        &self.title
+        &self.frame.title
     }
 
     fn render<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
@@ -194,7 +182,7 @@ impl Render for ScatterPlot {
                 .flat_map(|s| s.points.iter().copied())
                 .filter(finite)
         };
-        let no_data = || format!("no finite points in `{}`", self.title);
+        let no_data = || format!("no finite points in `{}`", self.frame.title);
         let (mut x0, mut x1) = bounds(points().map(|p| p.0)).ok_or_else(no_data)?;
         let (mut y0, mut y1) = bounds(points().map(|p| p.1)).ok_or_else(no_data)?;
         if self.identity_line {
@@ -206,11 +194,7 @@ impl Render for ScatterPlot {
         }
         let pad = |a: f64, b: f64| (b - a).abs().max(1e-12) * 0.04;
         let (px, py) = (pad(x0, x1), pad(y0, y1));
-        let frame = Frame {
-            title: &self.title,
-            x_label: &self.x_label,
-            y_label: &self.y_label,
-        };
+        let frame = &self.frame;
         frame.draw(root, (x0 - px)..(x1 + px), (y0 - py)..(y1 + py), |chart| {
             if self.identity_line {
                 chart
@@ -294,13 +278,22 @@ where
 }
 
 /// Title, axes, grid and legend: the parts every plot shares.
-struct Frame<'a> {
-    title: &'a str,
-    x_label: &'a str,
-    y_label: &'a str,
+#[derive(Debug, Clone)]
+struct Frame {
+    title: String,
+    x_label: String,
+    y_label: String,
 }
 
-impl Frame<'_> {
+impl Frame {
+    fn new(title: &str, x_label: &str, y_label: &str) -> Self {
+        Self {
+            title: title.into(),
+            x_label: x_label.into(),
+            y_label: y_label.into(),
+        }
+    }
+
     fn draw<DB, XR, YR>(
         &self,
         root: &DrawingArea<DB, Shift>,
@@ -320,7 +313,7 @@ impl Frame<'_> {
         root.fill(&WHITE).map_err(|e| e.to_string())?;
         let mut chart = ChartBuilder::on(root)
             .caption(
-                self.title,
+                self.title.as_str(),
                 (FONT_NAME, 26).into_font().style(FontStyle::Bold),
             )
             .margin(20)
@@ -330,8 +323,8 @@ impl Frame<'_> {
             .map_err(|e| e.to_string())?;
         chart
             .configure_mesh()
-            .x_desc(self.x_label)
-            .y_desc(self.y_label)
+            .x_desc(&self.x_label)
+            .y_desc(&self.y_label)
             .x_label_formatter(&tick_label)
             .y_label_formatter(&tick_label)
             .label_style((FONT_NAME, 15))

@@ -15,7 +15,8 @@
 use ndarray::{Array1, ArrayView1, Zip};
 use wb_core::{Result, check_data, check_len, check_positive};
 
-fn check_pair(y_true: ArrayView1<f64>, y_pred: ArrayView1<f64>) -> Result<()> {
+/// Both non-empty and finite, one prediction per target.
+pub(crate) fn check_pair(y_true: ArrayView1<f64>, y_pred: ArrayView1<f64>) -> Result<()> {
     check_data("y_true", &y_true)?;
     check_data("y_pred", &y_pred)?;
     check_len(
