@@ -1,0 +1,3 @@
+fn main() {
+    println!("{}", polars::prelude::df!("a" => [1, 2]).unwrap());
+}
