@@ -291,6 +291,49 @@ pub fn nums(v: &Value, pointer: &str) -> ndarray::Array1<f64> {
         .collect()
 }
 
+/// The matrix (array of equal-length arrays of numbers) at `pointer` in a fixture; `null`
+/// becomes NaN, the way numpy writes a missing value.
+pub fn matrix(v: &Value, pointer: &str) -> ndarray::Array2<f64> {
+    let rows = v
+        .pointer(pointer)
+        .and_then(Value::as_array)
+        .unwrap_or_else(|| panic!("fixture has no array at {pointer}"));
+    let width = rows.first().and_then(Value::as_array).map_or(0, Vec::len);
+    let mut out = ndarray::Array2::zeros((rows.len(), width));
+    for (i, row) in rows.iter().enumerate() {
+        let row = row.as_array().filter(|r| r.len() == width);
+        let row = row.unwrap_or_else(|| panic!("{pointer}: row {i} is not an array of {width}"));
+        for (j, x) in row.iter().enumerate() {
+            out[[i, j]] = if x.is_null() {
+                f64::NAN
+            } else {
+                x.as_f64().unwrap_or_else(|| panic!("{pointer}[{i}][{j}]"))
+            };
+        }
+    }
+    out
+}
+
+/// The matrix of strings at `pointer` in a fixture.
+pub fn strings(v: &Value, pointer: &str) -> ndarray::Array2<String> {
+    let rows = v
+        .pointer(pointer)
+        .and_then(Value::as_array)
+        .unwrap_or_else(|| panic!("fixture has no array at {pointer}"));
+    let width = rows.first().and_then(Value::as_array).map_or(0, Vec::len);
+    let flat: Vec<String> = rows
+        .iter()
+        .flat_map(|r| r.as_array().cloned().unwrap_or_default())
+        .map(|x| {
+            x.as_str()
+                .unwrap_or_else(|| panic!("{pointer}: not a string"))
+                .to_string()
+        })
+        .collect();
+    ndarray::Array2::from_shape_vec((rows.len(), width), flat)
+        .unwrap_or_else(|e| panic!("{pointer}: {e}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
