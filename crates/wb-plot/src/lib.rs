@@ -31,6 +31,9 @@ pub const PALETTE: [RGBColor; 6] = [
     RGBColor(86, 180, 233),
 ];
 
+/// Where a plot's legend goes (plotters' `SeriesLabelPosition`).
+pub use plotters::chart::SeriesLabelPosition as LegendPosition;
+
 #[derive(Debug, Error)]
 pub enum PlotError {
     #[error("cannot create the plot folder {path}: {source}")]
@@ -87,6 +90,18 @@ impl LinePlot {
 
     pub fn series(mut self, s: Series) -> Self {
         self.series.push(s);
+        self
+    }
+
+    /// Aim for about `n` ticks on the x axis (for example one per year).
+    pub fn x_ticks(mut self, n: usize) -> Self {
+        self.frame.x_ticks = Some(n.max(2));
+        self
+    }
+
+    /// Where the legend goes (upper right unless set).
+    pub fn legend(mut self, position: LegendPosition) -> Self {
+        self.frame.legend = position;
         self
     }
 
@@ -445,6 +460,9 @@ struct Frame {
     title: String,
     x_label: String,
     y_label: String,
+    /// How many ticks to aim for on the x axis (plotters' default when None).
+    x_ticks: Option<usize>,
+    legend: LegendPosition,
 }
 
 impl Frame {
@@ -453,6 +471,8 @@ impl Frame {
             title: title.into(),
             x_label: x_label.into(),
             y_label: y_label.into(),
+            x_ticks: None,
+            legend: LegendPosition::UpperRight,
         }
     }
 
@@ -483,9 +503,11 @@ impl Frame {
             .y_label_area_size(80)
             .build_cartesian_2d(x, y)
             .map_err(|e| e.to_string())?;
-        chart
-            .configure_mesh()
-            .x_desc(&self.x_label)
+        let mut mesh = chart.configure_mesh();
+        if let Some(n) = self.x_ticks {
+            mesh.x_labels(n);
+        }
+        mesh.x_desc(&self.x_label)
             .y_desc(&self.y_label)
             .x_label_formatter(&tick_label)
             .y_label_formatter(&tick_label)
@@ -500,7 +522,7 @@ impl Frame {
             .background_style(WHITE.mix(0.85))
             .border_style(RGBColor(180, 180, 180))
             .label_font((FONT_NAME, 15))
-            .position(SeriesLabelPosition::UpperRight)
+            .position(self.legend.clone())
             .draw()
             .map_err(|e| e.to_string())?;
         root.present().map_err(|e| e.to_string())
