@@ -39,6 +39,7 @@ impl Grade {
 pub fn run(root: &Path, lab: &Lab, live: bool) -> Result<Grade> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
+    forget_cargo_run_env(&mut cmd);
     cmd.current_dir(root)
         .args([
             "test",
@@ -75,6 +76,29 @@ pub fn run(root: &Path, lab: &Lab, live: bool) -> Result<Grade> {
         checks,
         log: format!("{stderr}{stdout}"),
     })
+}
+
+/// Removes the variables `cargo run` set for this process (`CARGO_MANIFEST_DIR`, `CARGO_PKG_*`,
+/// …). Passed on to the inner cargo, they reach build scripts that watch them (ring's watches
+/// `CARGO_MANIFEST_DIR`), which then rebuild half the dependency tree — and rebuild it again at the
+/// next plain `cargo test -p grader`.
+pub fn forget_cargo_run_env(cmd: &mut Command) {
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        let injected = key.starts_with("CARGO_PKG_")
+            || matches!(
+                key.as_ref(),
+                "CARGO_MANIFEST_DIR"
+                    | "CARGO_MANIFEST_PATH"
+                    | "CARGO_CRATE_NAME"
+                    | "CARGO_BIN_NAME"
+                    | "CARGO_PRIMARY_PACKAGE"
+                    | "OUT_DIR"
+            );
+        if injected {
+            cmd.env_remove(key.as_ref());
+        }
+    }
 }
 
 /// Reads libtest's plain output: `test name ... ok|FAILED` lines and the `---- name stdout ----`

@@ -32,8 +32,23 @@ pub fn package(lab: &Path) -> String {
 /// `cargo run -q -p <package> -- <args>` from the repository root (or `cwd`).
 pub fn cargo_run(package: &str, args: &[&str], cwd: Option<&Path>) -> Output {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    Command::new(cargo)
-        .current_dir(cwd.map(Path::to_path_buf).unwrap_or_else(root))
+    let mut cmd = Command::new(cargo);
+    // `cargo test` set these for this test process; passed on, they reach build scripts that
+    // watch them (ring's watches CARGO_MANIFEST_DIR) and force a rebuild of half the dependencies.
+    for (key, _) in std::env::vars() {
+        if key.starts_with("CARGO_PKG_")
+            || matches!(
+                key.as_str(),
+                "CARGO_MANIFEST_DIR"
+                    | "CARGO_MANIFEST_PATH"
+                    | "CARGO_CRATE_NAME"
+                    | "CARGO_PRIMARY_PACKAGE"
+            )
+        {
+            cmd.env_remove(&key);
+        }
+    }
+    cmd.current_dir(cwd.map(Path::to_path_buf).unwrap_or_else(root))
         .arg("run")
         .arg("--manifest-path")
         .arg(root().join("Cargo.toml"))
