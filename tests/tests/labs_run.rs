@@ -182,3 +182,34 @@ fn week02_refuses_bad_options_and_data_with_clear_errors() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn week03_refuses_a_split_fraction_outside_0_1() {
+    for f in ["0", "1", "1.5", "-0.2"] {
+        let out = cargo_run(
+            "week03-preprocessing",
+            &[&format!("--test-fraction={f}")],
+            None,
+        );
+        assert!(!out.status.success(), "--test-fraction {f} was accepted");
+        let err = text(&out.stderr);
+        assert!(
+            err.contains("--test-fraction must be strictly between 0 and 1"),
+            "{f}: {err}"
+        );
+    }
+}
+
+#[test]
+fn every_lab_has_help_and_refuses_unknown_options() {
+    for lab in labs() {
+        let pkg = package(&lab);
+        let help = cargo_run(&pkg, &["--help"], None);
+        assert!(
+            help.status.success() && text(&help.stdout).contains("--json"),
+            "{pkg} --help"
+        );
+        let bad = cargo_run(&pkg, &["--no-such-option"], None);
+        assert!(!bad.status.success(), "{pkg} accepted an unknown option");
+    }
+}
