@@ -132,6 +132,60 @@ pub fn read_numeric_csv(path: &Path) -> Result<NumericTable> {
     })
 }
 
+/// Reads a CSV file whose cells are numbers except one text column of class labels (iris'
+/// `species`, breast cancer's `diagnosis`). Returns the numeric part as a [`NumericTable`] and the
+/// labels, one per row. Errors name the line and column of a bad cell.
+pub fn read_labelled_csv(path: &Path, label: &str) -> Result<(NumericTable, Vec<String>)> {
+    let table = read_csv(path)?;
+    let l = table
+        .headers
+        .iter()
+        .position(|h| h == label)
+        .ok_or_else(|| DataError::UnknownColumn {
+            path: path.to_path_buf(),
+            name: label.to_string(),
+            available: table.headers.clone(),
+        })?;
+    let columns: Vec<String> = table
+        .headers
+        .iter()
+        .enumerate()
+        .filter(|(j, _)| *j != l)
+        .map(|(_, h)| h.clone())
+        .collect();
+    let mut data = Array2::<f64>::zeros((table.rows.len(), columns.len()));
+    let mut labels = Vec::with_capacity(table.rows.len());
+    for (i, row) in table.rows.iter().enumerate() {
+        let mut k = 0;
+        for (j, cell) in row.iter().enumerate() {
+            if j == l {
+                labels.push(cell.trim().to_string());
+                continue;
+            }
+            data[[i, k]] = match cell.trim().parse::<f64>() {
+                Ok(v) if v.is_finite() => v,
+                _ => {
+                    return Err(DataError::Malformed {
+                        path: path.to_path_buf(),
+                        line: i as u64 + 2,
+                        column: Some(table.headers[j].clone()),
+                        detail: format!("`{cell}` is not a finite number"),
+                    });
+                }
+            };
+            k += 1;
+        }
+    }
+    Ok((
+        NumericTable {
+            path: path.to_path_buf(),
+            columns,
+            data,
+        },
+        labels,
+    ))
+}
+
 impl NumericTable {
     /// The position of column `name`, or an error listing the columns there are.
     pub fn column_index(&self, name: &str) -> Result<usize> {
@@ -255,6 +309,25 @@ mod tests {
             err.ends_with("no column named `price`; the columns are: age, bmi"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn labelled_files_split_numbers_from_labels() {
+        let p = temp_file("lab.csv", b"a,kind,b\n1,x,2\n3,y,4\n");
+        let (t, labels) = read_labelled_csv(&p, "kind").unwrap();
+        assert_eq!(t.columns, ["a", "b"]);
+        assert_eq!(t.data, array![[1.0, 2.0], [3.0, 4.0]]);
+        assert_eq!(labels, ["x", "y"]);
+        assert!(read_labelled_csv(&p, "nope").is_err());
+        let p = temp_file("lab-bad.csv", b"a,kind\n1,x\nz,y\n");
+        let err = read_labelled_csv(&p, "kind").unwrap_err().to_string();
+        assert!(
+            err.ends_with("lab-bad.csv:3, column `a`: `z` is not a finite number"),
+            "{err}"
+        );
+        let (iris, species) =
+            read_labelled_csv(&crate::dataset("tabular/iris.csv").unwrap(), "species").unwrap();
+        assert_eq!((iris.data.dim(), species.len()), ((150, 4), 150));
     }
 
     #[test]

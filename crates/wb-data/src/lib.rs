@@ -17,7 +17,7 @@ mod jsonl;
 mod split;
 
 pub use checksum::{ChecksumStatus, dataset, datasets_dir, sha256_file, verify_all};
-pub use csv_table::{CsvTable, NumericTable, read_csv, read_numeric_csv};
+pub use csv_table::{CsvTable, NumericTable, read_csv, read_labelled_csv, read_numeric_csv};
 pub use idx::{IdxData, read_idx};
 pub use jsonl::read_jsonl;
 pub use split::{SplitMix64, shuffled_indices, train_test_indices};

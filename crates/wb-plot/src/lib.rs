@@ -76,6 +76,7 @@ impl Series {
 pub struct LinePlot {
     frame: Frame,
     series: Vec<Series>,
+    points: Vec<Series>,
     log_y: bool,
 }
 
@@ -84,12 +85,19 @@ impl LinePlot {
         Self {
             frame: Frame::new(title, x_label, y_label),
             series: Vec::new(),
+            points: Vec::new(),
             log_y: false,
         }
     }
 
     pub fn series(mut self, s: Series) -> Self {
         self.series.push(s);
+        self
+    }
+
+    /// A series drawn as dots instead of a line (for example the data a curve was fitted to).
+    pub fn points(mut self, s: Series) -> Self {
+        self.points.push(s);
         self
     }
 
@@ -130,6 +138,7 @@ impl Render for LinePlot {
         let points = || {
             self.series
                 .iter()
+                .chain(&self.points)
                 .flat_map(|s| s.points.iter().copied())
                 .filter(|p| self.keep(p))
         };
@@ -137,14 +146,17 @@ impl Render for LinePlot {
         let (x0, x1) = bounds(points().map(|p| p.0)).ok_or_else(no_data)?;
         let (y0, y1) = bounds(points().map(|p| p.1)).ok_or_else(no_data)?;
         let frame = &self.frame;
+        let dots = self.points.len();
         if self.log_y {
             frame.draw(root, x0..x1, (y0 * 0.8..y1 * 1.25).log_scale(), |c| {
-                draw_lines(c, &self.series, |p| self.keep(p), 0)
+                draw_dots(c, &self.points, |p| self.keep(p))?;
+                draw_lines(c, &self.series, |p| self.keep(p), dots)
             })
         } else {
             let pad = (y1 - y0).abs().max(1e-12) * 0.05;
             frame.draw(root, x0..x1, (y0 - pad)..(y1 + pad), |c| {
-                draw_lines(c, &self.series, |p| self.keep(p), 0)
+                draw_dots(c, &self.points, |p| self.keep(p))?;
+                draw_lines(c, &self.series, |p| self.keep(p), dots)
             })
         }
     }
@@ -382,20 +394,7 @@ impl Render for ScatterPlot {
                     .label("y = x (perfect prediction)")
                     .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], BLACK.mix(0.5)));
             }
-            for (i, s) in self.series.iter().enumerate() {
-                let color = PALETTE[i % PALETTE.len()];
-                chart
-                    .draw_series(
-                        s.points
-                            .iter()
-                            .filter(|p| finite(p))
-                            .map(|&p| Circle::new(p, 3, color.mix(0.6).filled())),
-                    )
-                    .map_err(|e| e.to_string())?
-                    .label(s.name.clone())
-                    .legend(move |(x, y)| Circle::new((x + 10, y), 4, color.filled()));
-            }
-            Ok(())
+            draw_dots(chart, &self.series, finite)
         })
     }
 }
@@ -428,6 +427,33 @@ fn bounds(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
 }
 
 type Chart<'a, DB, X, Y> = ChartContext<'a, DB, Cartesian2d<X, Y>>;
+
+/// Each series as translucent dots, in palette order from the first colour.
+fn draw_dots<DB, X, Y>(
+    chart: &mut Chart<'_, DB, X, Y>,
+    series: &[Series],
+    keep: impl Fn(&(f64, f64)) -> bool,
+) -> Result<(), String>
+where
+    DB: DrawingBackend,
+    X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
+{
+    for (i, s) in series.iter().enumerate() {
+        let color = PALETTE[i % PALETTE.len()];
+        chart
+            .draw_series(
+                s.points
+                    .iter()
+                    .filter(|p| keep(p))
+                    .map(|&p| Circle::new(p, 3, color.mix(0.6).filled())),
+            )
+            .map_err(|e| e.to_string())?
+            .label(s.name.clone())
+            .legend(move |(x, y)| Circle::new((x + 10, y), 4, color.filled()));
+    }
+    Ok(())
+}
 
 fn draw_lines<DB, X, Y>(
     chart: &mut Chart<'_, DB, X, Y>,
