@@ -439,9 +439,14 @@ fn main() -> Result<()> {
         "\n4. Gradient boosting on diabetes: 200 rounds of depth-3 trees, learning rate 0.05 ({gb_ms:.0} ms)"
     );
     println!(
-        "   training MSE {:.0} → {:.0} (it falls every round); test MSE {gb_test:.0}, test R² {:.3}",
+        "   training MSE {:.0} → {:.0} ({}); test MSE {gb_test:.0}, test R² {:.3}",
         gb.train_mse[0],
         gb.train_mse.last().copied().unwrap_or(f64::NAN),
+        if gb.train_mse.windows(2).all(|w| w[1] < w[0]) {
+            "it fell at every round"
+        } else {
+            "it rose at some round!"
+        },
         r2(gb_test)
     );
     println!("\n5. Regularisation on diabetes (standardised features): coefficients");

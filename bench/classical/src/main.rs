@@ -1,0 +1,113 @@
+//! Fit-time benchmark of the classical labs against linfa, on the same data in the same run:
+//! `cargo run --release -p bench-classical` (then `bash bench/compare_classical.sh` adds
+//! scikit-learn). Each fit is repeated and the median wall time is reported; the ratio to linfa is
+//! measured in the same process, so machine noise cancels out of it.
+
+use anyhow::Result;
+use linfa::prelude::*;
+use ndarray::{Array1, Array2};
+use rand::SeedableRng;
+use rand::rngs::SmallRng;
+use serde_json::json;
+use std::time::Instant;
+use week05_trees::tree::{DecisionTree, Targets, TreeParams};
+
+/// Median wall time of `reps` runs of `f`, in milliseconds.
+fn median_ms(reps: usize, mut f: impl FnMut() -> Result<()>) -> Result<f64> {
+    let mut times = Vec::with_capacity(reps);
+    for _ in 0..reps {
+        let t = Instant::now();
+        f()?;
+        times.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    times.sort_by(f64::total_cmp);
+    Ok(times[reps / 2])
+}
+
+/// digits: 1,797 images of 8×8 pixels (64 features), 10 classes.
+fn digits() -> Result<(Array2<f64>, Vec<usize>)> {
+    let t = wb_data::read_numeric_csv(&wb_data::dataset("tabular/digits.csv.gz")?)?;
+    let (x, y, _) = t.split_target("label")?;
+    Ok((x, y.iter().map(|&v| v as usize).collect()))
+}
+
+fn main() -> Result<()> {
+    let reps: usize = std::env::var("BENCH_REPS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(7);
+    let (x, y) = digits()?;
+    let yy = Array1::from(y.clone());
+    let dataset = Dataset::new(x.clone(), yy.clone());
+    let mut rows = Vec::new();
+
+    // Decision tree, Gini, unbounded depth, on every digit.
+    let ours = median_ms(reps, || {
+        DecisionTree::fit(
+            x.view(),
+            &Targets::Classes {
+                y: &y,
+                n_classes: 10,
+            },
+            &TreeParams::default(),
+        )?;
+        Ok(())
+    })?;
+    let linfa = median_ms(reps, || {
+        linfa_trees::DecisionTree::params()
+            .max_depth(None)
+            .fit(&dataset)?;
+        Ok(())
+    })?;
+    rows.push(("decision tree (digits, Gini, no depth limit)", ours, linfa));
+
+    // k-means, k = 10, one k-means++ start, at most 300 iterations.
+    let ours = median_ms(reps, || {
+        week04_supervised::kmeans::kmeans(x.view(), 10, 1, 300, 1e-4, 0)?;
+        Ok(())
+    })?;
+    let linfa = median_ms(reps, || {
+        linfa_clustering::KMeans::params_with_rng(10, SmallRng::seed_from_u64(0))
+            .n_runs(1)
+            .max_n_iterations(300)
+            .tolerance(1e-4)
+            .fit(&DatasetBase::from(x.clone()))?;
+        Ok(())
+    })?;
+    rows.push(("k-means (digits, k = 10, n_init = 1)", ours, linfa));
+
+    // Least squares on diabetes: linfa-linear (the labs use it; the from-scratch one is week 2's).
+    let d = wb_data::read_numeric_csv(&wb_data::dataset("tabular/diabetes.csv")?)?;
+    let (dx, dy, _) = d.split_target("target")?;
+    let ddata = Dataset::new(dx, dy);
+    let linfa = median_ms(reps, || {
+        linfa_linear::LinearRegression::new().fit(&ddata)?;
+        Ok(())
+    })?;
+    rows.push(("linear regression (diabetes), linfa only", f64::NAN, linfa));
+
+    println!("| task | from scratch (ms) | linfa (ms) | from scratch / linfa |");
+    println!("|---|---|---|---|");
+    for (task, a, b) in &rows {
+        let ratio = if a.is_nan() {
+            "—".to_string()
+        } else {
+            format!("{:.2}×", a / b)
+        };
+        let a = if a.is_nan() {
+            "—".to_string()
+        } else {
+            format!("{a:.2}")
+        };
+        println!("| {task} | {a} | {b:.2} | {ratio} |");
+    }
+    let out = json!({
+        "profile": if cfg!(debug_assertions) { "debug" } else { "release" },
+        "reps": reps,
+        "rows": rows.iter().map(|(t, a, b)| json!({"task": t, "ours_ms": if a.is_nan() { None } else { Some(*a) }, "linfa_ms": b})).collect::<Vec<_>>(),
+    });
+    if let Some(path) = std::env::var_os("BENCH_JSON") {
+        std::fs::write(path, serde_json::to_string_pretty(&out)?)?;
+    }
+    Ok(())
+}
