@@ -67,8 +67,16 @@ fn malignant_probability(
     // orient it with the model's own decisions.
     let p = model.predict_probabilities(&b);
     let labels = model.predict(&b);
-    let agree = labels.iter().zip(p.iter()).filter(|(l, p)| **l == (**p >= 0.5)).count();
-    Ok(if 2 * agree >= labels.len() { p } else { p.mapv(|v| 1.0 - v) })
+    let agree = labels
+        .iter()
+        .zip(p.iter())
+        .filter(|(l, p)| **l == (**p >= 0.5))
+        .count();
+    Ok(if 2 * agree >= labels.len() {
+        p
+    } else {
+        p.mapv(|v| 1.0 - v)
+    })
 }
 
 fn main() -> Result<()> {
