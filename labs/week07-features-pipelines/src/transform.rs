@@ -219,6 +219,9 @@ impl Transformer for OneHot {
     }
 }
 
+/// Per category: (sum of the targets, number of rows).
+pub type TargetTable = HashMap<String, (f64, f64)>;
+
 /// Target encoding of one categorical column: each category becomes the smoothed share of
 /// positive targets among its training rows, `(n_c·ȳ_c + m·ȳ) / (n_c + m)`, shrunk towards the
 /// overall share ȳ when the category is rare. Unseen and missing categories get ȳ.
@@ -234,7 +237,7 @@ pub struct TargetEncoder {
     pub folds: usize,
     pub leaky: bool,
     /// (overall share, per-category (sum of targets, count)), learned by fit on all training rows
-    pub table: Option<(f64, HashMap<String, (f64, f64)>)>,
+    pub table: Option<(f64, TargetTable)>,
 }
 
 impl TargetEncoder {
@@ -251,13 +254,9 @@ impl TargetEncoder {
 
 // ANCHOR: target_encoding
 /// (overall share, per-category (Σy, n)) of the rows `rows`.
-pub fn target_table(
-    values: &[Option<String>],
-    y: &[usize],
-    rows: &[usize],
-) -> (f64, HashMap<String, (f64, f64)>) {
+pub fn target_table(values: &[Option<String>], y: &[usize], rows: &[usize]) -> (f64, TargetTable) {
     // BEGIN SOLUTION target_encoding
-    let mut table: HashMap<String, (f64, f64)> = HashMap::new();
+    let mut table: TargetTable = HashMap::new();
     let mut total = 0.0;
     for &i in rows {
         let e = table
@@ -272,12 +271,7 @@ pub fn target_table(
 }
 
 /// The smoothed encoding of one value under a table.
-pub fn encode(
-    value: &Option<String>,
-    prior: f64,
-    table: &HashMap<String, (f64, f64)>,
-    smoothing: f64,
-) -> f64 {
+pub fn encode(value: &Option<String>, prior: f64, table: &TargetTable, smoothing: f64) -> f64 {
     // BEGIN SOLUTION target_encoding
     match (value, table.get(category(value))) {
         (Some(_), Some(&(sum, n))) => (sum + smoothing * prior) / (n + smoothing),
@@ -289,7 +283,7 @@ pub fn encode(
 impl Transformer for TargetEncoder {
     fn fit(&mut self, frame: &Frame, y: &[usize]) -> Result<()> {
         check_rows(frame, y)?;
-        if !(self.smoothing >= 0.0) {
+        if self.smoothing.is_nan() || self.smoothing < 0.0 {
             return Err(MlError::InvalidArgument {
                 arg: "smoothing".into(),
                 detail: format!("must be ≥ 0, got {}", self.smoothing),
