@@ -30,7 +30,10 @@ const NUMERIC: [&str; 9] = [
 const SKEWED: [&str; 5] = ["Income", "Assets", "Debt", "Amount", "Price"];
 const CATEGORICAL: [&str; 4] = ["Home", "Marital", "Records", "Job"];
 
-fn credit() -> Result<(Frame, Vec<usize>, Vec<usize>, Vec<usize>), Failure> {
+/// The credit frame, its targets, and the training and test rows of the lab's split.
+type Credit = (Frame, Vec<usize>, Vec<usize>, Vec<usize>);
+
+fn credit() -> Result<Credit, Failure> {
     let (frame, y) =
         load_credit(&wb_data::dataset("tabular/credit_data.csv").called("credit_data.csv")?)
             .called("load_credit")?;
