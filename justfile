@@ -15,8 +15,11 @@ book:
 
 # Regenerate what the book shows from each lab: plots and expected output
 book-assets:
-    cargo run -q -p week02-linreg -- --plots book/src/phase0/week02 > /dev/null
-    cargo run -q -p week02-linreg > book/src/phase0/week02-linreg-output.txt
+    bash scripts/book-assets.sh
+
+# The classical benchmark: from-scratch CART and k-means vs linfa vs scikit-learn (release build)
+bench:
+    bash bench/compare_classical.sh
 
 # Everything CI runs
 ci:

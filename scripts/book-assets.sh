@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Regenerates what the book shows from each lab: its plots (next to its chapter, in weekNN/) and
+# its expected output (<package>-output.txt, checked by tests/tests/labs_run.rs).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+for toml in labs/*/lab.toml; do
+  pkg=$(sed -n 's/^package = "\(.*\)"/\1/p' "$toml")
+  chapter=$(sed -n 's/^chapter = "\(.*\)"/\1/p' "$toml")
+  week=${pkg%%-*}
+  dir=$(dirname "$chapter")
+  echo "$pkg → $dir/$week/, $dir/$pkg-output.txt"
+  cargo run -q -p "$pkg" -- --plots "$dir/$week" > /dev/null
+  cargo run -q -p "$pkg" > "$dir/$pkg-output.txt"
+done
