@@ -29,6 +29,10 @@ echo "| step (2 cores, $(nproc) CPUs seen, $(rustc --version | cut -d' ' -f2)) |
 echo "|---|---|"
 t "first \`cargo run -p week02-linreg\` on a fresh clone" cargo run -q -p week02-linreg
 t "then the first \`cargo run -p week03-preprocessing\`" cargo run -q -p week03-preprocessing
+t "then the first \`cargo run -p week04-supervised\` (compiles linfa)" cargo run -q -p week04-supervised
+t "then the first \`cargo run -p week05-trees\`" cargo run -q -p week05-trees
+t "then the first \`cargo run -p week06-evaluation\`" cargo run -q -p week06-evaluation
+t "then the first \`cargo run -p week07-features-pipelines\`" cargo run -q -p week07-features-pipelines
 t "then the first \`cargo run -p week01-data-basics\` (compiles polars)" cargo run -q -p week01-data-basics
 t "then the first \`cargo test -p grader\` (every lab)" cargo test -q -p grader
 t "\`cargo run -p week02-linreg\` right after the grader" cargo run -q -p week02-linreg
