@@ -22,18 +22,11 @@ use week01_data_basics::polars::prelude::*;
 const LAB: &str = "week01";
 
 fn iris() -> Result<Array2<f64>, Failure> {
-    let t = wb_data::read_csv(&wb_data::dataset("tabular/iris.csv").called("iris.csv")?)
-        .called("read_csv")?;
-    let n = t.headers.len() - 1;
-    let mut x = Array2::zeros((t.rows.len(), n));
-    for (i, row) in t.rows.iter().enumerate() {
-        for j in 0..n {
-            x[[i, j]] = row[j]
-                .parse()
-                .map_err(|_| Failure::new("iris.csv", format!("line {}: not a number", i + 2)))?;
-        }
-    }
-    Ok(x)
+    let path = wb_data::dataset("tabular/iris.csv").called("iris.csv")?;
+    Ok(wb_data::read_labelled_csv(&path, "species")
+        .called("read_labelled_csv")?
+        .0
+        .data)
 }
 
 fn penguins() -> Result<DataFrame, Failure> {

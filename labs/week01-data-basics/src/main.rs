@@ -1,6 +1,6 @@
 //! Runs the week 1 lab end to end: `cargo run -p week01-data-basics -- --help`.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Parser;
 use ndarray::{Array2, array};
 use polars::prelude::*;
@@ -41,45 +41,15 @@ fn fmt_row(v: impl IntoIterator<Item = f64>, decimals: usize) -> String {
         .join("")
 }
 
-/// Iris: features [150, 4], species per row, column names.
-fn load_iris() -> Result<(Array2<f64>, Vec<String>, Vec<String>)> {
-    let table = wb_data::read_csv(&wb_data::dataset("tabular/iris.csv")?)?;
-    let species_col = table
-        .headers
-        .iter()
-        .position(|h| h == "species")
-        .context("iris.csv has no species column")?;
-    let names: Vec<String> = table
-        .headers
-        .iter()
-        .filter(|h| *h != "species")
-        .cloned()
-        .collect();
-    let mut x = Array2::zeros((table.rows.len(), names.len()));
-    let mut species = Vec::new();
-    for (i, row) in table.rows.iter().enumerate() {
-        let mut j = 0;
-        for (k, cell) in row.iter().enumerate() {
-            if k == species_col {
-                species.push(cell.clone());
-            } else {
-                x[[i, j]] = cell.parse().map_err(|_| {
-                    anyhow::anyhow!("iris.csv line {}: `{cell}` is not a number", i + 2)
-                })?;
-                j += 1;
-            }
-        }
-    }
-    Ok((x, species, names))
-}
-
 fn main() -> Result<()> {
     let args = Args::parse();
     let t0 = Instant::now();
 
     // 1. Arrays (iris) ------------------------------------------------------------------------
     let t = Instant::now();
-    let (iris, iris_species, iris_names) = load_iris()?;
+    let (table, iris_species) =
+        wb_data::read_labelled_csv(&wb_data::dataset("tabular/iris.csv")?, "species")?;
+    let (iris, iris_names) = (table.data, table.columns);
     let stats = column_stats(iris.view())?;
     let z = standardize_columns(iris.view())?;
     let z_stats = column_stats(z.view())?;
