@@ -194,7 +194,7 @@ fn week03_refuses_a_split_fraction_outside_0_1() {
         assert!(!out.status.success(), "--test-fraction {f} was accepted");
         let err = text(&out.stderr);
         assert!(
-            err.contains("--test-fraction must be strictly between 0 and 1"),
+            err.contains("invalid `--test-fraction`: must be strictly between 0 and 1"),
             "{f}: {err}"
         );
     }

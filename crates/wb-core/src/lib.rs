@@ -3,6 +3,8 @@
 //! Every public lab function that takes data validates it first and returns an [`MlError`] that
 //! says which argument was wrong, what was expected and what came, instead of panicking.
 
+pub mod lab;
+
 use ndarray::{ArrayBase, Data, Dimension};
 use thiserror::Error;
 

@@ -7,6 +7,7 @@ use polars::prelude::*;
 use serde_json::json;
 use std::path::PathBuf;
 use std::time::Instant;
+use wb_core::lab::elapsed_ms;
 use wb_plot::{Histogram, LegendPosition, LinePlot, ScatterPlot, Series};
 use week01_data_basics::arrays::{
     column_stats, even_rows_last_columns, pairwise_distances, row_norms, rows_where_greater,
@@ -28,10 +29,6 @@ struct Args {
     /// Print the key results as one JSON object instead of the report
     #[arg(long)]
     json: bool,
-}
-
-fn ms(t: Instant) -> f64 {
-    t.elapsed().as_secs_f64() * 1e3
 }
 
 fn fmt_row(v: impl IntoIterator<Item = f64>, decimals: usize) -> String {
@@ -68,7 +65,7 @@ fn main() -> Result<()> {
     let corner = even_rows_last_columns(iris.slice(ndarray::s![..6, ..]).view(), 2)?;
     let norms = row_norms(iris.slice(ndarray::s![..3, ..]).view())?;
     let vander = vandermonde(array![1.0, 2.0, 3.0].view(), 3)?;
-    let arrays_ms = ms(t);
+    let arrays_ms = elapsed_ms(t);
 
     // 2. DataFrames (penguins) ----------------------------------------------------------------
     let t = Instant::now();
@@ -83,12 +80,12 @@ fn main() -> Result<()> {
         "surveyed_since" => [2007i64, 2007, 2007]
     )?;
     let joined = join_islands(&clean, &islands)?;
-    let frames_ms = ms(t);
+    let frames_ms = elapsed_ms(t);
 
     // 3. Features -------------------------------------------------------------------------------
     let t = Instant::now();
     let features = penguin_features(&penguins)?;
-    let features_ms = ms(t);
+    let features_ms = elapsed_ms(t);
 
     // 4. Plots ----------------------------------------------------------------------------------
     let t = Instant::now();
@@ -162,7 +159,7 @@ fn main() -> Result<()> {
         lines = lines.series(Series::new(class.clone(), pts));
     }
     plots.extend(lines.save(&args.plots, "mass_per_year")?);
-    let plot_ms = ms(t);
+    let plot_ms = elapsed_ms(t);
 
     if args.json {
         let frame_json = |df: &DataFrame| -> Result<serde_json::Value> {
@@ -207,7 +204,7 @@ fn main() -> Result<()> {
                 "dropped_rows": features.dropped_rows,
                 "unknown_sex": features.unknown_sex,
             },
-            "timings_ms": {"total": ms(t0), "arrays": arrays_ms, "frames": frames_ms, "features": features_ms, "plots": plot_ms},
+            "timings_ms": {"total": elapsed_ms(t0), "arrays": arrays_ms, "frames": frames_ms, "features": features_ms, "plots": plot_ms},
             "plots": plots.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
         });
         println!("{}", serde_json::to_string_pretty(&out)?);

@@ -6,6 +6,7 @@ use ndarray::{Array1, Array2, ArrayView1, Axis, concatenate};
 use serde_json::json;
 use std::path::PathBuf;
 use std::time::Instant;
+use wb_core::lab::{display_path, elapsed_ms};
 use wb_plot::{LinePlot, ScatterPlot, Series};
 use week02_linreg::gradients::{numerical_gradient, relative_error};
 use week02_linreg::linreg::{
@@ -65,20 +66,6 @@ fn gap(loss: f64, optimum: f64) -> f64 {
 /// The first index at which `losses` comes within `tol` (relative) of `optimum`.
 fn steps_to_reach(losses: &[f64], optimum: f64, tol: f64) -> Option<usize> {
     losses.iter().position(|&l| gap(l, optimum) <= tol)
-}
-
-/// `path` relative to the current folder when it lies below it (shorter, and the same on every
-/// machine), else as given.
-fn shown(path: &std::path::Path) -> String {
-    let cwd = std::env::current_dir().unwrap_or_default();
-    path.strip_prefix(&cwd)
-        .unwrap_or(path)
-        .display()
-        .to_string()
-}
-
-fn ms(t: Instant) -> f64 {
-    t.elapsed().as_secs_f64() * 1e3
 }
 
 /// Gradient descent on raw (unscaled) features: the largest learning rate of 10⁻¹, 10⁻², … that
@@ -142,7 +129,7 @@ fn main() -> Result<()> {
     }
     let (x_train, y_train) = (x.select(Axis(0), &train_idx), y.select(Axis(0), &train_idx));
     let (x_test, y_test) = (x.select(Axis(0), &test_idx), y.select(Axis(0), &test_idx));
-    let load_ms = ms(t_load);
+    let load_ms = elapsed_ms(t_load);
 
     // 2. Vectors: correlation of each feature with the target is a cosine of centred vectors.
     let centred = |v: ArrayView1<f64>| &v - v.mean().unwrap_or(0.0);
@@ -155,7 +142,7 @@ fn main() -> Result<()> {
     // 3. Closed form ------------------------------------------------------------------------
     let t = Instant::now();
     let exact = fit_normal_equations(x_train.view(), y_train.view()).context("normal equations")?;
-    let normal_ms = ms(t);
+    let normal_ms = elapsed_ms(t);
     let optimum = mse(y_train.view(), exact.predict(x_train.view())?.view())?;
     let (eval_x, eval_y, eval_name) = if test_idx.is_empty() {
         (&x_train, &y_train, "training")
@@ -197,7 +184,7 @@ fn main() -> Result<()> {
         },
     )
     .context("gradient descent on standardised features (try a smaller --learning-rate)")?;
-    let gd_ms = ms(t);
+    let gd_ms = elapsed_ms(t);
     let gd_model = scaler.unscale_model(&gd.model)?;
     let gd_loss = *gd.losses.last().expect("at least one loss");
 
@@ -215,13 +202,13 @@ fn main() -> Result<()> {
         },
     )
     .context("mini-batch SGD (try a smaller --learning-rate or a larger --batch-size)")?;
-    let sgd_ms = ms(t);
+    let sgd_ms = elapsed_ms(t);
     let sgd_loss = *sgd.losses.last().expect("at least one loss");
 
     // 7. The same gradient descent on raw features.
     let t = Instant::now();
     let (raw_lr, raw) = gd_on_raw_features(&x_train, &y_train, args.iterations)?;
-    let raw_ms = ms(t);
+    let raw_ms = elapsed_ms(t);
     let raw_loss = *raw.losses.last().expect("at least one loss");
 
     // 8. Plots -----------------------------------------------------------------------------
@@ -274,14 +261,14 @@ fn main() -> Result<()> {
         .identity_line(true)
         .save(&args.plots, "predicted_vs_actual")?,
     );
-    let plot_ms = ms(t);
+    let plot_ms = elapsed_ms(t);
 
     // 9. Report ----------------------------------------------------------------------------
     let within = |losses: &[f64]| steps_to_reach(losses, optimum, 1e-3);
     if args.json {
         let out = json!({
             "lab": "week02-linreg",
-            "data": shown(&path),
+            "data": display_path(&path),
             "target": args.target,
             "seed": args.seed,
             "test_fraction": args.test_fraction,
@@ -342,7 +329,7 @@ fn main() -> Result<()> {
     println!("=======================================\n");
     println!(
         "Data: {} ({} rows, {} features, predicting `{}`)",
-        shown(&path),
+        display_path(&path),
         x.nrows(),
         d,
         args.target

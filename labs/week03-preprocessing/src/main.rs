@@ -1,11 +1,12 @@
 //! Runs the week 3 lab end to end: `cargo run -p week03-preprocessing -- --help`.
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use clap::Parser;
 use ndarray::{Array1, ArrayView1, Axis};
 use serde_json::json;
 use std::path::PathBuf;
 use std::time::Instant;
+use wb_core::lab::{check_open_fraction, elapsed_ms};
 use wb_data::SplitMix64;
 use wb_plot::{Histogram, LinePlot, Series};
 use week03_preprocessing::logistic::{
@@ -46,10 +47,6 @@ struct Args {
     json: bool,
 }
 
-fn ms(t: Instant) -> f64 {
-    t.elapsed().as_secs_f64() * 1e3
-}
-
 fn pct(x: f64) -> String {
     format!("{:.1}%", 100.0 * x)
 }
@@ -69,12 +66,7 @@ fn sample_means(rng: &mut SplitMix64, size: usize, reps: usize) -> Vec<f64> {
 
 fn main() -> Result<()> {
     let args = Args::parse();
-    if !(args.test_fraction > 0.0 && args.test_fraction < 1.0) {
-        bail!(
-            "--test-fraction must be strictly between 0 and 1, got {}",
-            args.test_fraction
-        );
-    }
+    check_open_fraction("--test-fraction", args.test_fraction)?;
     let t0 = Instant::now();
     let path = wb_data::dataset("tabular/titanic.csv")?;
     let data: Titanic = load_titanic(&path)?;
@@ -104,7 +96,7 @@ fn main() -> Result<()> {
         "correlation_age_sibsp": correlation(age, sibsp)?,
         "correlation_age_parch": correlation(age, parch)?,
     });
-    let stats_ms = ms(t);
+    let stats_ms = elapsed_ms(t);
 
     // 2. The central limit theorem.
     let mut rng = SplitMix64::new(args.seed);
@@ -134,7 +126,7 @@ fn main() -> Result<()> {
     let x_train = prep.transform(tr.numeric.view(), tr.categorical.view())?;
     let x_test = prep.transform(te.numeric.view(), te.categorical.view())?;
     let names = prep.feature_names()?;
-    let prep_ms = ms(t);
+    let prep_ms = elapsed_ms(t);
 
     // 5. The model against the baseline.
     let t = Instant::now();
@@ -144,7 +136,7 @@ fn main() -> Result<()> {
         args.learning_rate,
         args.iterations,
     )?;
-    let fit_ms = ms(t);
+    let fit_ms = elapsed_ms(t);
     let pred = model.predict(x_test.view())?;
     let metrics: BinaryMetrics = binary_metrics(te.survived.view(), pred.view())?;
     let majority = majority_class(tr.survived.view())?;
@@ -238,7 +230,7 @@ fn main() -> Result<()> {
         ))
         .save(&args.plots, "training_loss")?,
     );
-    let plot_ms = ms(t);
+    let plot_ms = elapsed_ms(t);
 
     let beat = metrics.accuracy - baseline.accuracy;
     if args.json {
@@ -268,7 +260,7 @@ fn main() -> Result<()> {
             "baseline": {"predicts": majority, "test": m(&baseline)},
             "accuracy_gain_over_baseline": beat,
             "errors_by_group": groups.iter().map(|(g, r, e, a)| json!({"group": g, "rows": r, "errors": e, "survivors": a})).collect::<Vec<_>>(),
-            "timings_ms": {"total": ms(t0), "statistics": stats_ms, "preprocessing": prep_ms, "fit": fit_ms, "plots": plot_ms},
+            "timings_ms": {"total": elapsed_ms(t0), "statistics": stats_ms, "preprocessing": prep_ms, "fit": fit_ms, "plots": plot_ms},
             "plots": plots.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
         });
         println!("{}", serde_json::to_string_pretty(&out)?);

@@ -4,12 +4,13 @@ use anyhow::{Result, bail};
 use clap::Parser;
 use linfa::prelude::*;
 use linfa_clustering::KMeans;
-use ndarray::{Array1, Array2, Axis};
+use ndarray::{Array1, Axis};
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
 use serde_json::json;
 use std::path::PathBuf;
 use std::time::Instant;
+use wb_core::lab::{check_open_fraction, elapsed_ms, standardise_with_train};
 use wb_plot::{LinePlot, ScatterPlot, Series};
 use week04_supervised::bias_variance::{PolyModel, bias_variance, mse, noisy_sine, truth};
 use week04_supervised::kmeans::kmeans;
@@ -40,27 +41,9 @@ struct Args {
     json: bool,
 }
 
-fn ms(t: Instant) -> f64 {
-    t.elapsed().as_secs_f64() * 1e3
-}
-
-/// Standardises train and test with the training rows' mean and standard deviation.
-fn standardise(train: &Array2<f64>, test: &Array2<f64>) -> (Array2<f64>, Array2<f64>) {
-    let mean = train.mean_axis(Axis(0)).expect("rows");
-    let sd = train
-        .std_axis(Axis(0), 0.0)
-        .mapv(|s| if s > 0.0 { s } else { 1.0 });
-    ((train - &mean) / &sd, (test - &mean) / &sd)
-}
-
 fn main() -> Result<()> {
     let args = Args::parse();
-    if !(args.test_fraction > 0.0 && args.test_fraction < 1.0) {
-        bail!(
-            "--test-fraction must be strictly between 0 and 1, got {}",
-            args.test_fraction
-        );
-    }
+    check_open_fraction("--test-fraction", args.test_fraction)?;
     if !(1..=20).contains(&args.max_degree) {
         bail!(
             "--max-degree must be between 1 and 20, got {}",
@@ -75,14 +58,14 @@ fn main() -> Result<()> {
     let x = iris.data;
     let t = Instant::now();
     let ours = kmeans(x.view(), args.k, 10, 300, 1e-4, args.seed)?;
-    let ours_ms = ms(t);
+    let ours_ms = elapsed_ms(t);
     let t = Instant::now();
     let linfa_model = KMeans::params_with_rng(args.k, SmallRng::seed_from_u64(args.seed))
         .n_runs(10)
         .max_n_iterations(300)
         .tolerance(1e-4)
         .fit(&DatasetBase::from(x.clone()))?;
-    let linfa_ms = ms(t);
+    let linfa_ms = elapsed_ms(t);
     // linfa reports the mean squared distance; scikit-learn and this lab the sum.
     let linfa_inertia = linfa_model.inertia() * x.nrows() as f64;
     let mut names = species.clone();
@@ -104,20 +87,20 @@ fn main() -> Result<()> {
     let (dx, dy, dnames) = diabetes.split_target("target")?;
     let t = Instant::now();
     let (coef, intercept) = linfa_linear(dx.view(), dy.view())?;
-    let linear_ms = ms(t);
+    let linear_ms = elapsed_ms(t);
     let (bc, diagnosis) =
         wb_data::read_labelled_csv(&wb_data::dataset("tabular/breast_cancer.csv")?, "diagnosis")?;
     let malignant: Vec<bool> = diagnosis.iter().map(|d| d == "malignant").collect();
     let (train, test) = wb_data::train_test_indices(bc.data.nrows(), args.test_fraction, args.seed);
-    let (xtr, xte) = standardise(
+    let (xtr, xte) = standardise_with_train(
         &bc.data.select(Axis(0), &train),
         &bc.data.select(Axis(0), &test),
-    );
+    )?;
     let ytr: Vec<bool> = train.iter().map(|&i| malignant[i]).collect();
     let yte: Vec<bool> = test.iter().map(|&i| malignant[i]).collect();
     let t = Instant::now();
     let pred = linfa_logistic(xtr.view(), &ytr, xte.view(), 1.0)?;
-    let logistic_ms = ms(t);
+    let logistic_ms = elapsed_ms(t);
     let acc = accuracy(&yte, &pred)?;
     let majority = ytr.iter().filter(|&&m| m).count() * 2 >= ytr.len();
     let base = accuracy(&yte, &vec![majority; yte.len()])?;
@@ -260,7 +243,7 @@ fn main() -> Result<()> {
             "degree_sweep": sweep.iter().map(|(d, a, b)| json!({"degree": d, "train_mse": a, "test_mse": b})).collect::<Vec<_>>(),
             "best_degree": best,
             "bias_variance": bv.iter().map(|b| json!({"degree": b.degree, "bias2": b.bias2, "variance": b.variance})).collect::<Vec<_>>(),
-            "timings_ms": {"total": ms(t0), "kmeans_ours": ours_ms, "kmeans_linfa": linfa_ms, "linear": linear_ms, "logistic": logistic_ms},
+            "timings_ms": {"total": elapsed_ms(t0), "kmeans_ours": ours_ms, "kmeans_linfa": linfa_ms, "linear": linear_ms, "logistic": logistic_ms},
             "plots": plots.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
         });
         println!("{}", serde_json::to_string_pretty(&out)?);

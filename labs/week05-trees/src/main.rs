@@ -9,6 +9,7 @@ use ndarray::{Array1, Array2, Axis};
 use serde_json::json;
 use std::path::PathBuf;
 use std::time::Instant;
+use wb_core::lab::{check_open_fraction, display_path, elapsed_ms};
 use wb_plot::{DecisionRegions, LinePlot, Series};
 use week05_trees::ensemble::{gradient_boosting, random_forest};
 use week05_trees::regularized::{Penalty, coordinate_descent};
@@ -58,19 +59,6 @@ struct Args {
     json: bool,
 }
 
-fn ms(t: Instant) -> f64 {
-    t.elapsed().as_secs_f64() * 1e3
-}
-
-/// `path` relative to the current folder when it lies below it.
-fn shown(path: &std::path::Path) -> String {
-    let cwd = std::env::current_dir().unwrap_or_default();
-    path.strip_prefix(&cwd)
-        .unwrap_or(path)
-        .display()
-        .to_string()
-}
-
 fn accuracy(a: &[usize], b: &[usize]) -> f64 {
     a.iter().zip(b).filter(|(x, y)| x == y).count() as f64 / a.len().max(1) as f64
 }
@@ -87,7 +75,7 @@ fn load(path: &std::path::Path, label: &str) -> Result<Labelled> {
     if classes.len() < 2 {
         bail!(
             "{}: column `{label}` has a single class ({:?}); a classifier needs at least two",
-            shown(path),
+            display_path(path),
             classes
         );
     }
@@ -117,12 +105,7 @@ fn split(x: &Array2<f64>, y: &[usize], f: f64, seed: u64) -> Split {
 
 fn main() -> Result<()> {
     let args = Args::parse();
-    if !(args.test_fraction > 0.0 && args.test_fraction < 1.0) {
-        bail!(
-            "--test-fraction must be strictly between 0 and 1, got {}",
-            args.test_fraction
-        );
-    }
+    check_open_fraction("--test-fraction", args.test_fraction)?;
     if args.max_depth == 0 {
         bail!("--max-depth must be at least 1");
     }
@@ -154,7 +137,7 @@ fn main() -> Result<()> {
     };
     let t = Instant::now();
     let ours = DecisionTree::fit(s.xtr.view(), &targets, &params)?;
-    let ours_ms = ms(t);
+    let ours_ms = elapsed_ms(t);
     let ours_acc = accuracy(&ours.predict_class(s.xte.view())?, &s.yte);
     let t = Instant::now();
     let linfa = LinfaTree::params()
@@ -163,7 +146,7 @@ fn main() -> Result<()> {
         .min_weight_leaf(args.min_samples_leaf as f32)
         .min_weight_split(2.0 * args.min_samples_leaf as f32)
         .fit(&Dataset::new(s.xtr.clone(), Array1::from(s.ytr.clone())))?;
-    let linfa_ms = ms(t);
+    let linfa_ms = elapsed_ms(t);
     let linfa_acc = accuracy(&linfa.predict(&s.xte).to_vec(), &s.yte);
     let mut importance: Vec<(String, f64)> = features
         .iter()
@@ -213,7 +196,7 @@ fn main() -> Result<()> {
         },
         args.seed,
     )?;
-    let forest_ms = ms(t);
+    let forest_ms = elapsed_ms(t);
     let forest_acc = accuracy(&forest.predict(s.xte.view())?, &s.yte);
 
     // 4. Gradient boosting and ridge/lasso on diabetes. ---------------------------------------
@@ -228,7 +211,7 @@ fn main() -> Result<()> {
     );
     let t = Instant::now();
     let gb = gradient_boosting(dxtr.view(), dytr.view(), 200, 0.05, 3)?;
-    let gb_ms = ms(t);
+    let gb_ms = elapsed_ms(t);
     let gb_test = (&dyte - &gb.predict(dxte.view())?)
         .mapv(|r| r * r)
         .mean()
@@ -364,7 +347,7 @@ fn main() -> Result<()> {
     if args.json {
         let out = json!({
             "lab": "week05-trees",
-            "data": shown(&path),
+            "data": display_path(&path),
             "classes": classes,
             "tree": {"criterion": format!("{criterion:?}"), "max_depth": args.max_depth, "test_accuracy": ours_acc, "linfa_test_accuracy": linfa_acc,
                      "leaves": leaves, "depth": depth, "importances": importance.iter().map(|(n, v)| json!({"feature": n, "importance": v})).collect::<Vec<_>>()},
@@ -375,7 +358,7 @@ fn main() -> Result<()> {
             "ridge": {"alpha": ridge_alpha, "coefficients": ridge.weights.to_vec(), "intercept": ridge.intercept},
             "lasso": {"alpha": lasso_alpha, "coefficients": lasso.weights.to_vec(), "intercept": lasso.intercept, "linfa_coefficients": enet.hyperplane().to_vec()},
             "ols_standardised": ols.weights.to_vec(),
-            "timings_ms": {"total": ms(t0), "tree_ours": ours_ms, "tree_linfa": linfa_ms, "forest": forest_ms, "boosting": gb_ms},
+            "timings_ms": {"total": elapsed_ms(t0), "tree_ours": ours_ms, "tree_linfa": linfa_ms, "forest": forest_ms, "boosting": gb_ms},
             "plots": plots.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
@@ -386,7 +369,7 @@ fn main() -> Result<()> {
     println!("=========================================================\n");
     println!(
         "Data for the trees: {} ({} rows, {} features, classes {:?}); split {}/{} (seed {})",
-        shown(&path),
+        display_path(&path),
         x.nrows(),
         x.ncols(),
         classes,

@@ -1,6 +1,6 @@
 //! Runs the week 6 lab end to end: `cargo run -p week06-evaluation -- --help`.
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use clap::Parser;
 use linfa::prelude::*;
 use linfa_linear::LinearRegression;
@@ -9,6 +9,7 @@ use ndarray::{Array1, Array2, Axis};
 use serde_json::json;
 use std::path::PathBuf;
 use std::time::Instant;
+use wb_core::lab::{check_open_fraction, elapsed_ms, standardise_with_train};
 use wb_plot::{Heatmap, LinePlot, Series};
 use week06_evaluation::curves::{auc_rank, auc_trapezoid, precision_recall, roc_curve};
 use week06_evaluation::cv::{kfold, stratified_kfold};
@@ -39,26 +40,13 @@ struct Args {
     json: bool,
 }
 
-fn ms(t: Instant) -> f64 {
-    t.elapsed().as_secs_f64() * 1e3
-}
-
-/// Standardises with the training rows' statistics.
-fn standardise(train: &Array2<f64>, test: &Array2<f64>) -> (Array2<f64>, Array2<f64>) {
-    let mean = train.mean_axis(Axis(0)).expect("rows");
-    let sd = train
-        .std_axis(Axis(0), 0.0)
-        .mapv(|s| if s > 0.0 { s } else { 1.0 });
-    ((train - &mean) / &sd, (test - &mean) / &sd)
-}
-
 /// Probability of "malignant" from a logistic regression fitted on the training rows.
 fn malignant_probability(
     xtr: &Array2<f64>,
     ytr: &[bool],
     xte: &Array2<f64>,
 ) -> Result<Array1<f64>> {
-    let (a, b) = standardise(xtr, xte);
+    let (a, b) = standardise_with_train(xtr, xte)?;
     let model = LogisticRegression::default()
         .alpha(1.0)
         .max_iterations(1000)
@@ -81,12 +69,7 @@ fn malignant_probability(
 
 fn main() -> Result<()> {
     let args = Args::parse();
-    if !(args.test_fraction > 0.0 && args.test_fraction < 1.0) {
-        bail!(
-            "--test-fraction must be strictly between 0 and 1, got {}",
-            args.test_fraction
-        );
-    }
+    check_open_fraction("--test-fraction", args.test_fraction)?;
     let t0 = Instant::now();
 
     // 1. A binary scorer: breast cancer, logistic regression. -------------------------------------
@@ -108,7 +91,7 @@ fn main() -> Result<()> {
     let auc_r = auc_rank(&yte, p.view())?;
     let (pr, ap) = precision_recall(&yte, p.view())?;
     let ll = log_loss(&truth, p.view())?;
-    let metrics_ms = ms(t);
+    let metrics_ms = elapsed_ms(t);
 
     // 2. Three classes: wine, multinomial logistic regression. -----------------------------------
     let (wine, wclass) =
@@ -121,10 +104,10 @@ fn main() -> Result<()> {
         .map(|c| wnames.iter().position(|n| n == c).unwrap_or(0))
         .collect();
     let (wtr, wte) = wb_data::train_test_indices(wy.len(), args.test_fraction, args.seed);
-    let (a, b) = standardise(
+    let (a, b) = standardise_with_train(
         &wine.data.select(Axis(0), &wtr),
         &wine.data.select(Axis(0), &wte),
-    );
+    )?;
     let wmodel = MultiLogisticRegression::default()
         .alpha(1.0)
         .max_iterations(1000)
@@ -257,7 +240,7 @@ fn main() -> Result<()> {
             },
             "regression": {"mae": reg.mae, "rmse": reg.rmse, "r2": reg.r2},
             "cross_validation": cv_rows.iter().map(|(n, s)| json!({"scheme": n, "auc": s.iter().map(|v| v.0).collect::<Vec<_>>(), "positive_share": s.iter().map(|v| v.1).collect::<Vec<_>>()})).collect::<Vec<_>>(),
-            "timings_ms": {"total": ms(t0), "metrics": metrics_ms},
+            "timings_ms": {"total": elapsed_ms(t0), "metrics": metrics_ms},
             "plots": plots.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
         });
         println!("{}", serde_json::to_string_pretty(&out)?);

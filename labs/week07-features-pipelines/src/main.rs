@@ -1,6 +1,6 @@
 //! Runs the week 7 lab end to end: `cargo run -p week07-features-pipelines -- --help`.
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use clap::Parser;
 use linfa::prelude::*;
 use linfa_logistic::LogisticRegression;
@@ -8,6 +8,7 @@ use ndarray::{Array1, Array2};
 use serde_json::json;
 use std::path::PathBuf;
 use std::time::Instant;
+use wb_core::lab::{check_open_fraction, elapsed_ms};
 use wb_plot::{LegendPosition, LinePlot, Series};
 use week07_features_pipelines::analysis::{auc, slice_metrics};
 use week07_features_pipelines::features::{Interactions, QuantileBins};
@@ -60,10 +61,6 @@ const NUMERIC: [&str; 9] = [
 const SKEWED: [&str; 5] = ["Income", "Assets", "Debt", "Amount", "Price"];
 const CATEGORICAL: [&str; 4] = ["Home", "Marital", "Records", "Job"];
 
-fn ms(t: Instant) -> f64 {
-    t.elapsed().as_secs_f64() * 1e3
-}
-
 /// The base preprocessing: numeric pipeline, one-hot categories, interactions, age bins.
 fn base_pipeline() -> ColumnTransformer {
     ColumnTransformer::new()
@@ -113,12 +110,7 @@ fn with_price_id(frame: &Frame) -> Result<Frame> {
 
 fn main() -> Result<()> {
     let args = Args::parse();
-    if !(args.test_fraction > 0.0 && args.test_fraction < 1.0) {
-        bail!(
-            "--test-fraction must be strictly between 0 and 1, got {}",
-            args.test_fraction
-        );
-    }
+    check_open_fraction("--test-fraction", args.test_fraction)?;
     let t0 = Instant::now();
     let (frame, y) = load_credit(&wb_data::dataset("tabular/credit_data.csv")?)?;
     let frame = with_price_id(&frame)?;
@@ -148,7 +140,7 @@ fn main() -> Result<()> {
     let xtr = base.fit_transform(&ftr, &ytr)?;
     let xte = base.transform(&fte)?;
     let names = base.feature_names()?;
-    let pipe_ms = ms(t);
+    let pipe_ms = elapsed_ms(t);
     let scores = fit_scores(&xtr, &ytr, &[&xtr, &xte])?;
     let (base_train, base_test) = (auc(&ytr, &scores[0])?, auc(&yte, &scores[1])?);
 
@@ -219,7 +211,7 @@ fn main() -> Result<()> {
             "target_encoding": te_rows.iter().map(|(n, a, b)| json!({"variant": n, "train_auc": a, "test_auc": b})).collect::<Vec<_>>(),
             "slices": slices.iter().map(|(c, s)| json!({"column": c, "slices": s.iter().map(|m| json!({"slice": m.slice, "rows": m.rows, "accuracy": m.accuracy, "bad_rate": m.positive_rate, "recall": if m.recall.is_nan() { None } else { Some(m.recall) }})).collect::<Vec<_>>()})).collect::<Vec<_>>(),
             "learning_curve": curve.iter().map(|c| json!({"rows": c.0, "train_auc": c.1, "test_auc": c.2})).collect::<Vec<_>>(),
-            "timings_ms": {"total": ms(t0), "pipeline": pipe_ms},
+            "timings_ms": {"total": elapsed_ms(t0), "pipeline": pipe_ms},
             "plots": plots.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
