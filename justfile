@@ -17,6 +17,10 @@ book:
 book-assets:
     bash scripts/book-assets.sh
 
+# Week 8's service against FastAPI + uvicorn, same model and contract (creates bench/fastapi/.venv)
+bench-service:
+    bash bench/compare_service.sh
+
 # The classical benchmark: from-scratch CART and k-means vs linfa vs scikit-learn (release build)
 bench:
     bash bench/compare_classical.sh
