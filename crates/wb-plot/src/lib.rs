@@ -651,7 +651,7 @@ impl Render for ScatterPlot {
 /// Tick labels for people: `1000`, `0.25`, `2.5e-4`.
 pub fn tick_label(v: &f64) -> String {
     let a = v.abs();
-    if *v == 0.0 {
+    if v.abs() < 1e-12 {
         "0".into()
     } else if (1e-3..1e6).contains(&a) {
         let s = format!("{v:.4}");

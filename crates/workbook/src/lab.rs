@@ -146,7 +146,9 @@ pub fn exercise_form(file: &str, source: &str, lab: &Lab) -> Result<String> {
             };
             let indent = &line[..line.len() - trimmed.len()];
             out.push_str(line);
-            out.push_str(&format!("{indent}todo!({:?})\n", ex.hints[0]));
+            // todo!'s message is a format string: braces in a hint (`e^{x}`) must be doubled.
+            let hint = ex.hints[0].replace('{', "{{").replace('}', "}}");
+            out.push_str(&format!("{indent}todo!({hint:?})\n"));
             open = Some(lineno);
         } else if trimmed.starts_with(END) {
             if open.take().is_none() {
@@ -200,6 +202,15 @@ mod tests {
             out,
             "fn dot() -> f64 {\n    check();\n    // BEGIN SOLUTION dot\n    todo!(\"multiply \\\"pairwise\\\" and add\")\n    // END SOLUTION\n}\n"
         );
+    }
+
+    #[test]
+    fn braces_in_a_hint_are_escaped_for_the_format_string() {
+        let mut l = lab();
+        l.meta.exercise[0].hints[0] = "sum e^{x_j}".into();
+        let out =
+            exercise_form("lib.rs", "// BEGIN SOLUTION dot\nx\n// END SOLUTION\n", &l).unwrap();
+        assert!(out.contains("todo!(\"sum e^{{x_j}}\")"), "{out}");
     }
 
     #[test]
