@@ -11,7 +11,7 @@ import json, sys
 rust, sk = (json.load(open(p)) for p in sys.argv[1:3])
 skl = {r["task"]: r["sklearn_ms"] for r in sk["rows"]}
 print(f"\nscikit-learn {sk['scikit-learn']}, numpy {sk['numpy']}; median of {sk['reps']} fits each\n")
-print("| task | from scratch (ms) | linfa (ms) | scikit-learn (ms) | scratch / sklearn | linfa / sklearn |")
+print("| task | from scratch (ms) | linfa (ms) | scikit-learn / numpy (ms) | scratch / Python | linfa / Python |")
 print("|---|---|---|---|---|---|")
 for r in rust["rows"]:
     s = skl[r["task"]]
