@@ -589,6 +589,40 @@ fn shutdown_loses_no_request_in_flight() {
     });
 }
 
+#[test]
+fn a_stalled_request_gets_408_and_blocks_no_one() {
+    Check::new(LAB, "a_stalled_request_gets_408_and_blocks_no_one", "predict").run(|| {
+        runtime()?.block_on(async {
+            let timeout = Duration::from_millis(300);
+            let s = start(Limits { timeout, ..Limits::default() }).await?;
+            let (records, values) = rows()?;
+            // A slow client: it announces 1,000 bytes of body, sends 14, then stalls.
+            let mut stalled = tokio::net::TcpStream::connect(s.addr).await.called("connect")?;
+            let head = format!("POST /v1/predict HTTP/1.1\r\nhost: {}\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{{\"records\": [", s.addr);
+            let sent_at = std::time::Instant::now();
+            stalled.write_all(head.as_bytes()).await.called("write the partial request")?;
+            // Meanwhile another client is served, correctly.
+            let client = reqwest::Client::new();
+            let body = Value::Object(records[0].clone()).to_string();
+            let (status, v, _) = post(&client, &s.url("/v1/predict"), body, Some("application/json")).await?;
+            ensure(status == 200, "a request beside the stalled one", format!("expected 200, got {status}: {v}"))?;
+            let p = v["predictions"][0]["probability"].as_f64().unwrap_or(f64::NAN);
+            close("P(malignant) beside the stalled request", expected_probability(&s.state.model, &values[0]), p, Tol::rel(1e-12).and_abs(1e-15))?;
+            // The stalled one is cut off with 408 once the timeout has passed, not before.
+            let mut reply = Vec::new();
+            tokio::time::timeout(Duration::from_secs(10), stalled.read_to_end(&mut reply))
+                .await
+                .map_err(|_| Failure::new("stalled request", "no answer 10 s after a 300 ms timeout"))?
+                .called("read the answer")?;
+            let waited = sent_at.elapsed();
+            let reply = String::from_utf8_lossy(&reply);
+            ensure(reply.starts_with("HTTP/1.1 408"), "stalled request", format!("expected `HTTP/1.1 408 Request Timeout`, got {:?}", reply.lines().next().unwrap_or("")))?;
+            ensure(waited >= timeout, "stalled request", format!("answered after {waited:?}, before the {timeout:?} timeout"))?;
+            s.stop().await
+        })
+    });
+}
+
 /// A random JSON value of bounded depth, biased towards the service's own field names.
 fn random_json(rng: &mut SplitMix64, names: &[String], depth: u32) -> Value {
     match rng.next_u64() % if depth == 0 { 5 } else { 7 } {
