@@ -33,6 +33,9 @@ t "then the first \`cargo run -p week04-supervised\` (compiles linfa)" cargo run
 t "then the first \`cargo run -p week05-trees\`" cargo run -q -p week05-trees
 t "then the first \`cargo run -p week06-evaluation\`" cargo run -q -p week06-evaluation
 t "then the first \`cargo run -p week07-features-pipelines\`" cargo run -q -p week07-features-pipelines
+t "then the first \`cargo run -p week08-ml-service\` (compiles axum; the demo sends 4,000 requests)" cargo run -q -p week08-ml-service
+t "then the first \`cargo run -p week09-neural-nets\`" cargo run -q -p week09-neural-nets
+t "then the first \`cargo run -p week10-backprop\` (trains the digits MLP)" cargo run -q -p week10-backprop
 t "then the first \`cargo run -p week01-data-basics\` (compiles polars)" cargo run -q -p week01-data-basics
 t "then the first \`cargo test -p grader\` (every lab)" cargo test -q -p grader
 t "\`cargo run -p week02-linreg\` right after the grader" cargo run -q -p week02-linreg
