@@ -596,7 +596,7 @@ fn a_stalled_request_gets_408_and_blocks_no_one() {
             let timeout = Duration::from_millis(300);
             let s = start(Limits { timeout, ..Limits::default() }).await?;
             let (records, values) = rows()?;
-            // A slow client: it announces 1,000 bytes of body, sends 14, then stalls.
+            // A slow client: it announces 1,000 bytes of body, sends 13, then stalls.
             let mut stalled = tokio::net::TcpStream::connect(s.addr).await.called("connect")?;
             let head = format!("POST /v1/predict HTTP/1.1\r\nhost: {}\r\ncontent-type: application/json\r\ncontent-length: 1000\r\n\r\n{{\"records\": [", s.addr);
             let sent_at = std::time::Instant::now();
