@@ -8,14 +8,17 @@
 //! - [`early_stop`]: early stopping with patience and a minimum improvement;
 //! - [`metrics`]: a JSON-lines metrics log that later weeks' experiment tracking reads back.
 //!
-//! None of these depend on a tensor library; the candle labs pass their gradients as `f32` slices.
+//! - [`adamw`]: AdamW whose moments and step count can be saved and restored (candle-nn keeps
+//!   them private), so a checkpoint resumes bit for bit.
 
+pub mod adamw;
 pub mod clip;
 pub mod early_stop;
 pub mod loader;
 pub mod metrics;
 pub mod schedule;
 
+pub use adamw::{AdamWState, ResumableAdamW};
 pub use clip::clip_grad_norm;
 pub use early_stop::{EarlyStopping, Goal, StopDecision};
 pub use loader::BatchLoader;
