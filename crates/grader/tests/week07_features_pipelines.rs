@@ -10,25 +10,12 @@ use ndarray::{Array1, Axis, array, s};
 use serde_json::Value;
 use week07_features_pipelines::analysis::slice_metrics;
 use week07_features_pipelines::features::{assign_bins, polynomial_features, quantile_edges};
-use week07_features_pipelines::frame::{Column, Frame, load_credit};
+use week07_features_pipelines::frame::{CATEGORICAL, Column, Frame, NUMERIC, SKEWED, load_credit};
 use week07_features_pipelines::transform::{
     ColumnTransformer, NumericPipeline, OneHot, TargetEncoder, Transformer, encode, target_table,
 };
 
 const LAB: &str = "week07";
-const NUMERIC: [&str; 9] = [
-    "Seniority",
-    "Time",
-    "Age",
-    "Expenses",
-    "Income",
-    "Assets",
-    "Debt",
-    "Amount",
-    "Price",
-];
-const SKEWED: [&str; 5] = ["Income", "Assets", "Debt", "Amount", "Price"];
-const CATEGORICAL: [&str; 4] = ["Home", "Marital", "Records", "Job"];
 
 /// The credit frame, its targets, and the training and test rows of the lab's split.
 type Credit = (Frame, Vec<usize>, Vec<usize>, Vec<usize>);

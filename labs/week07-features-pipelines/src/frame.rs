@@ -106,6 +106,23 @@ impl Frame {
     }
 }
 
+/// The credit data's numeric columns.
+pub const NUMERIC: [&str; 9] = [
+    "Seniority",
+    "Time",
+    "Age",
+    "Expenses",
+    "Income",
+    "Assets",
+    "Debt",
+    "Amount",
+    "Price",
+];
+/// The numeric columns with a long right tail (log-transformed by the pipelines).
+pub const SKEWED: [&str; 5] = ["Income", "Assets", "Debt", "Amount", "Price"];
+/// The credit data's categorical columns.
+pub const CATEGORICAL: [&str; 4] = ["Home", "Marital", "Records", "Job"];
+
 /// The credit data: the frame of features and the target (1 = bad credit, the case to catch).
 pub fn load_credit(path: &Path) -> Result<(Frame, Vec<usize>), DataError> {
     let t = read_csv(path)?;

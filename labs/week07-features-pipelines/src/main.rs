@@ -12,7 +12,7 @@ use wb_core::lab::{check_open_fraction, elapsed_ms};
 use wb_plot::{LegendPosition, LinePlot, Series};
 use week07_features_pipelines::analysis::{auc, slice_metrics};
 use week07_features_pipelines::features::{Interactions, QuantileBins};
-use week07_features_pipelines::frame::{Column, Frame, load_credit};
+use week07_features_pipelines::frame::{CATEGORICAL, Column, Frame, NUMERIC, SKEWED, load_credit};
 use week07_features_pipelines::transform::{
     ColumnTransformer, NumericPipeline, OneHot, TargetEncoder, Transformer,
 };
@@ -46,20 +46,6 @@ struct Args {
     #[arg(long)]
     json: bool,
 }
-
-const NUMERIC: [&str; 9] = [
-    "Seniority",
-    "Time",
-    "Age",
-    "Expenses",
-    "Income",
-    "Assets",
-    "Debt",
-    "Amount",
-    "Price",
-];
-const SKEWED: [&str; 5] = ["Income", "Assets", "Debt", "Amount", "Price"];
-const CATEGORICAL: [&str; 4] = ["Home", "Marital", "Records", "Job"];
 
 /// The base preprocessing: numeric pipeline, one-hot categories, interactions, age bins.
 fn base_pipeline() -> ColumnTransformer {
