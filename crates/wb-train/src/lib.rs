@@ -9,18 +9,41 @@
 //! - [`metrics`]: a JSON-lines metrics log that later weeks' experiment tracking reads back.
 //!
 //! - [`adamw`]: AdamW whose moments and step count can be saved and restored (candle-nn keeps
-//!   them private), so a checkpoint resumes bit for bit.
+//!   them private), so a checkpoint resumes bit for bit;
+//! - [`checkpoint`]: weights, optimiser moments, step, loader position and generator state in a
+//!   safetensors file and a JSON file, checked in full before anything is loaded;
+//! - [`init`]: seeded initial weights (candle's CPU generator cannot be seeded);
+//! - [`fit`]: the loop for any candle model described as a [`Task`], with a progress bar.
+//!
+//! Build with the `cuda` feature to train on an NVIDIA GPU; [`device`] picks it when present.
 
 pub mod adamw;
+pub mod checkpoint;
 pub mod clip;
 pub mod early_stop;
+pub mod error;
+pub mod fit;
+pub mod init;
 pub mod loader;
 pub mod metrics;
 pub mod schedule;
 
 pub use adamw::{AdamWState, ResumableAdamW};
+pub use checkpoint::{NamedVars, RunState, named_vars};
 pub use clip::clip_grad_norm;
 pub use early_stop::{EarlyStopping, Goal, StopDecision};
+pub use error::{TrainError, TrainResult};
+pub use fit::{EpochSummary, FitConfig, FitReport, Task, clip_grads, fit};
 pub use loader::BatchLoader;
 pub use metrics::{MetricsLog, MetricsRecord, read_metrics};
 pub use schedule::LrSchedule;
+
+/// The device to train on: the first CUDA GPU when the crate is built with the `cuda` feature
+/// and one is present, the CPU otherwise.
+pub fn device() -> candle_core::Device {
+    #[cfg(feature = "cuda")]
+    if let Ok(d) = candle_core::Device::new_cuda(0) {
+        return d;
+    }
+    candle_core::Device::Cpu
+}

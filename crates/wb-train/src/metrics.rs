@@ -34,9 +34,19 @@ fn io_err(path: &Path, what: &str, e: impl std::fmt::Display) -> MlError {
     }
 }
 
+fn make_parent(path: &Path) -> Result<()> {
+    match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => {
+            std::fs::create_dir_all(dir).map_err(|e| io_err(dir, "create", e))
+        }
+        _ => Ok(()),
+    }
+}
+
 impl MetricsLog {
     /// Creates (or truncates) the log at `path`. Use [`MetricsLog::append`] to continue a resumed run.
     pub fn create(path: &Path) -> Result<Self> {
+        make_parent(path)?;
         let f = File::create(path).map_err(|e| io_err(path, "create", e))?;
         Ok(Self {
             path: path.to_path_buf(),
@@ -46,6 +56,7 @@ impl MetricsLog {
 
     /// Opens the log at `path` for appending, creating it if needed.
     pub fn append(path: &Path) -> Result<Self> {
+        make_parent(path)?;
         let f = OpenOptions::new()
             .create(true)
             .append(true)
