@@ -29,6 +29,14 @@ pub mod metrics;
 pub mod schedule;
 
 pub use adamw::{AdamWState, ResumableAdamW};
+/// Every program that links wb-train allocates with mimalloc. candle allocates a new buffer for
+/// each tensor operation's result; with glibc's malloc, buffers of a few megabytes are mapped
+/// and unmapped from the kernel every time, and the page faults dominate small CPU trainings
+/// (measured on week 11's CNN, one training step of 64 images: 107 ms with glibc, 47 ms with
+/// mimalloc; ReLU forward + backward on 800,000 values: 17.6 ms against 1.4 ms).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 pub use checkpoint::{NamedVars, RunState, named_vars};
 pub use clip::clip_grad_norm;
 pub use early_stop::{EarlyStopping, Goal, StopDecision};
