@@ -9,6 +9,11 @@ for toml in labs/*/lab.toml; do
   week=${pkg%%-*}
   dir=$(dirname "$chapter")
   echo "$pkg → $dir/$week/, $dir/$pkg-output.txt"
-  cargo run -q -p "$pkg" -- --plots "$dir/$week" > /dev/null
+  # Plots only: some labs also write runs, logs or a model beside their plots.
+  tmp=$(mktemp -d)
+  cargo run -q -p "$pkg" -- --plots "$tmp" > /dev/null
+  mkdir -p "$dir/$week"
+  cp "$tmp"/*.png "$tmp"/*.svg "$dir/$week/"
+  rm -rf "$tmp"
   cargo run -q -p "$pkg" > "$dir/$pkg-output.txt"
 done

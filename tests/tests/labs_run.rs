@@ -41,17 +41,17 @@ fn every_lab_prints_json_that_parses() {
     }
 }
 
-/// Replaces timings and rates (`12.3 ms`, `9500 requests/s`) by `…`: the only parts of a report
-/// that vary between runs.
+/// Replaces timings and rates (`12.3 ms`, `9500 requests/s`, `85.2 GFLOP/s`) by `…`: the only
+/// parts of a report that vary between runs.
 fn without_timings(report: &str) -> String {
     let mut out = String::new();
     for line in report.lines() {
         let words: Vec<&str> = line.split(' ').collect();
         let mut kept = Vec::new();
         for (i, w) in words.iter().enumerate() {
-            let next_is_ms = words
-                .get(i + 1)
-                .is_some_and(|n| n.starts_with("ms") || n.starts_with("requests/s"));
+            let next_is_ms = words.get(i + 1).is_some_and(|n| {
+                n.starts_with("ms") || n.starts_with("requests/s") || n.starts_with("GFLOP/s")
+            });
             let numeric = w.trim_start_matches('(').parse::<f64>().is_ok();
             if next_is_ms && numeric {
                 kept.push(if w.starts_with('(') { "(…" } else { "…" });
@@ -94,8 +94,10 @@ fn the_books_expected_output_is_current() {
 #[test]
 fn timings_are_masked_and_nothing_else() {
     assert_eq!(
-        without_timings("fit (0.09 ms)\nMSE 12.5 ms\nx 1.5 m\n9800 requests/s, 3 requests"),
-        "fit (… ms)\nMSE … ms\nx 1.5 m\n… requests/s, 3 requests\n"
+        without_timings(
+            "fit (0.09 ms)\nMSE 12.5 ms\nx 1.5 m\n9800 requests/s, 3 requests\nCPU 85.2 GFLOP/s, 64 GB"
+        ),
+        "fit (… ms)\nMSE … ms\nx 1.5 m\n… requests/s, 3 requests\nCPU … GFLOP/s, 64 GB\n"
     );
 }
 

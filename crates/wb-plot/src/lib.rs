@@ -116,6 +116,7 @@ impl LinePlot {
     /// A logarithmic y axis (values ≤ 0 are left out).
     pub fn log_y(mut self, on: bool) -> Self {
         self.log_y = on;
+        self.frame.y_log = on;
         self
     }
 
@@ -796,6 +797,16 @@ pub fn tick_label(v: &f64) -> String {
     }
 }
 
+/// Tick labels of a logarithmic axis: as [`tick_label`], but a tiny value is written as itself
+/// (1e-15), never as 0, which a log axis cannot reach.
+pub fn log_tick_label(v: &f64) -> String {
+    if *v != 0.0 && v.abs() < 1e-12 {
+        format!("{v:.1e}").replace(".0e", "e")
+    } else {
+        tick_label(v)
+    }
+}
+
 fn bounds(values: impl Iterator<Item = f64>) -> Option<(f64, f64)> {
     let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| {
         (lo.min(v), hi.max(v))
@@ -872,6 +883,8 @@ struct Frame {
     /// How many ticks to aim for on the x axis (plotters' default when None).
     x_ticks: Option<usize>,
     legend: LegendPosition,
+    /// The y axis is logarithmic: its ticks are never rounded to 0.
+    y_log: bool,
 }
 
 impl Frame {
@@ -881,6 +894,7 @@ impl Frame {
             x_label: x_label.into(),
             y_label: y_label.into(),
             x_ticks: None,
+            y_log: false,
             legend: LegendPosition::UpperRight,
         }
     }
@@ -919,7 +933,11 @@ impl Frame {
         mesh.x_desc(&self.x_label)
             .y_desc(&self.y_label)
             .x_label_formatter(&tick_label)
-            .y_label_formatter(&tick_label)
+            .y_label_formatter(if self.y_log {
+                &log_tick_label
+            } else {
+                &tick_label
+            })
             .label_style((FONT_NAME, 15))
             .axis_desc_style((FONT_NAME, 17))
             .light_line_style(RGBColor(235, 235, 235))
@@ -975,6 +993,8 @@ mod tests {
         assert_eq!(tick_label(&0.0), "0");
         assert_eq!(tick_label(&2.5e-4), "2.5e-4");
         assert_eq!(tick_label(&1e-5), "1e-5");
+        assert_eq!(log_tick_label(&1e-15), "1e-15");
+        assert_eq!(log_tick_label(&0.25), "0.25");
     }
 
     #[test]

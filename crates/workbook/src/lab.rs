@@ -124,10 +124,17 @@ fn collect_rs(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
 /// The exercise form of one source file: every line between `// BEGIN SOLUTION <id>` and
 /// `// END SOLUTION` is replaced by `todo!("<first hint of <id>>")`, at the marker's indentation.
 /// The markers stay, so the learner sees where to write. `file` is used in error messages.
+///
+/// A region that ends a block (the next code line closes it with `}`) becomes the block's value,
+/// `todo!(…)`; a region followed by more code (loops that fill a buffer, then `Ok(buffer)`)
+/// becomes a statement, `todo!(…);`, so that the exercise form still compiles.
 pub fn exercise_form(file: &str, source: &str, lab: &Lab) -> Result<String> {
     let mut out = String::with_capacity(source.len());
     let mut open: Option<usize> = None;
-    for (i, line) in source.split_inclusive('\n').enumerate() {
+    // Where the current region's `todo!(…)` line ends in `out` (just before its newline).
+    let mut todo_end = 0;
+    let lines: Vec<&str> = source.split_inclusive('\n').collect();
+    for (i, line) in lines.iter().copied().enumerate() {
         let trimmed = line.trim_start();
         let lineno = i + 1;
         if let Some(rest) = trimmed.strip_prefix(BEGIN) {
@@ -148,11 +155,20 @@ pub fn exercise_form(file: &str, source: &str, lab: &Lab) -> Result<String> {
             out.push_str(line);
             // todo!'s message is a format string: braces in a hint (`e^{x}`) must be doubled.
             let hint = ex.hints[0].replace('{', "{{").replace('}', "}}");
-            out.push_str(&format!("{indent}todo!({hint:?})\n"));
+            out.push_str(&format!("{indent}todo!({hint:?})"));
+            todo_end = out.len();
+            out.push('\n');
             open = Some(lineno);
         } else if trimmed.starts_with(END) {
             if open.take().is_none() {
                 bail!("{file}:{lineno}: `{END}` without a `{BEGIN}` before it");
+            }
+            let next_code = lines[i + 1..]
+                .iter()
+                .map(|l| l.trim())
+                .find(|l| !l.is_empty() && !l.starts_with("//"));
+            if next_code.is_some_and(|l| !l.starts_with('}')) {
+                out.insert(todo_end, ';');
             }
             out.push_str(line);
         } else if open.is_none() {
@@ -192,6 +208,16 @@ mod tests {
             dir: PathBuf::from("labs/week99-test"),
             meta,
         }
+    }
+
+    #[test]
+    fn a_region_followed_by_code_becomes_a_statement() {
+        let src = "fn f() -> Vec<f64> {\n    let mut v = vec![0.0];\n    // BEGIN SOLUTION dot\n    v[0] = 1.0;\n    // END SOLUTION\n    // ANCHOR_END: f\n    v\n}\n";
+        let out = exercise_form("lib.rs", src, &lab()).unwrap();
+        assert!(
+            out.contains("    todo!(\"multiply \\\"pairwise\\\" and add\");\n    // END SOLUTION"),
+            "{out}"
+        );
     }
 
     #[test]
