@@ -1,0 +1,118 @@
+//! A character-level language model: embedding → LSTM (candle-nn's) → linear head over the
+//! vocabulary, predicting each next character.
+
+use candle_core::{D, DType, Device, IndexOp, Module, Result, Tensor};
+use candle_nn::rnn::{LSTM, LSTMConfig, LSTMState, RNN};
+use candle_nn::{Embedding, Linear, VarBuilder};
+use serde::{Deserialize, Serialize};
+use wb_data::SplitMix64;
+
+use crate::sampling::sample;
+use crate::text::CharVocab;
+
+/// Sizes of the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CharLstmConfig {
+    pub vocab: usize,
+    pub embed: usize,
+    pub hidden: usize,
+}
+
+impl CharLstmConfig {
+    /// Parameters: embedding, the LSTM's four gates (input and hidden weights, two biases), head.
+    pub fn parameters(&self) -> usize {
+        let (v, e, h) = (self.vocab, self.embed, self.hidden);
+        v * e + 4 * h * (e + h + 2) + h * v + v
+    }
+}
+
+/// The model. `forward` is for training (whole sequences); `generate` samples one character at a
+/// time, carrying the LSTM's state.
+#[derive(Debug, Clone)]
+pub struct CharLstm {
+    pub config: CharLstmConfig,
+    pub embed: Embedding,
+    pub lstm: LSTM,
+    pub head: Linear,
+}
+
+impl CharLstm {
+    pub fn new(config: CharLstmConfig, vb: VarBuilder) -> Result<Self> {
+        Ok(Self {
+            config,
+            embed: candle_nn::embedding(config.vocab, config.embed, vb.pp("embed"))?,
+            lstm: candle_nn::lstm(
+                config.embed,
+                config.hidden,
+                LSTMConfig::default(),
+                vb.pp("lstm"),
+            )?,
+            head: candle_nn::linear(config.hidden, config.vocab, vb.pp("head"))?,
+        })
+    }
+
+    /// Logits `[batch, seq, vocab]` for token ids `[batch, seq]` (u32).
+    pub fn forward(&self, tokens: &Tensor) -> Result<Tensor> {
+        let x = self.embed.forward(tokens)?; // [batch, seq, embed]
+        let states = self.lstm.seq(&x)?;
+        let h = self.lstm.states_to_tensor(&states)?; // [batch, seq, hidden]
+        self.head.forward(&h) // [batch, seq, vocab]
+    }
+
+    /// Mean cross-entropy of predicting `targets` `[batch, seq]` from `tokens` `[batch, seq]`.
+    pub fn loss(&self, tokens: &Tensor, targets: &Tensor) -> Result<Tensor> {
+        let logits = self.forward(tokens)?;
+        let (b, t, v) = logits.dims3()?;
+        candle_nn::loss::cross_entropy(&logits.reshape((b * t, v))?, &targets.reshape(b * t)?)
+    }
+
+    /// Feeds `prompt` and then samples `n` characters at `temperature`. Every prompt character
+    /// must be in the vocabulary (an error names the first that is not).
+    pub fn generate(
+        &self,
+        vocab: &CharVocab,
+        prompt: &str,
+        n: usize,
+        temperature: f64,
+        rng: &mut SplitMix64,
+    ) -> std::result::Result<String, Box<dyn std::error::Error + Send + Sync>> {
+        let ids = vocab.encode(prompt)?;
+        if ids.is_empty() {
+            return Err("the prompt is empty: give at least one character".into());
+        }
+        let device = Device::Cpu;
+        let mut state: LSTMState = self.lstm.zero_state(1)?;
+        let mut logits = None;
+        for &id in &ids {
+            let x = self.embed.forward(&Tensor::new(&[id], &device)?)?; // [1, embed]
+            state = self.lstm.step(&x, &state)?;
+            logits = Some(self.head.forward(&state.h)?);
+        }
+        let mut out = Vec::with_capacity(n);
+        for _ in 0..n {
+            let row = logits
+                .as_ref()
+                .ok_or("no logits")?
+                .i(0)?
+                .to_dtype(DType::F32)?
+                .to_vec1::<f32>()?;
+            let id = sample(&row, temperature, rng)? as u32;
+            out.push(id);
+            let x = self.embed.forward(&Tensor::new(&[id], &device)?)?;
+            state = self.lstm.step(&x, &state)?;
+            logits = Some(self.head.forward(&state.h)?);
+        }
+        Ok(vocab.decode(&out)?)
+    }
+
+    /// Accuracy of the most likely next character, for reports.
+    pub fn accuracy(&self, tokens: &Tensor, targets: &Tensor) -> Result<f64> {
+        let pred = self.forward(tokens)?.argmax(D::Minus1)?;
+        let hits = pred
+            .eq(targets)?
+            .to_dtype(DType::F32)?
+            .mean_all()?
+            .to_scalar::<f32>()?;
+        Ok(f64::from(hits))
+    }
+}

@@ -1,0 +1,18 @@
+//! Complete models that several labs reuse (never an exercise's answer):
+//!
+//! - [`text`]: a character vocabulary with checked encoding, and the Moby-Dick corpus;
+//! - [`sampling`]: drawing the next token from logits at a temperature;
+//! - [`char_lstm`]: a character-level LSTM language model built on candle-nn's `LSTM`
+//!   (week 12 trains it; week 13 races it against a transformer);
+//! - [`gpt`]: a small decoder-only transformer over characters, saved and loaded as
+//!   safetensors with its config (week 13 trains it; later weeks reuse it).
+
+pub mod char_lstm;
+pub mod gpt;
+pub mod sampling;
+pub mod text;
+
+pub use char_lstm::{CharLstm, CharLstmConfig};
+pub use gpt::{Gpt, GptConfig};
+pub use sampling::sample;
+pub use text::{CharVocab, moby_dick, windows};

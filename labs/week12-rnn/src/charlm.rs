@@ -1,0 +1,199 @@
+//! A character-level language model on Moby-Dick: `wb_models::CharLstm` (candle-nn's LSTM)
+//! trained with the workbook's loop, sampled with this lab's temperature.
+
+use candle_core::{DType, Device, IndexOp, Module, Tensor};
+use candle_nn::rnn::RNN;
+use candle_nn::{Optimizer, ParamsAdamW, VarMap};
+use wb_data::SplitMix64;
+use wb_models::{CharLstm, CharLstmConfig, CharVocab};
+use wb_train::{FitConfig, FitReport, LrSchedule, ResumableAdamW, Task};
+
+use crate::Result;
+use crate::sampling::{draw, tempered_softmax};
+
+/// How to train.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CharConfig {
+    pub embed: usize,
+    pub hidden: usize,
+    /// Characters per training sequence.
+    pub seq_len: usize,
+    pub batch: usize,
+    pub steps: usize,
+    pub lr: f64,
+    pub seed: u64,
+}
+
+impl Default for CharConfig {
+    fn default() -> Self {
+        Self {
+            embed: 32,
+            hidden: 128,
+            seq_len: 64,
+            batch: 32,
+            steps: 300,
+            lr: 3e-3,
+            seed: 7,
+        }
+    }
+}
+
+/// The corpus as ids, split: the first 90 % trains, the last 10 % validates.
+pub struct Corpus {
+    pub vocab: CharVocab,
+    pub train: Vec<u32>,
+    pub valid: Vec<u32>,
+}
+
+impl Corpus {
+    pub fn new(text: &str) -> Result<Self> {
+        let vocab = CharVocab::from_text(text)?;
+        let ids = vocab.encode(text)?;
+        let cut = ids.len() * 9 / 10;
+        Ok(Self {
+            vocab,
+            valid: ids[cut..].to_vec(),
+            train: ids[..cut].to_vec(),
+        })
+    }
+}
+
+pub use wb_models::windows;
+
+struct CharTask<'a> {
+    model: &'a CharLstm,
+    corpus: &'a Corpus,
+    len: usize,
+    valid: (Tensor, Tensor),
+}
+
+impl Task for CharTask<'_> {
+    fn train_loss(
+        &mut self,
+        batch: &[usize],
+        _rng: &mut SplitMix64,
+    ) -> candle_core::Result<Tensor> {
+        // Row r of the (single) epoch is the r-th non-overlapping window of the training text.
+        let stride = self.corpus.train.len() / (self.len + 1);
+        let starts: Vec<usize> = batch
+            .iter()
+            .map(|&r| (r % stride) * (self.len + 1))
+            .collect();
+        let (x, y) = windows(&self.corpus.train, &starts, self.len)
+            .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
+        self.model.loss(&x, &y)
+    }
+
+    fn evaluate(&mut self) -> candle_core::Result<Vec<(String, f64)>> {
+        let loss = self
+            .model
+            .loss(&self.valid.0, &self.valid.1)?
+            .to_scalar::<f32>()?;
+        Ok(vec![("valid_loss".to_string(), f64::from(loss))])
+    }
+}
+
+/// A trained model and its training record.
+pub struct TrainedChar {
+    pub model: CharLstm,
+    pub varmap: VarMap,
+    pub report: FitReport,
+    pub valid_loss: f64,
+    /// Training characters per second (forward + backward + update).
+    pub chars_per_second: f64,
+}
+
+/// Trains a character LSTM for `cfg.steps` steps on random windows of the training text and
+/// measures the loss on 64 windows of validation text.
+/// `metrics`, when given, receives the training loss every 5 steps as JSON lines.
+pub fn train_char_lstm(
+    corpus: &Corpus,
+    cfg: &CharConfig,
+    progress: bool,
+    metrics: Option<&std::path::Path>,
+) -> Result<TrainedChar> {
+    let varmap = VarMap::new();
+    let vb = wb_train::init::seeded(&varmap, cfg.seed, DType::F32, &Device::Cpu);
+    let model = CharLstm::new(
+        CharLstmConfig {
+            vocab: corpus.vocab.len(),
+            embed: cfg.embed,
+            hidden: cfg.hidden,
+        },
+        vb,
+    )?;
+    let vars = wb_train::named_vars(&varmap);
+    let mut opt = ResumableAdamW::new(
+        vars.iter().map(|(_, v)| v.clone()).collect(),
+        ParamsAdamW {
+            lr: cfg.lr,
+            ..Default::default()
+        },
+    )?;
+    let valid_starts: Vec<usize> = (0..64).map(|k| k * (corpus.valid.len() / 65)).collect();
+    let mut task = CharTask {
+        model: &model,
+        corpus,
+        len: cfg.seq_len,
+        valid: windows(&corpus.valid, &valid_starts, cfg.seq_len)?,
+    };
+    let mut fit = FitConfig::new(
+        1,
+        cfg.batch,
+        LrSchedule::warmup_cosine(cfg.lr, cfg.steps / 20, cfg.steps)?,
+    );
+    fit.seed = cfg.seed;
+    fit.clip_norm = Some(1.0);
+    fit.progress = progress;
+    fit.metrics_path = metrics.map(|p| p.to_path_buf());
+    fit.log_every = 5;
+    let report = wb_train::fit(&mut task, &vars, &mut opt, cfg.steps * cfg.batch, &fit)?;
+    let valid_loss = report.history.last().copied().unwrap_or(f64::NAN);
+    let chars = (cfg.steps * cfg.batch * cfg.seq_len) as f64;
+    let chars_per_second = chars / report.seconds.max(1e-9);
+    Ok(TrainedChar {
+        model,
+        varmap,
+        report,
+        valid_loss,
+        chars_per_second,
+    })
+}
+
+/// Feeds `prompt` to the model, then samples `n` characters at `temperature` with this lab's
+/// [`tempered_softmax`]. A prompt character outside the vocabulary is an error naming it.
+pub fn generate(
+    model: &CharLstm,
+    vocab: &CharVocab,
+    prompt: &str,
+    n: usize,
+    temperature: f64,
+    seed: u64,
+) -> Result<String> {
+    let ids = vocab.encode(prompt)?;
+    if ids.is_empty() {
+        return Err(wb_core::MlError::Empty {
+            arg: "prompt".to_string(),
+            detail: "give at least one character".to_string(),
+        }
+        .into());
+    }
+    let mut rng = SplitMix64::new(seed);
+    let mut state = model.lstm.zero_state(1)?;
+    let feed = |id: u32, state: &mut candle_nn::rnn::LSTMState| -> Result<Vec<f32>> {
+        let x = model.embed.forward(&Tensor::new(&[id], &Device::Cpu)?)?;
+        *state = model.lstm.step(&x, state)?;
+        Ok(model.head.forward(&state.h)?.i(0)?.to_vec1::<f32>()?)
+    };
+    let mut logits = Vec::new();
+    for &id in &ids {
+        logits = feed(id, &mut state)?;
+    }
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let id = draw(&tempered_softmax(&logits, temperature)?, &mut rng) as u32;
+        out.push(id);
+        logits = feed(id, &mut state)?;
+    }
+    Ok(vocab.decode(&out)?)
+}
