@@ -25,6 +25,10 @@ bench-service:
 bench:
     bash bench/compare_classical.sh
 
+# The deep-learning benchmark: a transformer block and a CNN step in candle vs numpy (release build)
+bench-deep:
+    bash bench/compare_deep.sh
+
 # Everything CI runs
 ci:
     bash .ci/run
