@@ -2,7 +2,7 @@
 //! clipping, early stopping, checkpoints, a metrics log — and a run interrupted on purpose and
 //! resumed from its checkpoint.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use candle_core::{D, DType, Device, Module, Tensor};
 use candle_nn::{Linear, Optimizer, ParamsAdamW, VarMap};
@@ -258,14 +258,4 @@ pub fn weights(vars: &NamedVars) -> Result<Vec<Vec<f32>>> {
     vars.iter()
         .map(|(_, v)| Ok(v.as_tensor().flatten_all()?.to_vec1::<f32>()?))
         .collect()
-}
-
-/// Where a run's files go.
-pub fn run_dir(root: &Path, name: &str) -> PathBuf {
-    root.join(name)
-}
-
-/// Keeps the optimiser trait in use for `learning_rate` in reports.
-pub fn current_lr(f: &Fresh) -> f64 {
-    f.opt.learning_rate()
 }
