@@ -66,6 +66,18 @@ impl CharLstm {
         candle_nn::loss::cross_entropy(&logits.reshape((b * t, v))?, &targets.reshape(b * t)?)
     }
 
+    /// One character in (`state` starts as `self.lstm.zero_state(1)`): updates `state` and
+    /// returns the logits of the next character `[vocab]`.
+    pub fn step(&self, id: u32, state: &mut LSTMState) -> Result<Vec<f32>> {
+        let x = self.embed.forward(&Tensor::new(&[id], &Device::Cpu)?)?; // [1, embed]
+        *state = self.lstm.step(&x, state)?;
+        self.head
+            .forward(&state.h)? // [1, vocab]
+            .i(0)?
+            .to_dtype(DType::F32)?
+            .to_vec1::<f32>()
+    }
+
     /// Feeds `prompt` and then samples `n` characters at `temperature`. Every prompt character
     /// must be in the vocabulary (an error names the first that is not).
     pub fn generate(
@@ -80,27 +92,16 @@ impl CharLstm {
         if ids.is_empty() {
             return Err("the prompt is empty: give at least one character".into());
         }
-        let device = Device::Cpu;
-        let mut state: LSTMState = self.lstm.zero_state(1)?;
-        let mut logits = None;
+        let mut state = self.lstm.zero_state(1)?;
+        let mut logits = Vec::new();
         for &id in &ids {
-            let x = self.embed.forward(&Tensor::new(&[id], &device)?)?; // [1, embed]
-            state = self.lstm.step(&x, &state)?;
-            logits = Some(self.head.forward(&state.h)?);
+            logits = self.step(id, &mut state)?;
         }
         let mut out = Vec::with_capacity(n);
         for _ in 0..n {
-            let row = logits
-                .as_ref()
-                .ok_or("no logits")?
-                .i(0)?
-                .to_dtype(DType::F32)?
-                .to_vec1::<f32>()?;
-            let id = sample(&row, temperature, rng)? as u32;
+            let id = sample(&logits, temperature, rng)? as u32;
             out.push(id);
-            let x = self.embed.forward(&Tensor::new(&[id], &device)?)?;
-            state = self.lstm.step(&x, &state)?;
-            logits = Some(self.head.forward(&state.h)?);
+            logits = self.step(id, &mut state)?;
         }
         Ok(vocab.decode(&out)?)
     }
@@ -114,5 +115,57 @@ impl CharLstm {
             .mean_all()?
             .to_scalar::<f32>()?;
         Ok(f64::from(hits))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_nn::VarMap;
+
+    fn model() -> (CharLstm, CharVocab) {
+        let vocab = CharVocab::from_text("abc .").unwrap();
+        let varmap = VarMap::new();
+        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+        let config = CharLstmConfig {
+            vocab: vocab.len(),
+            embed: 4,
+            hidden: 6,
+        };
+        (CharLstm::new(config, vb).unwrap(), vocab)
+    }
+
+    #[test]
+    fn stepping_one_character_at_a_time_equals_the_whole_sequence() {
+        let (m, vocab) = model();
+        let ids = vocab.encode("ab c.a").unwrap();
+        let whole = m
+            .forward(
+                &Tensor::new(ids.as_slice(), &Device::Cpu)
+                    .unwrap()
+                    .unsqueeze(0)
+                    .unwrap(),
+            )
+            .unwrap(); // [1, 6, vocab]
+        let mut state = m.lstm.zero_state(1).unwrap();
+        for (t, &id) in ids.iter().enumerate() {
+            let stepped = m.step(id, &mut state).unwrap();
+            let expected: Vec<f32> = whole.i((0, t)).unwrap().to_vec1().unwrap();
+            for (a, b) in stepped.iter().zip(&expected) {
+                assert!((a - b).abs() < 1e-6, "position {t}: {a} vs {b}");
+            }
+        }
+    }
+
+    #[test]
+    fn generate_samples_n_characters_and_names_an_unknown_one() {
+        let (m, vocab) = model();
+        let mut rng = SplitMix64::new(3);
+        let s = m.generate(&vocab, "ab", 12, 1.0, &mut rng).unwrap();
+        assert_eq!(s.chars().count(), 12);
+        assert!(s.chars().all(|c| "abc .".contains(c)), "{s}");
+        let e = m.generate(&vocab, "abz", 3, 1.0, &mut rng).unwrap_err();
+        assert!(e.to_string().contains('z'), "{e}");
+        assert!(m.generate(&vocab, "", 3, 1.0, &mut rng).is_err());
     }
 }

@@ -32,6 +32,18 @@ pub struct AdamWState {
     pub moments: Vec<(Tensor, Tensor)>,
 }
 
+/// AdamW on the variables of `vars`, in their order, at learning rate `lr`, with candle-nn's
+/// other defaults (β₁ 0.9, β₂ 0.999, ε 1e-8, weight decay 0.01): what every lab trains with.
+pub fn adamw(vars: &crate::checkpoint::NamedVars, lr: f64) -> Result<ResumableAdamW> {
+    ResumableAdamW::new(
+        vars.iter().map(|(_, v)| v.clone()).collect(),
+        ParamsAdamW {
+            lr,
+            ..Default::default()
+        },
+    )
+}
+
 impl Optimizer for ResumableAdamW {
     type Config = ParamsAdamW;
 

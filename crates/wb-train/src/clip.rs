@@ -1,73 +1,98 @@
-//! Gradient clipping by global norm.
+//! Gradient clipping by global norm, on candle's gradients.
 
-use wb_core::{MlError, Result};
+use candle_core::backprop::GradStore;
+use wb_core::MlError;
 
-/// Scales every gradient by `max_norm / (total_norm + 1e-6)` when that factor is below 1, where
-/// `total_norm` is the L2 norm of all gradients taken together, exactly as PyTorch's
-/// `torch.nn.utils.clip_grad_norm_` does. Returns `total_norm` before clipping (worth logging:
-/// spikes announce divergence). Fails on a non-finite gradient, naming the tensor and element.
-pub fn clip_grad_norm(grads: &mut [&mut [f32]], max_norm: f64) -> Result<f64> {
+use crate::checkpoint::NamedVars;
+use crate::error::TrainResult;
+
+/// Scales the gradients of `vars` in `grads` so that their global L2 norm is at most
+/// `max_norm` (PyTorch's `clip_grad_norm_` rule, factor `max_norm / (norm + 1e-6)`); returns the
+/// norm before clipping. A non-finite gradient is an error naming its variable.
+pub fn clip_grads(grads: &mut GradStore, vars: &NamedVars, max_norm: f64) -> TrainResult<f64> {
     if !max_norm.is_finite() || max_norm <= 0.0 {
         return Err(MlError::InvalidArgument {
             arg: "max_norm".to_string(),
             detail: format!("expected a finite norm > 0, got {max_norm}"),
-        });
+        }
+        .into());
     }
     let mut sum_sq = 0.0f64;
-    for (t, g) in grads.iter().enumerate() {
-        for (i, &v) in g.iter().enumerate() {
-            if !v.is_finite() {
-                return Err(MlError::NonFinite {
-                    arg: format!("grads[{t}]"),
-                    index: i.to_string(),
-                    value: f64::from(v),
-                });
+    for (name, var) in vars {
+        if let Some(g) = grads.get(var) {
+            let s = f64::from(
+                g.sqr()?
+                    .sum_all()?
+                    .to_dtype(candle_core::DType::F32)?
+                    .to_scalar::<f32>()?,
+            );
+            if !s.is_finite() {
+                return Err(
+                    MlError::Diverged(format!("the gradient of `{name}` is not finite")).into(),
+                );
             }
-            sum_sq += f64::from(v) * f64::from(v);
+            sum_sq += s;
         }
     }
-    let total = sum_sq.sqrt();
-    let coef = max_norm / (total + 1e-6);
+    let norm = sum_sq.sqrt();
+    let coef = max_norm / (norm + 1e-6);
     if coef < 1.0 {
-        for g in grads.iter_mut() {
-            for v in g.iter_mut() {
-                *v = (f64::from(*v) * coef) as f32;
+        for (_, var) in vars {
+            if let Some(g) = grads.remove(var) {
+                grads.insert(var, (g * coef)?);
             }
         }
     }
-    Ok(total)
+    Ok(norm)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use candle_core::{Device, Tensor, Var};
+
+    /// Two variables whose loss `Σ g·v` has gradient `g`: the gradients are chosen by hand.
+    fn grads_of(values: &[&[f32]]) -> (GradStore, NamedVars) {
+        let mut loss = Tensor::new(0f32, &Device::Cpu).unwrap();
+        let mut vars = NamedVars::new();
+        for (i, g) in values.iter().enumerate() {
+            let v = Var::zeros(g.len(), candle_core::DType::F32, &Device::Cpu).unwrap();
+            let g = Tensor::new(*g, &Device::Cpu).unwrap();
+            loss = (loss + (v.as_tensor() * g).unwrap().sum_all().unwrap()).unwrap();
+            vars.push((format!("w{i}"), v));
+        }
+        (loss.backward().unwrap(), vars)
+    }
+
+    fn values(grads: &GradStore, vars: &NamedVars, i: usize) -> Vec<f32> {
+        grads.get(&vars[i].1).unwrap().to_vec1().unwrap()
+    }
 
     #[test]
     fn a_3_4_5_triangle_is_scaled_to_the_max_norm() {
-        let mut a = vec![3.0f32];
-        let mut b = vec![0.0f32, 4.0];
-        let total = clip_grad_norm(&mut [&mut a, &mut b], 1.0).unwrap();
+        let (mut grads, vars) = grads_of(&[&[3.0], &[0.0, 4.0]]);
+        let total = clip_grads(&mut grads, &vars, 1.0).unwrap();
         assert_eq!(total, 5.0);
         let coef = 1.0 / (5.0 + 1e-6);
-        assert_eq!(a, [(3.0 * coef) as f32]);
-        assert_eq!(b, [0.0, (4.0 * coef) as f32]);
+        assert_eq!(values(&grads, &vars, 0), [(3.0 * coef) as f32]);
+        assert_eq!(values(&grads, &vars, 1), [0.0, (4.0 * coef) as f32]);
     }
 
     #[test]
     fn small_gradients_are_left_alone() {
-        let mut a = vec![0.3f32, -0.4];
-        let total = clip_grad_norm(&mut [&mut a], 1.0).unwrap();
+        let (mut grads, vars) = grads_of(&[&[0.3, -0.4]]);
+        let total = clip_grads(&mut grads, &vars, 1.0).unwrap();
         assert!((total - 0.5).abs() < 1e-7);
-        assert_eq!(a, [0.3, -0.4]);
+        assert_eq!(values(&grads, &vars, 0), [0.3, -0.4]);
     }
 
     #[test]
-    fn a_nan_gradient_is_located() {
-        let mut a = vec![1.0f32];
-        let mut b = vec![0.0f32, f32::NAN];
-        let e = clip_grad_norm(&mut [&mut a, &mut b], 1.0)
-            .unwrap_err()
-            .to_string();
-        assert!(e.contains("grads[1]") && e.contains("index 1"), "{e}");
+    fn a_nan_gradient_is_named_and_a_bad_limit_refused() {
+        let (mut grads, vars) = grads_of(&[&[1.0], &[0.0, f32::NAN]]);
+        let e = clip_grads(&mut grads, &vars, 1.0).unwrap_err().to_string();
+        assert!(e.contains("`w1`") && e.contains("not finite"), "{e}");
+        let (mut grads, vars) = grads_of(&[&[1.0]]);
+        let e = clip_grads(&mut grads, &vars, 0.0).unwrap_err().to_string();
+        assert!(e.contains("max_norm"), "{e}");
     }
 }

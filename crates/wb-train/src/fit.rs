@@ -9,13 +9,13 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use candle_core::Tensor;
-use candle_core::backprop::GradStore;
 use candle_nn::Optimizer;
 use wb_core::MlError;
 use wb_data::SplitMix64;
 
 use crate::adamw::ResumableAdamW;
 use crate::checkpoint::{self, NamedVars, RunState};
+use crate::clip::clip_grads;
 use crate::early_stop::{EarlyStopping, Goal, StopDecision};
 use crate::error::TrainResult;
 use crate::loader::BatchLoader;
@@ -106,46 +106,6 @@ pub struct FitReport {
     /// The step a checkpoint resumed from.
     pub resumed_at_step: Option<u64>,
     pub seconds: f64,
-}
-
-/// Scales the gradients of `vars` in `grads` so that their global L2 norm is at most
-/// `max_norm` (PyTorch's `clip_grad_norm_` rule, factor `max_norm / (norm + 1e-6)`); returns the
-/// norm before clipping. A non-finite gradient is an error naming its variable.
-pub fn clip_grads(grads: &mut GradStore, vars: &NamedVars, max_norm: f64) -> TrainResult<f64> {
-    if !max_norm.is_finite() || max_norm <= 0.0 {
-        return Err(MlError::InvalidArgument {
-            arg: "max_norm".to_string(),
-            detail: format!("expected a finite norm > 0, got {max_norm}"),
-        }
-        .into());
-    }
-    let mut sum_sq = 0.0f64;
-    for (name, var) in vars {
-        if let Some(g) = grads.get(var) {
-            let s = f64::from(
-                g.sqr()?
-                    .sum_all()?
-                    .to_dtype(candle_core::DType::F32)?
-                    .to_scalar::<f32>()?,
-            );
-            if !s.is_finite() {
-                return Err(
-                    MlError::Diverged(format!("the gradient of `{name}` is not finite")).into(),
-                );
-            }
-            sum_sq += s;
-        }
-    }
-    let norm = sum_sq.sqrt();
-    let coef = max_norm / (norm + 1e-6);
-    if coef < 1.0 {
-        for (_, var) in vars {
-            if let Some(g) = grads.remove(var) {
-                grads.insert(var, (g * coef)?);
-            }
-        }
-    }
-    Ok(norm)
 }
 
 /// Trains `vars` (the model's variables, as [`checkpoint::named_vars`] lists them) with `opt`

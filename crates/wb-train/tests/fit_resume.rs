@@ -61,14 +61,7 @@ fn setup() -> (Regression, VarMap, NamedVars, ResumableAdamW) {
         .add_fn(|t| t.tanh())
         .add(candle_nn::linear(16, 1, vb.pp("l2")).unwrap());
     let vars = named_vars(&varmap);
-    let opt = ResumableAdamW::new(
-        vars.iter().map(|(_, v)| v.clone()).collect(),
-        ParamsAdamW {
-            lr: 1e-2,
-            ..Default::default()
-        },
-    )
-    .unwrap();
+    let opt = wb_train::adamw(&vars, 1e-2).unwrap();
     (Regression { x, y, model }, varmap, vars, opt)
 }
 

@@ -1,12 +1,12 @@
 //! A character-level language model on Moby-Dick: `wb_models::CharLstm` (candle-nn's LSTM)
 //! trained with the workbook's loop, sampled with this lab's temperature.
 
-use candle_core::{DType, Device, IndexOp, Module, Tensor};
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarMap;
 use candle_nn::rnn::RNN;
-use candle_nn::{Optimizer, ParamsAdamW, VarMap};
 use wb_data::SplitMix64;
 use wb_models::{CharLstm, CharLstmConfig, CharVocab};
-use wb_train::{FitConfig, FitReport, LrSchedule, ResumableAdamW, Task};
+use wb_train::{FitConfig, FitReport, LrSchedule, Task};
 
 use crate::Result;
 use crate::sampling::{draw, tempered_softmax};
@@ -123,13 +123,7 @@ pub fn train_char_lstm(
         vb,
     )?;
     let vars = wb_train::named_vars(&varmap);
-    let mut opt = ResumableAdamW::new(
-        vars.iter().map(|(_, v)| v.clone()).collect(),
-        ParamsAdamW {
-            lr: cfg.lr,
-            ..Default::default()
-        },
-    )?;
+    let mut opt = wb_train::adamw(&vars, cfg.lr)?;
     let valid_starts: Vec<usize> = (0..64).map(|k| k * (corpus.valid.len() / 65)).collect();
     let mut task = CharTask {
         model: &model,
@@ -180,20 +174,15 @@ pub fn generate(
     }
     let mut rng = SplitMix64::new(seed);
     let mut state = model.lstm.zero_state(1)?;
-    let feed = |id: u32, state: &mut candle_nn::rnn::LSTMState| -> Result<Vec<f32>> {
-        let x = model.embed.forward(&Tensor::new(&[id], &Device::Cpu)?)?;
-        *state = model.lstm.step(&x, state)?;
-        Ok(model.head.forward(&state.h)?.i(0)?.to_vec1::<f32>()?)
-    };
     let mut logits = Vec::new();
     for &id in &ids {
-        logits = feed(id, &mut state)?;
+        logits = model.step(id, &mut state)?;
     }
     let mut out = Vec::with_capacity(n);
     for _ in 0..n {
         let id = draw(&tempered_softmax(&logits, temperature)?, &mut rng) as u32;
         out.push(id);
-        logits = feed(id, &mut state)?;
+        logits = model.step(id, &mut state)?;
     }
     Ok(vocab.decode(&out)?)
 }

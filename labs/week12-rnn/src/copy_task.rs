@@ -7,9 +7,9 @@
 //! forget gate open; a plain RNN has no gate, so each step rewrites the whole state.
 
 use candle_core::{D, DType, Device, Module, Tensor};
-use candle_nn::{Linear, Optimizer, ParamsAdamW, VarMap};
+use candle_nn::{Linear, VarMap};
 use wb_data::SplitMix64;
-use wb_train::{FitConfig, LrSchedule, ResumableAdamW, Task};
+use wb_train::{FitConfig, LrSchedule, Task};
 
 use crate::Result;
 use crate::cells::{Cell, Weights, unroll};
@@ -125,13 +125,7 @@ pub fn train_copy(cell: Cell, delay: usize, cfg: &CopyConfig) -> Result<CopyResu
     }
     let head = candle_nn::linear(cfg.hidden, SYMBOLS, vb.pp("head"))?;
     let vars = wb_train::named_vars(&varmap);
-    let mut opt = ResumableAdamW::new(
-        vars.iter().map(|(_, v)| v.clone()).collect(),
-        ParamsAdamW {
-            lr: cfg.lr,
-            ..Default::default()
-        },
-    )?;
+    let mut opt = wb_train::adamw(&vars, cfg.lr)?;
     let mut test_rng = SplitMix64::new(cfg.seed ^ 0x7e57);
     let mut task = Copy {
         cell,

@@ -6,10 +6,10 @@
 //! to fade along.
 
 use candle_core::{D, DType, Device, IndexOp, Tensor};
-use candle_nn::{Optimizer, ParamsAdamW, VarMap};
+use candle_nn::VarMap;
 use wb_data::SplitMix64;
 use wb_models::{Gpt, GptConfig};
-use wb_train::{FitConfig, LrSchedule, ResumableAdamW, Task};
+use wb_train::{FitConfig, LrSchedule, Task};
 
 use crate::{Result, boxed};
 
@@ -89,13 +89,7 @@ pub fn train_copy(delay: usize, steps: usize, seed: u64) -> Result<(f64, f64)> {
     };
     let model = Gpt::new(cfg, vb).map_err(boxed)?;
     let vars = wb_train::named_vars(&varmap);
-    let mut opt = ResumableAdamW::new(
-        vars.iter().map(|(_, v)| v.clone()).collect(),
-        ParamsAdamW {
-            lr: 3e-3,
-            ..Default::default()
-        },
-    )?;
+    let mut opt = wb_train::adamw(&vars, 3e-3)?;
     let mut test_rng = SplitMix64::new(seed ^ 0x7e57);
     let mut task = Copy {
         model: &model,

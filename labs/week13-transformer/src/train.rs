@@ -1,10 +1,10 @@
 //! Training the character GPT (and, for the race, the week 12 LSTM) with `wb_train::fit`.
 
 use candle_core::{DType, Device, Tensor};
-use candle_nn::{Optimizer, ParamsAdamW, VarMap};
+use candle_nn::VarMap;
 use wb_data::SplitMix64;
 use wb_models::{CharLstm, CharLstmConfig, CharVocab, Gpt, GptConfig, windows};
-use wb_train::{FitConfig, LrSchedule, NamedVars, ResumableAdamW, Task};
+use wb_train::{FitConfig, LrSchedule, NamedVars, Task};
 
 use crate::{Result, boxed};
 
@@ -144,13 +144,7 @@ fn fit_model(
     cfg: &RunConfig,
     progress: bool,
 ) -> Result<Measured> {
-    let mut opt = ResumableAdamW::new(
-        vars.iter().map(|(_, v)| v.clone()).collect(),
-        ParamsAdamW {
-            lr: cfg.lr,
-            ..Default::default()
-        },
-    )?;
+    let mut opt = wb_train::adamw(vars, cfg.lr)?;
     let mut task = CharTask {
         model,
         corpus,

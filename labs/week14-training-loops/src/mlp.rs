@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use candle_core::{D, DType, Device, Module, Tensor};
-use candle_nn::{Linear, Optimizer, ParamsAdamW, VarMap};
+use candle_nn::{Linear, VarMap};
 use serde::{Deserialize, Serialize};
 use wb_core::MlError;
 use wb_data::SplitMix64;
@@ -157,13 +157,7 @@ pub fn fresh(cfg: &RunConfig) -> Result<Fresh> {
     let varmap = VarMap::new();
     let model = Mlp::new(&varmap, cfg.seed)?;
     let vars = wb_train::named_vars(&varmap);
-    let opt = ResumableAdamW::new(
-        vars.iter().map(|(_, v)| v.clone()).collect(),
-        ParamsAdamW {
-            lr: cfg.lr,
-            ..Default::default()
-        },
-    )?;
+    let opt = wb_train::adamw(&vars, cfg.lr)?;
     Ok(Fresh {
         varmap,
         model,
