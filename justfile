@@ -14,8 +14,8 @@ book:
     mdbook serve book --open
 
 # Regenerate what the book shows from each lab: plots and expected output
-book-assets:
-    bash scripts/book-assets.sh
+book-assets *labs:
+    bash scripts/book-assets.sh {{labs}}
 
 # Week 8's service against FastAPI + uvicorn, same model and contract (creates bench/fastapi/.venv)
 bench-service:

@@ -80,6 +80,9 @@ struct Args {
     /// Print the key results as one JSON object instead of the report
     #[arg(long)]
     json: bool,
+    /// Also write the JSON results to FILE, and print the report as usual
+    #[arg(long, value_name = "FILE")]
+    json_out: Option<PathBuf>,
 }
 
 fn main() -> Result<()> {
@@ -87,8 +90,11 @@ fn main() -> Result<()> {
     let t = Instant::now();
     let m = $crate::mean(ndarray::array![1.0, 2.0, 3.0].view())?;
     let ms = t.elapsed().as_secs_f64() * 1e3;
+    let out = serde_json::json!({ "lab": "$pkg", "mean": m, "timings_ms": { "mean": ms }, "plots": [] });
+    if let Some(path) = &args.json_out {
+        wb_core::lab::write_json_out(path, &serde_json::to_string_pretty(&out)?)?;
+    }
     if args.json {
-        let out = serde_json::json!({ "lab": "$pkg", "mean": m, "timings_ms": { "mean": ms }, "plots": [] });
         println!("{out}");
     } else {
         println!("Week $week — $title\n\nmean: {m} ({ms:.2} ms)\nplots: none yet ({})", args.plots.display());

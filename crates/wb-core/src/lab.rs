@@ -22,6 +22,19 @@ pub fn display_path(path: &Path) -> String {
         .to_string()
 }
 
+/// Writes a lab's JSON results to `path` (the `--json-out` option), creating its folder; an error
+/// names the option and the file.
+pub fn write_json_out(path: &Path, json: &str) -> Result<()> {
+    let fail = |e: std::io::Error| MlError::InvalidArgument {
+        arg: "--json-out".into(),
+        detail: format!("cannot write {}: {e}", path.display()),
+    };
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(fail)?;
+    }
+    std::fs::write(path, json).map_err(fail)
+}
+
 /// Fails unless `value` is strictly between 0 and 1 (a test fraction, for example), naming the
 /// command-line option.
 pub fn check_open_fraction(option: &str, value: f64) -> Result<()> {
@@ -77,5 +90,17 @@ mod tests {
         assert_eq!(a, array![[-1.0, 0.0], [1.0, 0.0]]);
         assert_eq!(b, array![[3.0, 1.0]]);
         assert!(standardise_with_train(&array![[1.0]], &array![[1.0, 2.0]]).is_err());
+        let dir = std::env::temp_dir().join(format!("wb-core-json-out-{}", std::process::id()));
+        let file = dir.join("sub").join("out.json");
+        write_json_out(&file, "{}").unwrap();
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "{}");
+        let err = write_json_out(&file.join("below-a-file.json"), "{}")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("--json-out") && err.contains("below-a-file"),
+            "{err}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -29,6 +29,9 @@ struct Args {
     /// Print the key results as one JSON object instead of the report
     #[arg(long)]
     json: bool,
+    /// Also write the JSON results to FILE, and print the report as usual
+    #[arg(long, value_name = "FILE")]
+    json_out: Option<PathBuf>,
 }
 
 fn fmt_row(v: impl IntoIterator<Item = f64>, decimals: usize) -> String {
@@ -161,7 +164,7 @@ fn main() -> Result<()> {
     plots.extend(lines.save(&args.plots, "mass_per_year")?);
     let plot_ms = elapsed_ms(t);
 
-    if args.json {
+    if args.json || args.json_out.is_some() {
         let frame_json = |df: &DataFrame| -> Result<serde_json::Value> {
             let mut cols = serde_json::Map::new();
             for c in df.columns() {
@@ -207,8 +210,14 @@ fn main() -> Result<()> {
             "timings_ms": {"total": elapsed_ms(t0), "arrays": arrays_ms, "frames": frames_ms, "features": features_ms, "plots": plot_ms},
             "plots": plots.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
         });
-        println!("{}", serde_json::to_string_pretty(&out)?);
-        return Ok(());
+        let text = serde_json::to_string_pretty(&out)?;
+        if let Some(path) = &args.json_out {
+            wb_core::lab::write_json_out(path, &text)?;
+        }
+        if args.json {
+            println!("{text}");
+            return Ok(());
+        }
     }
 
     println!("Week 1 — arrays, DataFrames, plots and features");

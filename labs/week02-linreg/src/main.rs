@@ -56,6 +56,9 @@ struct Args {
     /// Print the key results as one JSON object instead of the report
     #[arg(long)]
     json: bool,
+    /// Also write the JSON results to FILE, and print the report as usual
+    #[arg(long, value_name = "FILE")]
+    json_out: Option<PathBuf>,
 }
 
 /// Relative distance of a loss above the optimum.
@@ -265,7 +268,7 @@ fn main() -> Result<()> {
 
     // 9. Report ----------------------------------------------------------------------------
     let within = |losses: &[f64]| steps_to_reach(losses, optimum, 1e-3);
-    if args.json {
+    if args.json || args.json_out.is_some() {
         let out = json!({
             "lab": "week02-linreg",
             "data": display_path(&path),
@@ -320,8 +323,14 @@ fn main() -> Result<()> {
             },
             "plots": plots.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
         });
-        println!("{}", serde_json::to_string_pretty(&out)?);
-        return Ok(());
+        let text = serde_json::to_string_pretty(&out)?;
+        if let Some(path) = &args.json_out {
+            wb_core::lab::write_json_out(path, &text)?;
+        }
+        if args.json {
+            println!("{text}");
+            return Ok(());
+        }
     }
 
     let width = names.iter().map(|n| n.len()).max().unwrap_or(4).max(9);

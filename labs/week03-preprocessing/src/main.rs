@@ -45,6 +45,9 @@ struct Args {
     /// Print the key results as one JSON object instead of the report
     #[arg(long)]
     json: bool,
+    /// Also write the JSON results to FILE, and print the report as usual
+    #[arg(long, value_name = "FILE")]
+    json_out: Option<PathBuf>,
 }
 
 fn pct(x: f64) -> String {
@@ -233,7 +236,7 @@ fn main() -> Result<()> {
     let plot_ms = elapsed_ms(t);
 
     let beat = metrics.accuracy - baseline.accuracy;
-    if args.json {
+    if args.json || args.json_out.is_some() {
         let m = |b: &BinaryMetrics| {
             json!({"accuracy": b.accuracy, "precision": b.precision, "recall": b.recall,
                    "tp": b.true_positives, "fp": b.false_positives, "tn": b.true_negatives, "fn": b.false_negatives})
@@ -263,8 +266,14 @@ fn main() -> Result<()> {
             "timings_ms": {"total": elapsed_ms(t0), "statistics": stats_ms, "preprocessing": prep_ms, "fit": fit_ms, "plots": plot_ms},
             "plots": plots.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
         });
-        println!("{}", serde_json::to_string_pretty(&out)?);
-        return Ok(());
+        let text = serde_json::to_string_pretty(&out)?;
+        if let Some(path) = &args.json_out {
+            wb_core::lab::write_json_out(path, &text)?;
+        }
+        if args.json {
+            println!("{text}");
+            return Ok(());
+        }
     }
 
     println!("Week 3 — statistics, splits, preprocessing and a first model");

@@ -39,6 +39,9 @@ struct Args {
     /// Print the key results as one JSON object instead of the report
     #[arg(long)]
     json: bool,
+    /// Also write the JSON results to FILE, and print the report as usual
+    #[arg(long, value_name = "FILE")]
+    json_out: Option<PathBuf>,
 }
 
 fn main() -> Result<()> {
@@ -229,7 +232,7 @@ fn main() -> Result<()> {
         .save(&args.plots, "polynomial_fits")?,
     );
 
-    if args.json {
+    if args.json || args.json_out.is_some() {
         let out = json!({
             "lab": "week04-supervised",
             "seed": args.seed,
@@ -246,8 +249,14 @@ fn main() -> Result<()> {
             "timings_ms": {"total": elapsed_ms(t0), "kmeans_ours": ours_ms, "kmeans_linfa": linfa_ms, "linear": linear_ms, "logistic": logistic_ms},
             "plots": plots.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
         });
-        println!("{}", serde_json::to_string_pretty(&out)?);
-        return Ok(());
+        let text = serde_json::to_string_pretty(&out)?;
+        if let Some(path) = &args.json_out {
+            wb_core::lab::write_json_out(path, &text)?;
+        }
+        if args.json {
+            println!("{text}");
+            return Ok(());
+        }
     }
 
     println!("Week 4 — supervised vs unsupervised learning, bias vs variance");

@@ -57,6 +57,9 @@ struct Args {
     /// Print the key results as one JSON object instead of the report
     #[arg(long)]
     json: bool,
+    /// Also write the JSON results to FILE, and print the report as usual
+    #[arg(long, value_name = "FILE")]
+    json_out: Option<PathBuf>,
 }
 
 fn accuracy(a: &[usize], b: &[usize]) -> f64 {
@@ -344,7 +347,7 @@ fn main() -> Result<()> {
     }
     plots.extend(path_plot.save(&args.plots, "lasso_path")?);
 
-    if args.json {
+    if args.json || args.json_out.is_some() {
         let out = json!({
             "lab": "week05-trees",
             "data": display_path(&path),
@@ -361,8 +364,14 @@ fn main() -> Result<()> {
             "timings_ms": {"total": elapsed_ms(t0), "tree_ours": ours_ms, "tree_linfa": linfa_ms, "forest": forest_ms, "boosting": gb_ms},
             "plots": plots.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
         });
-        println!("{}", serde_json::to_string_pretty(&out)?);
-        return Ok(());
+        let text = serde_json::to_string_pretty(&out)?;
+        if let Some(path) = &args.json_out {
+            wb_core::lab::write_json_out(path, &text)?;
+        }
+        if args.json {
+            println!("{text}");
+            return Ok(());
+        }
     }
 
     println!("Week 5 — trees, ensembles, overfitting and regularisation");

@@ -38,6 +38,9 @@ struct Args {
     /// Print the key results as one JSON object instead of the report
     #[arg(long)]
     json: bool,
+    /// Also write the JSON results to FILE, and print the report as usual
+    #[arg(long, value_name = "FILE")]
+    json_out: Option<PathBuf>,
 }
 
 /// Probability of "malignant" from a logistic regression fitted on the training rows.
@@ -225,7 +228,7 @@ fn main() -> Result<()> {
         let m = mean(v);
         (v.iter().map(|s| (s.0 - m).powi(2)).sum::<f64>() / (v.len() as f64 - 1.0)).sqrt()
     };
-    if args.json {
+    if args.json || args.json_out.is_some() {
         let out = json!({
             "lab": "week06-evaluation",
             "binary": {
@@ -243,8 +246,14 @@ fn main() -> Result<()> {
             "timings_ms": {"total": elapsed_ms(t0), "metrics": metrics_ms},
             "plots": plots.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
         });
-        println!("{}", serde_json::to_string_pretty(&out)?);
-        return Ok(());
+        let text = serde_json::to_string_pretty(&out)?;
+        if let Some(path) = &args.json_out {
+            wb_core::lab::write_json_out(path, &text)?;
+        }
+        if args.json {
+            println!("{text}");
+            return Ok(());
+        }
     }
 
     println!("Week 6 — evaluation: metrics, curves and cross-validation");

@@ -45,6 +45,9 @@ struct Args {
     /// Print the key results as one JSON object instead of the report
     #[arg(long)]
     json: bool,
+    /// Also write the JSON results to FILE, and print the report as usual
+    #[arg(long, value_name = "FILE")]
+    json_out: Option<PathBuf>,
 }
 
 /// The base preprocessing: numeric pipeline, one-hot categories, interactions, age bins.
@@ -187,7 +190,7 @@ fn main() -> Result<()> {
         .save(&args.plots, "learning_curve")?,
     );
 
-    if args.json {
+    if args.json || args.json_out.is_some() {
         let out = json!({
             "lab": "week07-features-pipelines",
             "n_train": tr.len(), "n_test": te.len(),
@@ -200,8 +203,14 @@ fn main() -> Result<()> {
             "timings_ms": {"total": elapsed_ms(t0), "pipeline": pipe_ms},
             "plots": plots.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
         });
-        println!("{}", serde_json::to_string_pretty(&out)?);
-        return Ok(());
+        let text = serde_json::to_string_pretty(&out)?;
+        if let Some(path) = &args.json_out {
+            wb_core::lab::write_json_out(path, &text)?;
+        }
+        if args.json {
+            println!("{text}");
+            return Ok(());
+        }
     }
 
     println!("Week 7 — features, pipelines and error analysis");

@@ -21,6 +21,10 @@ struct Cli {
     /// (Without a command: the end-to-end demo.) Print its results as one JSON object
     #[arg(long)]
     json: bool,
+    /// (Without a command: the end-to-end demo.) Also write its JSON results to FILE, and print
+    /// the report as usual
+    #[arg(long, value_name = "FILE")]
+    json_out: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -104,7 +108,7 @@ pub fn sample_body() -> Result<String> {
 
 /// The end-to-end demo: train, serve on a free loopback port, send good and bad requests, load
 /// it, shut it down gracefully — all in one process, so one command shows everything.
-fn demo(plots: &std::path::Path, json: bool) -> Result<()> {
+fn demo(plots: &std::path::Path, json: bool, json_out: Option<&std::path::Path>) -> Result<()> {
     let t0 = std::time::Instant::now();
     std::fs::create_dir_all(plots)?;
     let artifact_path = PathBuf::from("output/week08-ml-service/model.json");
@@ -199,7 +203,7 @@ fn demo(plots: &std::path::Path, json: bool) -> Result<()> {
         report.percentiles.clone(),
     ))
     .save(plots, "latency_percentiles")?;
-    if json {
+    if json || json_out.is_some() {
         let out = serde_json::json!({
             "lab": "week08-ml-service",
             "model_version": artifact.model_version, "content_hash": artifact.content_hash, "metrics": artifact.metrics,
@@ -208,8 +212,14 @@ fn demo(plots: &std::path::Path, json: bool) -> Result<()> {
             "timings_ms": {"total": wb_core::lab::elapsed_ms(t0)},
             "plots": plot.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
         });
-        println!("{}", serde_json::to_string_pretty(&out)?);
-        return Ok(());
+        let text = serde_json::to_string_pretty(&out)?;
+        if let Some(path) = json_out {
+            wb_core::lab::write_json_out(path, &text)?;
+        }
+        if json {
+            println!("{text}");
+            return Ok(());
+        }
     }
     println!("Week 8 — an ML REST service, end to end");
     println!("=======================================\n");
@@ -260,7 +270,7 @@ fn demo(plots: &std::path::Path, json: bool) -> Result<()> {
 fn main() -> Result<()> {
     let cli = Cli::parse();
     let Some(command) = cli.command else {
-        return demo(&cli.plots, cli.json);
+        return demo(&cli.plots, cli.json, cli.json_out.as_deref());
     };
     match command {
         Command::Train { model, seed, json } => {

@@ -34,6 +34,9 @@ struct Args {
     /// Print the key results as one JSON object instead of the report
     #[arg(long)]
     json: bool,
+    /// Also write the JSON results to FILE, and print the report as usual
+    #[arg(long, value_name = "FILE")]
+    json_out: Option<PathBuf>,
 }
 
 fn accuracy(a: &[usize], b: &[usize]) -> f64 {
@@ -154,7 +157,7 @@ fn main() -> Result<()> {
             .save(&args.plots, "activations")?,
     );
 
-    if args.json {
+    if args.json || args.json_out.is_some() {
         let out = json!({
             "lab": "week09-neural-nets",
             "perceptron": {"separable": {"epochs": sep.epochs, "converged": sep.converged}, "xor": {"epochs": stuck.epochs, "converged": stuck.converged, "mistakes_last_epoch": stuck.mistakes.last()}},
@@ -166,8 +169,14 @@ fn main() -> Result<()> {
             "timings_ms": {"total": elapsed_ms(t0), "mlps": mlp_ms},
             "plots": plots.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
         });
-        println!("{}", serde_json::to_string_pretty(&out)?);
-        return Ok(());
+        let text = serde_json::to_string_pretty(&out)?;
+        if let Some(path) = &args.json_out {
+            wb_core::lab::write_json_out(path, &text)?;
+        }
+        if args.json {
+            println!("{text}");
+            return Ok(());
+        }
     }
 
     println!("Week 9 — neural networks from scratch");

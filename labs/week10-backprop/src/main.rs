@@ -36,6 +36,9 @@ struct Args {
     /// Print the key results as one JSON object instead of the report
     #[arg(long)]
     json: bool,
+    /// Also write the JSON results to FILE, and print the report as usual
+    #[arg(long, value_name = "FILE")]
+    json_out: Option<PathBuf>,
 }
 
 fn optimizers() -> Vec<Box<dyn Optimizer>> {
@@ -244,7 +247,7 @@ fn main() -> Result<()> {
         .save(&args.plots, "digits_loss")?,
     );
 
-    if args.json {
+    if args.json || args.json_out.is_some() {
         let out = json!({
             "lab": "week10-backprop",
             "autograd": {"value": fval, "grad_a": ga, "grad_b": gb},
@@ -257,8 +260,14 @@ fn main() -> Result<()> {
             "timings_ms": {"total": elapsed_ms(t0), "digits_training": train_ms},
             "plots": plots.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
         });
-        println!("{}", serde_json::to_string_pretty(&out)?);
-        return Ok(());
+        let text = serde_json::to_string_pretty(&out)?;
+        if let Some(path) = &args.json_out {
+            wb_core::lab::write_json_out(path, &text)?;
+        }
+        if args.json {
+            println!("{text}");
+            return Ok(());
+        }
     }
 
     println!("Week 10 — backpropagation, optimisers and vanishing gradients");

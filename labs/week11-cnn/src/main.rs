@@ -35,6 +35,9 @@ struct Args {
     /// Print the key results as one JSON object instead of the report
     #[arg(long)]
     json: bool,
+    /// Also write the JSON results to FILE, and print the report as usual
+    #[arg(long, value_name = "FILE")]
+    json_out: Option<PathBuf>,
 }
 
 fn max_abs_diff(a: &Tensor, b: &Tensor) -> Result<f32> {
@@ -284,7 +287,7 @@ fn main() -> Result<()> {
     );
 
     let mnist_acc = accuracy(&mtest.labels, &mpred);
-    if args.json {
+    if args.json || args.json_out.is_some() {
         let out = json!({
             "lab": "week11-cnn",
             "conv_vs_candle_max_abs_diff": {"direct": diff_direct, "im2col": diff_im2col, "max_pool": diff_pool},
@@ -295,8 +298,14 @@ fn main() -> Result<()> {
             "timings_ms": {"total": elapsed_ms(t0), "mnist_training": 1000.0 * mnist.report.seconds, "fashion_training": 1000.0 * fashion.report.seconds},
             "plots": plots.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
         });
-        println!("{}", serde_json::to_string_pretty(&out)?);
-        return Ok(());
+        let text = serde_json::to_string_pretty(&out)?;
+        if let Some(path) = &args.json_out {
+            wb_core::lab::write_json_out(path, &text)?;
+        }
+        if args.json {
+            println!("{text}");
+            return Ok(());
+        }
     }
 
     println!("Week 11 — convolutional networks");

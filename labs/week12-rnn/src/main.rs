@@ -36,6 +36,9 @@ struct Args {
     /// Print the key results as one JSON object instead of the report
     #[arg(long)]
     json: bool,
+    /// Also write the JSON results to FILE, and print the report as usual
+    #[arg(long, value_name = "FILE")]
+    json_out: Option<PathBuf>,
 }
 
 fn max_abs(a: &Tensor, b: &Tensor) -> Result<f32> {
@@ -201,7 +204,7 @@ fn main() -> Result<()> {
         .save(&args.plots, "char_lstm_loss")?,
     );
 
-    if args.json {
+    if args.json || args.json_out.is_some() {
         let out = json!({
             "lab": "week12-rnn",
             "lstm_vs_candle_max_abs_diff": lstm_diff,
@@ -219,8 +222,14 @@ fn main() -> Result<()> {
             "timings_ms": {"total": elapsed_ms(t0), "char_training": 1000.0 * trained.report.seconds},
             "plots": plots.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
         });
-        println!("{}", serde_json::to_string_pretty(&out)?);
-        return Ok(());
+        let text = serde_json::to_string_pretty(&out)?;
+        if let Some(path) = &args.json_out {
+            wb_core::lab::write_json_out(path, &text)?;
+        }
+        if args.json {
+            println!("{text}");
+            return Ok(());
+        }
     }
 
     println!("Week 12 — RNNs and LSTMs");

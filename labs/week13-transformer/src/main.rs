@@ -39,6 +39,9 @@ struct Args {
     /// Print the key results as one JSON object instead of the report
     #[arg(long)]
     json: bool,
+    /// Also write the JSON results to FILE, and print the report as usual
+    #[arg(long, value_name = "FILE")]
+    json_out: Option<PathBuf>,
 }
 
 fn random(shape: &[usize], rng: &mut SplitMix64) -> Result<Tensor> {
@@ -217,7 +220,7 @@ fn main() -> Result<()> {
     );
 
     let next = logits.i((0, 63))?.argmax(D::Minus1)?.to_scalar::<u32>()?;
-    if args.json {
+    if args.json || args.json_out.is_some() {
         let out = json!({
             "lab": "week13-transformer",
             "masks": {"largest_weight_on_a_future_key": future, "largest_weight_on_padding": padded},
@@ -231,8 +234,14 @@ fn main() -> Result<()> {
             "timings_ms": {"total": elapsed_ms(t0), "gpt_training": 1000.0 * trained.seconds},
             "plots": plots.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
         });
-        println!("{}", serde_json::to_string_pretty(&out)?);
-        return Ok(());
+        let text = serde_json::to_string_pretty(&out)?;
+        if let Some(path) = &args.json_out {
+            wb_core::lab::write_json_out(path, &text)?;
+        }
+        if args.json {
+            println!("{text}");
+            return Ok(());
+        }
     }
 
     println!("Week 13 — attention and the transformer");

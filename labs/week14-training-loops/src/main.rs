@@ -40,6 +40,9 @@ struct Args {
     /// Print the key results as one JSON object instead of the report
     #[arg(long)]
     json: bool,
+    /// Also write the JSON results to FILE, and print the report as usual
+    #[arg(long, value_name = "FILE")]
+    json_out: Option<PathBuf>,
 }
 
 fn main() -> Result<()> {
@@ -193,7 +196,7 @@ fn main() -> Result<()> {
     );
 
     let lr_at_end = report.epochs.last().map(|e| e.last_lr).unwrap_or(f64::NAN);
-    if args.json {
+    if args.json || args.json_out.is_some() {
         let out = json!({
             "lab": "week14-training-loops",
             "schedules_max_abs_diff_vs_wb_train": sched_gap,
@@ -206,8 +209,14 @@ fn main() -> Result<()> {
             "timings_ms": {"total": elapsed_ms(t0), "first_run": 1000.0 * report.seconds},
             "plots": plots.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
         });
-        println!("{}", serde_json::to_string_pretty(&out)?);
-        return Ok(());
+        let text = serde_json::to_string_pretty(&out)?;
+        if let Some(path) = &args.json_out {
+            wb_core::lab::write_json_out(path, &text)?;
+        }
+        if args.json {
+            println!("{text}");
+            return Ok(());
+        }
     }
 
     println!("Week 14 — training loops, experiment tracking, GPU vs CPU");
