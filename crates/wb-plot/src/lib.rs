@@ -78,6 +78,7 @@ pub struct LinePlot {
     series: Vec<Series>,
     points: Vec<Series>,
     log_y: bool,
+    markers: bool,
 }
 
 impl LinePlot {
@@ -87,6 +88,7 @@ impl LinePlot {
             series: Vec::new(),
             points: Vec::new(),
             log_y: false,
+            markers: false,
         }
     }
 
@@ -110,6 +112,13 @@ impl LinePlot {
     /// Where the legend goes (upper right unless set).
     pub fn legend(mut self, position: LegendPosition) -> Self {
         self.frame.legend = position;
+        self
+    }
+
+    /// A dot on every point of every line, for lines through a few measurements (where the
+    /// line between two of them is not measured).
+    pub fn markers(mut self, on: bool) -> Self {
+        self.markers = on;
         self
     }
 
@@ -151,13 +160,13 @@ impl Render for LinePlot {
         if self.log_y {
             frame.draw(root, x0..x1, (y0 * 0.8..y1 * 1.25).log_scale(), |c| {
                 draw_dots(c, &self.points, |p| self.keep(p))?;
-                draw_lines(c, &self.series, |p| self.keep(p), dots)
+                draw_lines(c, &self.series, |p| self.keep(p), dots, self.markers)
             })
         } else {
             let pad = (y1 - y0).abs().max(1e-12) * 0.05;
             frame.draw(root, x0..x1, (y0 - pad)..(y1 + pad), |c| {
                 draw_dots(c, &self.points, |p| self.keep(p))?;
-                draw_lines(c, &self.series, |p| self.keep(p), dots)
+                draw_lines(c, &self.series, |p| self.keep(p), dots, self.markers)
             })
         }
     }
@@ -319,6 +328,7 @@ impl Render for Histogram {
                 &self.curves,
                 |(x, y)| x.is_finite() && y.is_finite(),
                 offset,
+                false,
             )
         })
     }
@@ -854,6 +864,7 @@ fn draw_lines<DB, X, Y>(
     series: &[Series],
     keep: impl Fn(&(f64, f64)) -> bool,
     colour_offset: usize,
+    markers: bool,
 ) -> Result<(), String>
 where
     DB: DrawingBackend,
@@ -870,6 +881,16 @@ where
             .map_err(|e| e.to_string())?
             .label(s.name.clone())
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2)));
+        if markers {
+            chart
+                .draw_series(
+                    s.points
+                        .iter()
+                        .filter(|p| keep(p))
+                        .map(|&p| Circle::new(p, 4, color.filled())),
+                )
+                .map_err(|e| e.to_string())?;
+        }
     }
     Ok(())
 }

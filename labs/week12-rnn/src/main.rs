@@ -179,6 +179,7 @@ fn main() -> Result<()> {
     }
     plots.extend(
         copy_plot
+            .markers(true)
             .legend(LegendPosition::LowerLeft)
             .save(&args.plots, "copy_task")?,
     );

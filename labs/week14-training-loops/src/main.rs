@@ -191,7 +191,8 @@ fn main() -> Result<()> {
         ));
     }
     plots.extend(
-        gp.legend(LegendPosition::LowerRight)
+        gp.markers(true)
+            .legend(LegendPosition::LowerRight)
             .save(&args.plots, "gflops")?,
     );
 
