@@ -91,12 +91,8 @@ fn main() -> Result<()> {
     let m = $crate::mean(ndarray::array![1.0, 2.0, 3.0].view())?;
     let ms = t.elapsed().as_secs_f64() * 1e3;
     let out = serde_json::json!({ "lab": "$pkg", "mean": m, "timings_ms": { "mean": ms }, "plots": [] });
-    if let Some(path) = &args.json_out {
-        wb_core::lab::write_json_out(path, &serde_json::to_string_pretty(&out)?)?;
-    }
-    if args.json {
-        println!("{out}");
-    } else {
+    let json = serde_json::to_string_pretty(&out)?;
+    if !wb_core::lab::emit_json(&json, args.json, args.json_out.as_deref())? {
         println!("Week $week — $title\n\nmean: {m} ({ms:.2} ms)\nplots: none yet ({})", args.plots.display());
     }
     Ok(())

@@ -35,6 +35,18 @@ pub fn write_json_out(path: &Path, json: &str) -> Result<()> {
     std::fs::write(path, json).map_err(fail)
 }
 
+/// Sends a lab's JSON results where its options say: to `file` when given (`--json-out`), to
+/// stdout when `print` (`--json`). Returns `print`, true when the JSON replaces the report.
+pub fn emit_json(json: &str, print: bool, file: Option<&Path>) -> Result<bool> {
+    if let Some(path) = file {
+        write_json_out(path, json)?;
+    }
+    if print {
+        println!("{json}");
+    }
+    Ok(print)
+}
+
 /// Fails unless `value` is strictly between 0 and 1 (a test fraction, for example), naming the
 /// command-line option.
 pub fn check_open_fraction(option: &str, value: f64) -> Result<()> {

@@ -213,11 +213,7 @@ fn demo(plots: &std::path::Path, json: bool, json_out: Option<&std::path::Path>)
             "plots": plot.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
         });
         let text = serde_json::to_string_pretty(&out)?;
-        if let Some(path) = json_out {
-            wb_core::lab::write_json_out(path, &text)?;
-        }
-        if json {
-            println!("{text}");
+        if wb_core::lab::emit_json(&text, json, json_out)? {
             return Ok(());
         }
     }

@@ -235,11 +235,7 @@ fn main() -> Result<()> {
             "plots": plots.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
         });
         let text = serde_json::to_string_pretty(&out)?;
-        if let Some(path) = &args.json_out {
-            wb_core::lab::write_json_out(path, &text)?;
-        }
-        if args.json {
-            println!("{text}");
+        if wb_core::lab::emit_json(&text, args.json, args.json_out.as_deref())? {
             return Ok(());
         }
     }
