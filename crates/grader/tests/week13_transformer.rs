@@ -283,7 +283,7 @@ fn the_saved_gpt_reloads_to_identical_logits_and_refuses_bad_input() {
     .timeout(Duration::from_secs(300))
     .run(|| {
         use week13_transformer::train::{Corpus, RunConfig, train_gpt};
-        let corpus = Corpus::load().called("Corpus::load")?;
+        let corpus = Corpus::moby_dick().called("Corpus::moby_dick")?;
         let cfg = RunConfig {
             steps: 30,
             seq_len: 32,

@@ -2,17 +2,21 @@
 //!
 //! - [`text`]: a character vocabulary with checked encoding, and the Moby-Dick corpus;
 //! - [`sampling`]: drawing the next token from logits at a temperature;
+//! - [`char_task`]: a character corpus split 90/10 and next-character prediction as a
+//!   `wb_train::Task` (the training windows and validation loss of weeks 12 and 13);
 //! - [`char_lstm`]: a character-level LSTM language model built on candle-nn's `LSTM`
 //!   (week 12 trains it; week 13 races it against a transformer);
 //! - [`gpt`]: a small decoder-only transformer over characters, saved and loaded as
 //!   safetensors with its config (week 13 trains it; later weeks reuse it).
 
 pub mod char_lstm;
+pub mod char_task;
 pub mod gpt;
 pub mod sampling;
 pub mod text;
 
 pub use char_lstm::{CharLstm, CharLstmConfig};
+pub use char_task::{CharCorpus, CharModel, CharTask};
 pub use gpt::{Gpt, GptConfig};
 pub use sampling::sample;
 pub use text::{CharVocab, moby_dick, windows};

@@ -1,12 +1,12 @@
 //! A character-level language model on Moby-Dick: `wb_models::CharLstm` (candle-nn's LSTM)
 //! trained with the workbook's loop, sampled with this lab's temperature.
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Device};
 use candle_nn::VarMap;
 use candle_nn::rnn::RNN;
 use wb_data::SplitMix64;
-use wb_models::{CharLstm, CharLstmConfig, CharVocab};
-use wb_train::{FitConfig, FitReport, LrSchedule, Task};
+use wb_models::{CharLstm, CharLstmConfig, CharTask, CharVocab};
+use wb_train::{FitConfig, FitReport, LrSchedule};
 
 use crate::Result;
 use crate::sampling::{draw, tempered_softmax};
@@ -39,59 +39,8 @@ impl Default for CharConfig {
 }
 
 /// The corpus as ids, split: the first 90 % trains, the last 10 % validates.
-pub struct Corpus {
-    pub vocab: CharVocab,
-    pub train: Vec<u32>,
-    pub valid: Vec<u32>,
-}
-
-impl Corpus {
-    pub fn new(text: &str) -> Result<Self> {
-        let vocab = CharVocab::from_text(text)?;
-        let ids = vocab.encode(text)?;
-        let cut = ids.len() * 9 / 10;
-        Ok(Self {
-            vocab,
-            valid: ids[cut..].to_vec(),
-            train: ids[..cut].to_vec(),
-        })
-    }
-}
-
+pub use wb_models::CharCorpus as Corpus;
 pub use wb_models::windows;
-
-struct CharTask<'a> {
-    model: &'a CharLstm,
-    corpus: &'a Corpus,
-    len: usize,
-    valid: (Tensor, Tensor),
-}
-
-impl Task for CharTask<'_> {
-    fn train_loss(
-        &mut self,
-        batch: &[usize],
-        _rng: &mut SplitMix64,
-    ) -> candle_core::Result<Tensor> {
-        // Row r of the (single) epoch is the r-th non-overlapping window of the training text.
-        let stride = self.corpus.train.len() / (self.len + 1);
-        let starts: Vec<usize> = batch
-            .iter()
-            .map(|&r| (r % stride) * (self.len + 1))
-            .collect();
-        let (x, y) = windows(&self.corpus.train, &starts, self.len)
-            .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
-        self.model.loss(&x, &y)
-    }
-
-    fn evaluate(&mut self) -> candle_core::Result<Vec<(String, f64)>> {
-        let loss = self
-            .model
-            .loss(&self.valid.0, &self.valid.1)?
-            .to_scalar::<f32>()?;
-        Ok(vec![("valid_loss".to_string(), f64::from(loss))])
-    }
-}
 
 /// A trained model and its training record.
 pub struct TrainedChar {
@@ -124,13 +73,7 @@ pub fn train_char_lstm(
     )?;
     let vars = wb_train::named_vars(&varmap);
     let mut opt = wb_train::adamw(&vars, cfg.lr)?;
-    let valid_starts: Vec<usize> = (0..64).map(|k| k * (corpus.valid.len() / 65)).collect();
-    let mut task = CharTask {
-        model: &model,
-        corpus,
-        len: cfg.seq_len,
-        valid: windows(&corpus.valid, &valid_starts, cfg.seq_len)?,
-    };
+    let mut task = CharTask::new(&model, corpus, cfg.seq_len)?;
     let mut fit = FitConfig::new(
         1,
         cfg.batch,

@@ -91,7 +91,7 @@ fn main() -> Result<()> {
     let pe = sinusoidal(8, 16)?;
 
     // 2. A character GPT, saved and reloaded; its block against yours. --------------------------
-    let corpus = Corpus::load()?;
+    let corpus = Corpus::moby_dick().map_err(|e| anyhow::anyhow!(e))?;
     let cfg = RunConfig {
         steps: args.steps,
         seed: args.seed,

@@ -1,85 +1,14 @@
 //! Training the character GPT (and, for the race, the week 12 LSTM) with `wb_train::fit`.
 
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Device};
 use candle_nn::VarMap;
-use wb_data::SplitMix64;
-use wb_models::{CharLstm, CharLstmConfig, CharVocab, Gpt, GptConfig, windows};
-use wb_train::{FitConfig, LrSchedule, NamedVars, Task};
+use wb_models::{CharLstm, CharLstmConfig, CharModel, CharTask, Gpt, GptConfig};
+use wb_train::{FitConfig, LrSchedule, NamedVars};
 
 use crate::{Result, boxed};
 
-/// Moby-Dick as ids: the first 90 % trains, the last 10 % validates.
-pub struct Corpus {
-    pub vocab: CharVocab,
-    pub train: Vec<u32>,
-    pub valid: Vec<u32>,
-}
-
-impl Corpus {
-    pub fn load() -> Result<Self> {
-        let text = wb_models::moby_dick().map_err(boxed)?;
-        let vocab = CharVocab::from_text(&text)?;
-        let ids = vocab.encode(&text)?;
-        let cut = ids.len() * 9 / 10;
-        Ok(Self {
-            vocab,
-            valid: ids[cut..].to_vec(),
-            train: ids[..cut].to_vec(),
-        })
-    }
-
-    /// 64 fixed validation windows of `len` characters.
-    pub fn valid_windows(&self, len: usize) -> Result<(Tensor, Tensor)> {
-        let starts: Vec<usize> = (0..64).map(|k| k * (self.valid.len() / 65)).collect();
-        Ok(windows(&self.valid, &starts, len)?)
-    }
-}
-
-/// Which model a training run trains.
-pub enum Model<'a> {
-    Gpt(&'a Gpt),
-    Lstm(&'a CharLstm),
-}
-
-impl Model<'_> {
-    fn loss(&self, x: &Tensor, y: &Tensor) -> candle_core::Result<Tensor> {
-        match self {
-            Model::Gpt(m) => m
-                .loss(x, y)
-                .map_err(|e| candle_core::Error::Msg(e.to_string())),
-            Model::Lstm(m) => m.loss(x, y),
-        }
-    }
-}
-
-struct CharTask<'a> {
-    model: Model<'a>,
-    corpus: &'a Corpus,
-    len: usize,
-    valid: (Tensor, Tensor),
-}
-
-impl Task for CharTask<'_> {
-    fn train_loss(
-        &mut self,
-        batch: &[usize],
-        _rng: &mut SplitMix64,
-    ) -> candle_core::Result<Tensor> {
-        let per = self.corpus.train.len() / (self.len + 1);
-        let starts: Vec<usize> = batch.iter().map(|&r| (r % per) * (self.len + 1)).collect();
-        let (x, y) = windows(&self.corpus.train, &starts, self.len)
-            .map_err(|e| candle_core::Error::Msg(e.to_string()))?;
-        self.model.loss(&x, &y)
-    }
-
-    fn evaluate(&mut self) -> candle_core::Result<Vec<(String, f64)>> {
-        let l = self
-            .model
-            .loss(&self.valid.0, &self.valid.1)?
-            .to_scalar::<f32>()?;
-        Ok(vec![("valid_loss".to_string(), f64::from(l))])
-    }
-}
+/// Moby-Dick as ids (`Corpus::moby_dick()`): the first 90 % trains, the last 10 % validates.
+pub use wb_models::CharCorpus as Corpus;
 
 /// How to train a character model.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -137,20 +66,15 @@ pub struct Measured {
     pub tokens_per_second: f64,
 }
 
-fn fit_model(
-    model: Model,
+fn fit_model<M: CharModel>(
+    model: &M,
     vars: &NamedVars,
     corpus: &Corpus,
     cfg: &RunConfig,
     progress: bool,
 ) -> Result<Measured> {
     let mut opt = wb_train::adamw(vars, cfg.lr)?;
-    let mut task = CharTask {
-        model,
-        corpus,
-        len: cfg.seq_len,
-        valid: corpus.valid_windows(cfg.seq_len)?,
-    };
+    let mut task = CharTask::new(model, corpus, cfg.seq_len)?;
     let mut fit = FitConfig::new(
         1,
         cfg.batch,
@@ -177,7 +101,7 @@ pub fn train_gpt(
     let vb = wb_train::init::seeded(&varmap, cfg.seed, DType::F32, &Device::Cpu);
     let model = Gpt::new(gpt_config(corpus.vocab.len(), cfg.seq_len), vb).map_err(boxed)?;
     let vars = wb_train::named_vars(&varmap);
-    let m = fit_model(Model::Gpt(&model), &vars, corpus, cfg, progress)?;
+    let m = fit_model(&model, &vars, corpus, cfg, progress)?;
     Ok((model, varmap, m))
 }
 
@@ -191,6 +115,6 @@ pub fn train_lstm(
     let vb = wb_train::init::seeded(&varmap, cfg.seed, DType::F32, &Device::Cpu);
     let model = CharLstm::new(lstm_config(corpus.vocab.len()), vb)?;
     let vars = wb_train::named_vars(&varmap);
-    let m = fit_model(Model::Lstm(&model), &vars, corpus, cfg, progress)?;
+    let m = fit_model(&model, &vars, corpus, cfg, progress)?;
     Ok((model, m))
 }
