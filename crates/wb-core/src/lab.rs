@@ -35,6 +35,27 @@ pub fn write_json_out(path: &Path, json: &str) -> Result<()> {
     std::fs::write(path, json).map_err(fail)
 }
 
+/// Parses `--json-out FILE` (a clap `value_parser`): creates the file's folder and checks that
+/// the file can be written there, so that a bad path fails when the lab starts, not after its
+/// training. A file that did not exist is removed again; an existing one is left as it is.
+pub fn writable_file(arg: &str) -> std::result::Result<std::path::PathBuf, String> {
+    let path = std::path::PathBuf::from(arg);
+    let fail = |e: std::io::Error| format!("cannot write {arg}: {e}");
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(fail)?;
+    }
+    let existed = path.exists();
+    std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(&path)
+        .map_err(fail)?;
+    if !existed {
+        std::fs::remove_file(&path).map_err(fail)?;
+    }
+    Ok(path)
+}
+
 /// Sends a lab's JSON results where its options say: to `file` when given (`--json-out`), to
 /// stdout when `print` (`--json`). Returns `print`, true when the JSON replaces the report.
 pub fn emit_json(json: &str, print: bool, file: Option<&Path>) -> Result<bool> {
@@ -113,6 +134,17 @@ mod tests {
             err.contains("--json-out") && err.contains("below-a-file"),
             "{err}"
         );
+        assert_eq!(writable_file(&file.display().to_string()).unwrap(), file);
+        assert_eq!(
+            std::fs::read_to_string(&file).unwrap(),
+            "{}",
+            "left as it was"
+        );
+        let fresh = dir.join("new").join("fresh.json");
+        assert_eq!(writable_file(&fresh.display().to_string()).unwrap(), fresh);
+        assert!(!fresh.exists(), "a file the check created is removed");
+        let bad = file.join("x.json").display().to_string();
+        assert!(writable_file(&bad).unwrap_err().contains("cannot write"));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -23,7 +23,7 @@ struct Cli {
     json: bool,
     /// (Without a command: the end-to-end demo.) Also write its JSON results to FILE, and print
     /// the report as usual
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", value_parser = wb_core::lab::writable_file)]
     json_out: Option<PathBuf>,
 }
 

@@ -41,7 +41,7 @@ struct Args {
     #[arg(long)]
     json: bool,
     /// Also write the JSON results to FILE, and print the report as usual
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", value_parser = wb_core::lab::writable_file)]
     json_out: Option<PathBuf>,
 }
 
