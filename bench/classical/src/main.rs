@@ -9,20 +9,8 @@ use ndarray::{Array1, Array2};
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
 use serde_json::json;
-use std::time::Instant;
+use wb_core::lab::median_ms;
 use week05_trees::tree::{DecisionTree, Targets, TreeParams};
-
-/// Median wall time of `reps` runs of `f`, in milliseconds.
-fn median_ms(reps: usize, mut f: impl FnMut() -> Result<()>) -> Result<f64> {
-    let mut times = Vec::with_capacity(reps);
-    for _ in 0..reps {
-        let t = Instant::now();
-        f()?;
-        times.push(t.elapsed().as_secs_f64() * 1e3);
-    }
-    times.sort_by(f64::total_cmp);
-    Ok(times[reps / 2])
-}
 
 /// digits: 1,797 images of 8×8 pixels (64 features), 10 classes.
 fn digits() -> Result<(Array2<f64>, Vec<usize>)> {
@@ -42,7 +30,7 @@ fn main() -> Result<()> {
     let mut rows = Vec::new();
 
     // Decision tree, Gini, unbounded depth, on every digit.
-    let ours = median_ms(reps, || {
+    let ours = median_ms(0, reps, || -> Result<()> {
         DecisionTree::fit(
             x.view(),
             &Targets::Classes {
@@ -53,7 +41,7 @@ fn main() -> Result<()> {
         )?;
         Ok(())
     })?;
-    let linfa = median_ms(reps, || {
+    let linfa = median_ms(0, reps, || -> Result<()> {
         linfa_trees::DecisionTree::params()
             .max_depth(None)
             .fit(&dataset)?;
@@ -62,11 +50,11 @@ fn main() -> Result<()> {
     rows.push(("decision tree (digits, Gini, no depth limit)", ours, linfa));
 
     // k-means, k = 10, one k-means++ start, at most 300 iterations.
-    let ours = median_ms(reps, || {
+    let ours = median_ms(0, reps, || -> Result<()> {
         week04_supervised::kmeans::kmeans(x.view(), 10, 1, 300, 1e-4, 0)?;
         Ok(())
     })?;
-    let linfa = median_ms(reps, || {
+    let linfa = median_ms(0, reps, || -> Result<()> {
         linfa_clustering::KMeans::params_with_rng(10, SmallRng::seed_from_u64(0))
             .n_runs(1)
             .max_n_iterations(300)
@@ -80,7 +68,7 @@ fn main() -> Result<()> {
     let d = wb_data::read_numeric_csv(&wb_data::dataset("tabular/diabetes.csv")?)?;
     let (dx, dy, _) = d.split_target("target")?;
     let ddata = Dataset::new(dx, dy);
-    let linfa = median_ms(reps, || {
+    let linfa = median_ms(0, reps, || -> Result<()> {
         linfa_linear::LinearRegression::new().fit(&ddata)?;
         Ok(())
     })?;
@@ -94,11 +82,11 @@ fn main() -> Result<()> {
         .iter()
         .map(|&l| ((0.3 * f64::from(u8::from(l)) + rng.next_f64()) * 100.0).round() / 100.0)
         .collect();
-    let fast = median_ms(reps, || {
+    let fast = median_ms(0, reps, || -> Result<()> {
         week06_evaluation::curves::auc_rank(&labels, scores.view())?;
         Ok(())
     })?;
-    let naive = median_ms(reps.min(3), || {
+    let naive = median_ms(0, reps.min(3), || -> Result<()> {
         week06_evaluation::curves::auc_pairs_naive(&labels, scores.view())?;
         Ok(())
     })?;
@@ -116,7 +104,7 @@ fn main() -> Result<()> {
     let (tr, _) = wb_data::train_test_indices(dx10.nrows(), 0.25, 42);
     let xtr = dx10.select(ndarray::Axis(0), &tr);
     let ytr: Vec<usize> = tr.iter().map(|&i| dy10[i]).collect();
-    let epoch = median_ms(reps, || {
+    let epoch = median_ms(0, reps, || -> Result<()> {
         use week10_backprop::net::{Act, Init, Net};
         let mut net = Net::new(&[64, 128, 64, 10], Act::Relu, Init::He, 42)?;
         let mut adam = week10_backprop::optim::Adam::new(1e-3);

@@ -5,26 +5,12 @@
 //!
 //! `cargo run --release -p bench-deep --example cnn_variants`
 
-use std::time::Instant;
+use wb_core::lab::median_ms;
 
 use anyhow::Result;
 use candle_core::{Device, Module, Tensor, Var};
 use candle_nn::{Conv2d, VarMap};
 use week11_cnn::conv::conv2d_unfold;
-
-fn median_ms(mut f: impl FnMut() -> Result<()>) -> Result<f64> {
-    for _ in 0..3 {
-        f()?;
-    }
-    let mut t = Vec::with_capacity(25);
-    for _ in 0..25 {
-        let s = Instant::now();
-        f()?;
-        t.push(s.elapsed().as_secs_f64() * 1e3);
-    }
-    t.sort_by(f64::total_cmp);
-    Ok(t[t.len() / 2])
-}
 
 fn conv(layer: &Conv2d, x: &Tensor, candle: bool) -> Result<Tensor> {
     Ok(if candle {
@@ -70,7 +56,7 @@ fn main() -> Result<()> {
     let x2 = Var::from_tensor(&Tensor::randn(0f32, 1.0, (64, 32, 14, 14), &dev)?)?;
     for round in 1..=2 {
         for (candle, pool_first) in [(false, false), (false, true), (true, false), (true, true)] {
-            let ms = median_ms(|| {
+            let ms = median_ms(3, 25, || -> Result<()> {
                 let loss = candle_nn::loss::cross_entropy(&logits(candle, pool_first)?, &labels)?;
                 loss.backward()?;
                 Ok(())
@@ -91,11 +77,11 @@ fn main() -> Result<()> {
             } else {
                 &cnn.conv1
             };
-            let c = median_ms(|| {
+            let c = median_ms(3, 25, || -> Result<()> {
                 conv(layer, x, true)?.sum_all()?.backward()?;
                 Ok(())
             })?;
-            let u = median_ms(|| {
+            let u = median_ms(3, 25, || -> Result<()> {
                 conv(layer, x, false)?.sum_all()?.backward()?;
                 Ok(())
             })?;

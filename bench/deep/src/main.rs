@@ -4,25 +4,11 @@
 //! Prints JSON (median of repeats, after warm-ups); `bench/compare_deep.sh` runs the numpy
 //! version of the same computations after it and prints the ratios.
 
-use std::time::Instant;
+use wb_core::lab::median_ms;
 
 use anyhow::Result;
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::VarMap;
-
-fn median_ms(reps: usize, mut f: impl FnMut() -> Result<()>) -> Result<f64> {
-    for _ in 0..3 {
-        f()?;
-    }
-    let mut t = Vec::with_capacity(reps);
-    for _ in 0..reps {
-        let s = Instant::now();
-        f()?;
-        t.push(s.elapsed().as_secs_f64() * 1e3);
-    }
-    t.sort_by(f64::total_cmp);
-    Ok(t[reps / 2])
-}
 
 fn main() -> Result<()> {
     let dev = Device::Cpu;
@@ -39,12 +25,12 @@ fn main() -> Result<()> {
     };
     let gpt = wb_models::Gpt::new(cfg, vb).map_err(|e| anyhow::anyhow!("{e}"))?;
     let x = Var::from_tensor(&Tensor::randn(0f32, 1.0, (32, 64, 64), &dev)?)?;
-    let block_fwd = median_ms(20, || {
+    let block_fwd = median_ms(3, 20, || -> Result<()> {
         let (y, _) = gpt.blocks[0].forward(x.as_tensor())?;
         y.sum_all()?.to_scalar::<f32>()?;
         Ok(())
     })?;
-    let block_fwd_bwd = median_ms(20, || {
+    let block_fwd_bwd = median_ms(3, 20, || -> Result<()> {
         let (y, _) = gpt.blocks[0].forward(x.as_tensor())?;
         let _grads = y.sum_all()?.backward()?;
         Ok(())
@@ -54,7 +40,7 @@ fn main() -> Result<()> {
     let cnn = week11_cnn::model::Cnn::new(&varmap, 1, &dev)?;
     let images = Tensor::rand(0f32, 1.0, (64, 1, 28, 28), &dev)?;
     let labels = Tensor::from_vec((0..64u32).map(|i| i % 10).collect::<Vec<_>>(), 64, &dev)?;
-    let cnn_fwd_bwd = median_ms(20, || {
+    let cnn_fwd_bwd = median_ms(3, 20, || -> Result<()> {
         let loss = candle_nn::loss::cross_entropy(&cnn.forward(&images)?, &labels)?;
         let _grads = loss.backward()?;
         Ok(())

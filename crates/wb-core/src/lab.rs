@@ -12,6 +12,26 @@ pub fn elapsed_ms(start: Instant) -> f64 {
     start.elapsed().as_secs_f64() * 1e3
 }
 
+/// The median wall time of `f`, in milliseconds, over `reps` runs (at least one) after
+/// `warmups` runs that are not timed (caches, allocator and thread pools settle in them).
+pub fn median_ms<E>(
+    warmups: usize,
+    reps: usize,
+    mut f: impl FnMut() -> std::result::Result<(), E>,
+) -> std::result::Result<f64, E> {
+    for _ in 0..warmups {
+        f()?;
+    }
+    let mut times = Vec::with_capacity(reps.max(1));
+    for _ in 0..reps.max(1) {
+        let t = Instant::now();
+        f()?;
+        times.push(elapsed_ms(t));
+    }
+    times.sort_by(f64::total_cmp);
+    Ok(times[times.len() / 2])
+}
+
 /// `path` relative to the current folder when it lies below it (shorter, and the same on every
 /// machine), else as given.
 pub fn display_path(path: &Path) -> String {
@@ -107,6 +127,35 @@ pub fn standardise_with_train(
 mod tests {
     use super::*;
     use ndarray::array;
+
+    #[test]
+    fn median_ms_counts_the_runs_and_passes_errors_on() {
+        let mut calls = 0;
+        let ms = median_ms::<()>(2, 5, || {
+            calls += 1;
+            std::thread::sleep(std::time::Duration::from_millis(if calls == 3 {
+                200
+            } else {
+                1
+            }));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(calls, 7, "2 warm-ups + 5 timed runs");
+        // One slow run of the five timed ones does not move the median.
+        assert!((1.0..200.0).contains(&ms), "{ms}");
+        let mut n = 0;
+        let err = median_ms(0, 5, || {
+            n += 1;
+            if n == 2 {
+                Err("second run failed")
+            } else {
+                Ok(())
+            }
+        });
+        assert_eq!(err, Err("second run failed"));
+        assert_eq!(n, 2, "stops at the first error");
+    }
 
     #[test]
     fn helpers() {

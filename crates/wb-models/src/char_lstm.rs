@@ -1,7 +1,7 @@
 //! A character-level language model: embedding → LSTM (candle-nn's) → linear head over the
 //! vocabulary, predicting each next character.
 
-use candle_core::{D, DType, Device, IndexOp, Module, Result, Tensor};
+use candle_core::{DType, Device, IndexOp, Module, Result, Tensor};
 use candle_nn::rnn::{LSTM, LSTMConfig, LSTMState, RNN};
 use candle_nn::{Embedding, Linear, VarBuilder};
 use serde::{Deserialize, Serialize};
@@ -88,10 +88,7 @@ impl CharLstm {
         temperature: f64,
         rng: &mut SplitMix64,
     ) -> std::result::Result<String, Box<dyn std::error::Error + Send + Sync>> {
-        let ids = vocab.encode(prompt)?;
-        if ids.is_empty() {
-            return Err("the prompt is empty: give at least one character".into());
-        }
+        let ids = vocab.encode_prompt(prompt)?;
         let mut state = self.lstm.zero_state(1)?;
         let mut logits = Vec::new();
         for &id in &ids {
@@ -104,17 +101,6 @@ impl CharLstm {
             logits = self.step(id, &mut state)?;
         }
         Ok(vocab.decode(&out)?)
-    }
-
-    /// Accuracy of the most likely next character, for reports.
-    pub fn accuracy(&self, tokens: &Tensor, targets: &Tensor) -> Result<f64> {
-        let pred = self.forward(tokens)?.argmax(D::Minus1)?;
-        let hits = pred
-            .eq(targets)?
-            .to_dtype(DType::F32)?
-            .mean_all()?
-            .to_scalar::<f32>()?;
-        Ok(f64::from(hits))
     }
 }
 

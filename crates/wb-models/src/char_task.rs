@@ -5,7 +5,7 @@
 use candle_core::Tensor;
 use wb_core::Result;
 use wb_data::SplitMix64;
-use wb_train::Task;
+use wb_train::{FitConfig, LrSchedule, Task};
 
 use crate::text::{CharVocab, windows};
 use crate::{CharLstm, Gpt};
@@ -61,6 +61,16 @@ impl CharModel for Gpt {
         self.loss(tokens, targets)
             .map_err(|e| candle_core::Error::Msg(e.to_string()))
     }
+}
+
+/// How the character labs train: one epoch of `steps · batch` rows (random windows, drawn from
+/// `seed`), the learning rate warmed up over the first 5 % of the steps to `lr` and then decayed
+/// by a cosine, gradients clipped at global norm 1.
+pub fn char_fit_config(batch: usize, steps: usize, lr: f64, seed: u64) -> Result<FitConfig> {
+    let mut fit = FitConfig::new(1, batch, LrSchedule::warmup_cosine(lr, steps / 20, steps)?);
+    fit.seed = seed;
+    fit.clip_norm = Some(1.0);
+    Ok(fit)
 }
 
 /// Next-character prediction on a corpus, for [`wb_train::fit`]. Training row `r` is the
@@ -151,5 +161,16 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(e.contains("window of 31"), "{e}");
+    }
+
+    #[test]
+    fn the_fit_config_warms_up_over_5_percent_then_decays() {
+        let fit = char_fit_config(32, 400, 3e-3, 13).unwrap();
+        assert_eq!((fit.epochs, fit.batch_size, fit.seed), (1, 32, 13));
+        assert_eq!(fit.clip_norm, Some(1.0));
+        // Hugging Face's linear warm-up: lr · step / 20 for the first 20 of 400 steps.
+        assert_eq!(fit.schedule.lr_at(10), 3e-3 * 10.0 / 20.0);
+        assert_eq!(fit.schedule.lr_at(20), 3e-3);
+        assert!(fit.schedule.lr_at(399) < 1e-5);
     }
 }

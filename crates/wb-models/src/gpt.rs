@@ -261,10 +261,7 @@ impl Gpt {
         temperature: f64,
         rng: &mut SplitMix64,
     ) -> Result<String, BoxError> {
-        let mut ids = vocab.encode(prompt)?;
-        if ids.is_empty() {
-            return Err("the prompt is empty: give at least one character".into());
-        }
+        let mut ids = vocab.encode_prompt(prompt)?;
         let start = ids.len();
         for _ in 0..n {
             let from = ids.len().saturating_sub(self.config.ctx);
@@ -306,10 +303,5 @@ impl Gpt {
             .load(&weights)
             .map_err(|e| format!("cannot load {}: {e}", weights.display()))?;
         Ok((model, varmap))
-    }
-
-    /// The most likely next token after each position, `[batch, seq]`.
-    pub fn predict(&self, tokens: &Tensor) -> Result<Tensor, BoxError> {
-        Ok(self.forward(tokens)?.argmax(D::Minus1)?)
     }
 }

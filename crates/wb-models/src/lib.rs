@@ -16,7 +16,7 @@ pub mod sampling;
 pub mod text;
 
 pub use char_lstm::{CharLstm, CharLstmConfig};
-pub use char_task::{CharCorpus, CharModel, CharTask};
+pub use char_task::{CharCorpus, CharModel, CharTask, char_fit_config};
 pub use gpt::{Gpt, GptConfig};
 pub use sampling::sample;
 pub use text::{CharVocab, moby_dick, windows};

@@ -75,6 +75,19 @@ impl CharVocab {
             .collect()
     }
 
+    /// The ids of a generation prompt: as [`CharVocab::encode`], and an empty prompt is an error
+    /// too (a model needs at least one character to continue).
+    pub fn encode_prompt(&self, prompt: &str) -> Result<Vec<u32>> {
+        let ids = self.encode(prompt)?;
+        if ids.is_empty() {
+            return Err(MlError::Empty {
+                arg: "prompt".to_string(),
+                detail: "give at least one character".to_string(),
+            });
+        }
+        Ok(ids)
+    }
+
     /// The text of `ids`; an id outside the vocabulary is an error.
     pub fn decode(&self, ids: &[u32]) -> Result<String> {
         ids.iter()
@@ -151,5 +164,8 @@ mod tests {
         let e = v.encode("hex").unwrap_err().to_string();
         assert!(e.contains("'x'") && e.contains("position 2"), "{e}");
         assert!(v.decode(&[8]).is_err());
+        assert_eq!(v.encode_prompt("he").unwrap(), [3, 2]);
+        let e = v.encode_prompt("").unwrap_err().to_string();
+        assert!(e.contains("`prompt` is empty"), "{e}");
     }
 }

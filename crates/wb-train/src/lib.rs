@@ -44,7 +44,7 @@ pub use early_stop::{EarlyStopping, Goal, StopDecision};
 pub use error::{TrainError, TrainResult};
 pub use fit::{EpochSummary, FitConfig, FitReport, Task, fit};
 pub use loader::BatchLoader;
-pub use metrics::{MetricsLog, MetricsRecord, read_metrics};
+pub use metrics::{MetricsLog, MetricsRecord, accuracy, read_metrics};
 pub use schedule::LrSchedule;
 
 /// The device to train on: the first CUDA GPU when the crate is built with the `cuda` feature

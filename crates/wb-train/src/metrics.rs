@@ -2,6 +2,7 @@
 //!
 //! JSON lines append safely (a crash loses at most the line being written), stream, and are read
 //! by anything: `jq`, pandas' `read_json(lines=True)`, and the experiment tracking of later weeks.
+//! [`accuracy`] is the value most evaluations put in it.
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
@@ -115,9 +116,48 @@ pub fn read_metrics(path: &Path) -> Result<Vec<MetricsRecord>> {
     Ok(out)
 }
 
+/// The share of rows whose largest logit is at their label: `logits` `[n, classes]`, `labels`
+/// `[n]` (u32 class indices).
+pub fn accuracy(
+    logits: &candle_core::Tensor,
+    labels: &candle_core::Tensor,
+) -> candle_core::Result<f64> {
+    let hits = logits.argmax(candle_core::D::Minus1)?.eq(labels)?;
+    let share = hits
+        .to_dtype(candle_core::DType::F32)?
+        .mean_all()?
+        .to_scalar::<f32>()?;
+    Ok(f64::from(share))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn accuracy_counts_the_rows_whose_top_logit_is_the_label() {
+        let dev = candle_core::Device::Cpu;
+        let logits = candle_core::Tensor::new(
+            &[
+                [0.1f32, 2.0, 0.3],
+                [1.0, 0.0, -1.0],
+                [0.0, 0.5, 0.4],
+                [3.0, 1.0, 4.0],
+            ],
+            &dev,
+        )
+        .unwrap();
+        // Top logits at 1, 0, 1, 2; the labels agree in rows 0, 1 and 3.
+        let labels = candle_core::Tensor::new(&[1u32, 0, 2, 2], &dev).unwrap();
+        assert_eq!(accuracy(&logits, &labels).unwrap(), 0.75);
+        assert!(
+            accuracy(
+                &logits,
+                &candle_core::Tensor::new(&[1u32, 0], &dev).unwrap()
+            )
+            .is_err()
+        );
+    }
 
     fn temp_path(name: &str) -> PathBuf {
         std::env::temp_dir().join(format!("wb-train-{}-{name}", std::process::id()))

@@ -7,7 +7,7 @@ use serde_json::json;
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Instant;
-use wb_core::lab::elapsed_ms;
+use wb_core::lab::{elapsed_ms, median_ms};
 use wb_data::SplitMix64;
 use wb_plot::{Heatmap, ImageGrid, LegendPosition, LinePlot, Series};
 use week11_cnn::augment::{Augmentation, augment};
@@ -53,18 +53,6 @@ fn random(shape: &[usize], rng: &mut SplitMix64) -> Result<Tensor> {
     Ok(Tensor::from_vec(v, shape, &Device::Cpu)?)
 }
 
-/// Runs `f` `reps` times and returns the median in milliseconds.
-fn median_ms(reps: usize, mut f: impl FnMut() -> Result<()>) -> Result<f64> {
-    let mut t = Vec::with_capacity(reps);
-    for _ in 0..reps {
-        let s = Instant::now();
-        f()?;
-        t.push(elapsed_ms(s));
-    }
-    t.sort_by(f64::total_cmp);
-    Ok(t[reps / 2])
-}
-
 fn main() -> Result<()> {
     let args = Args::parse();
     let t0 = Instant::now();
@@ -80,17 +68,17 @@ fn main() -> Result<()> {
     let diff_pool = max_abs_diff(&max_pool2d(&x, 2, 2)?, &x.max_pool2d(2)?)?;
     let bx = random(&[16, 16, 14, 14], &mut rng)?;
     let bw = random(&[32, 16, 3, 3], &mut rng)?;
-    let ms_direct = median_ms(3, || {
+    let ms_direct = median_ms(0, 3, || -> Result<()> {
         conv2d_direct(&bx, &bw, 1, 1)
             .map(|_| ())
             .map_err(Into::into)
     })?;
-    let ms_im2col = median_ms(3, || {
+    let ms_im2col = median_ms(0, 3, || -> Result<()> {
         conv2d_im2col(&bx, &bw, 1, 1)
             .map(|_| ())
             .map_err(Into::into)
     })?;
-    let ms_candle = median_ms(3, || {
+    let ms_candle = median_ms(0, 3, || -> Result<()> {
         bx.conv2d(&bw, 1, 1, 1, 1).map(|_| ()).map_err(Into::into)
     })?;
 

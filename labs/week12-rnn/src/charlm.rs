@@ -6,7 +6,7 @@ use candle_nn::VarMap;
 use candle_nn::rnn::RNN;
 use wb_data::SplitMix64;
 use wb_models::{CharLstm, CharLstmConfig, CharTask, CharVocab};
-use wb_train::{FitConfig, FitReport, LrSchedule};
+use wb_train::FitReport;
 
 use crate::Result;
 use crate::sampling::{draw, tempered_softmax};
@@ -74,13 +74,7 @@ pub fn train_char_lstm(
     let vars = wb_train::named_vars(&varmap);
     let mut opt = wb_train::adamw(&vars, cfg.lr)?;
     let mut task = CharTask::new(&model, corpus, cfg.seq_len)?;
-    let mut fit = FitConfig::new(
-        1,
-        cfg.batch,
-        LrSchedule::warmup_cosine(cfg.lr, cfg.steps / 20, cfg.steps)?,
-    );
-    fit.seed = cfg.seed;
-    fit.clip_norm = Some(1.0);
+    let mut fit = wb_models::char_fit_config(cfg.batch, cfg.steps, cfg.lr, cfg.seed)?;
     fit.progress = progress;
     fit.metrics_path = metrics.map(|p| p.to_path_buf());
     fit.log_every = 5;
@@ -107,14 +101,7 @@ pub fn generate(
     temperature: f64,
     seed: u64,
 ) -> Result<String> {
-    let ids = vocab.encode(prompt)?;
-    if ids.is_empty() {
-        return Err(wb_core::MlError::Empty {
-            arg: "prompt".to_string(),
-            detail: "give at least one character".to_string(),
-        }
-        .into());
-    }
+    let ids = vocab.encode_prompt(prompt)?;
     let mut rng = SplitMix64::new(seed);
     let mut state = model.lstm.zero_state(1)?;
     let mut logits = Vec::new();

@@ -6,7 +6,7 @@
 //! must travel back as far. An LSTM can close its input gate on the distractors and keep its
 //! forget gate open; a plain RNN has no gate, so each step rewrites the whole state.
 
-use candle_core::{D, DType, Device, Module, Tensor};
+use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{Linear, VarMap};
 use wb_data::SplitMix64;
 use wb_train::{FitConfig, LrSchedule, Task};
@@ -104,13 +104,8 @@ impl Task for Copy<'_> {
     }
 
     fn evaluate(&mut self) -> candle_core::Result<Vec<(String, f64)>> {
-        let pred = self.logits(&self.test.0)?.argmax(D::Minus1)?;
-        let acc = pred
-            .eq(&self.test.1)?
-            .to_dtype(DType::F32)?
-            .mean_all()?
-            .to_scalar::<f32>()?;
-        Ok(vec![("accuracy".to_string(), f64::from(acc))])
+        let acc = wb_train::accuracy(&self.logits(&self.test.0)?, &self.test.1)?;
+        Ok(vec![("accuracy".to_string(), acc)])
     }
 }
 

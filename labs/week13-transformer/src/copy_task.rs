@@ -5,7 +5,7 @@
 //! whatever the delay: there is no chain of hidden states for the information (or the gradient)
 //! to fade along.
 
-use candle_core::{D, DType, Device, IndexOp, Tensor};
+use candle_core::{DType, Device, IndexOp, Tensor};
 use candle_nn::VarMap;
 use wb_data::SplitMix64;
 use wb_models::{Gpt, GptConfig};
@@ -64,13 +64,8 @@ impl Task for Copy<'_> {
     }
 
     fn evaluate(&mut self) -> candle_core::Result<Vec<(String, f64)>> {
-        let pred = self.last_logits(&self.test.0)?.argmax(D::Minus1)?;
-        let acc = pred
-            .eq(&self.test.1)?
-            .to_dtype(DType::F32)?
-            .mean_all()?
-            .to_scalar::<f32>()?;
-        Ok(vec![("accuracy".to_string(), f64::from(acc))])
+        let acc = wb_train::accuracy(&self.last_logits(&self.test.0)?, &self.test.1)?;
+        Ok(vec![("accuracy".to_string(), acc)])
     }
 }
 

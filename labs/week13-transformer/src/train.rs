@@ -3,7 +3,7 @@
 use candle_core::{DType, Device};
 use candle_nn::VarMap;
 use wb_models::{CharLstm, CharLstmConfig, CharModel, CharTask, Gpt, GptConfig};
-use wb_train::{FitConfig, LrSchedule, NamedVars};
+use wb_train::NamedVars;
 
 use crate::{Result, boxed};
 
@@ -75,13 +75,7 @@ fn fit_model<M: CharModel>(
 ) -> Result<Measured> {
     let mut opt = wb_train::adamw(vars, cfg.lr)?;
     let mut task = CharTask::new(model, corpus, cfg.seq_len)?;
-    let mut fit = FitConfig::new(
-        1,
-        cfg.batch,
-        LrSchedule::warmup_cosine(cfg.lr, cfg.steps / 20, cfg.steps)?,
-    );
-    fit.seed = cfg.seed;
-    fit.clip_norm = Some(1.0);
+    let mut fit = wb_models::char_fit_config(cfg.batch, cfg.steps, cfg.lr, cfg.seed)?;
     fit.progress = progress;
     let report = wb_train::fit(&mut task, vars, &mut opt, cfg.steps * cfg.batch, &fit)?;
     Ok(Measured {

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use candle_core::{D, DType, Device, Module, Tensor};
+use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::{Linear, VarMap};
 use serde::{Deserialize, Serialize};
 use wb_core::MlError;
@@ -86,10 +86,7 @@ fn rows(split: &(Vec<f32>, Vec<u32>), idx: &[usize]) -> candle_core::Result<(Ten
 pub fn accuracy(model: &Mlp, split: &(Vec<f32>, Vec<u32>)) -> candle_core::Result<f64> {
     let idx: Vec<usize> = (0..split.1.len()).collect();
     let (x, y) = rows(split, &idx)?;
-    let hits = model.forward(&x)?.argmax(D::Minus1)?.eq(&y)?;
-    Ok(f64::from(
-        hits.to_dtype(DType::F32)?.mean_all()?.to_scalar::<f32>()?,
-    ))
+    wb_train::accuracy(&model.forward(&x)?, &y)
 }
 
 struct Classify<'a> {
