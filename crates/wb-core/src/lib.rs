@@ -112,6 +112,56 @@ pub fn check_positive(arg: &str, value: f64) -> Result<()> {
     Ok(())
 }
 
+/// The share of predictions equal to their label: `y_true` and `y_pred` of the same length, at
+/// least one.
+pub fn accuracy<T: PartialEq>(y_true: &[T], y_pred: &[T]) -> Result<f64> {
+    if y_true.is_empty() {
+        return Err(MlError::Empty {
+            arg: "y_true".into(),
+            detail: "no labels to compare".into(),
+        });
+    }
+    check_len(
+        "y_pred",
+        y_pred.len(),
+        y_true.len(),
+        "one prediction per label",
+    )?;
+    let hits = y_true.iter().zip(y_pred).filter(|(a, b)| a == b).count();
+    Ok(hits as f64 / y_true.len() as f64)
+}
+
+/// The index of each row's largest value (the first one on ties; NaN never wins).
+///
+/// a: [n, k] with k ≥ 1 → [n]
+pub fn argmax_rows<S: Data<Elem = f64>>(a: &ArrayBase<S, ndarray::Ix2>) -> Result<Vec<usize>> {
+    if a.ncols() == 0 {
+        return Err(MlError::Empty {
+            arg: "a".into(),
+            detail: format!("shape {}: no column to choose from", shape_str(a.shape())),
+        });
+    }
+    Ok(a.rows()
+        .into_iter()
+        .map(|row| {
+            row.iter()
+                .enumerate()
+                .fold((0, f64::NEG_INFINITY), |(bi, bv), (i, &v)| {
+                    if v > bv { (i, v) } else { (bi, bv) }
+                })
+                .0
+        })
+        .collect())
+}
+
+/// Checks a supervised data set: `x` non-empty and finite, `y` one label per row of `x`.
+///
+/// x: [n, d], y: [n]
+pub fn check_xy<S: Data<Elem = f64>, T>(x: &ArrayBase<S, ndarray::Ix2>, y: &[T]) -> Result<()> {
+    check_data("x", x)?;
+    check_len("y", y.len(), x.nrows(), "one label per row of x")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -145,5 +195,21 @@ mod tests {
         assert!(check_positive("lr", 0.1).is_ok());
         assert!(check_positive("lr", 0.0).is_err());
         assert!(check_positive("lr", f64::INFINITY).is_err());
+    }
+
+    #[test]
+    fn accuracy_argmax_and_xy() {
+        assert_eq!(accuracy(&[1, 2, 3, 4], &[1, 0, 3, 0]).unwrap(), 0.5);
+        let err = accuracy::<u8>(&[], &[]).unwrap_err().to_string();
+        assert_eq!(err, "`y_true` is empty: no labels to compare");
+        assert!(accuracy(&[1, 2], &[1]).is_err());
+        let a = array![[0.1, 0.7, 0.2], [3.0, 3.0, -1.0], [f64::NAN, -5.0, -6.0]];
+        assert_eq!(argmax_rows(&a).unwrap(), vec![1, 0, 1]);
+        assert!(argmax_rows(&ndarray::Array2::<f64>::zeros((2, 0))).is_err());
+        let x = array![[1.0], [2.0]];
+        assert!(check_xy(&x, &[0, 1]).is_ok());
+        let err = check_xy(&x, &[0]).unwrap_err().to_string();
+        assert!(err.contains("one label per row of x"), "{err}");
+        assert!(check_xy(&array![[f64::NAN]], &[0]).is_err());
     }
 }

@@ -4,10 +4,13 @@ use anyhow::Result;
 use clap::Parser;
 use ndarray::{Array2, array};
 use polars::prelude::*;
-use serde_json::json;
-use std::path::PathBuf;
+use serde::Serialize;
+use serde_json::Value;
+use std::fmt;
+use std::process::ExitCode;
 use std::time::Instant;
 use wb_core::lab::elapsed_ms;
+use wb_lab::{Lab, LabArgs};
 use wb_plot::{Histogram, LegendPosition, LinePlot, ScatterPlot, Series};
 use week01_data_basics::arrays::{
     column_stats, even_rows_last_columns, pairwise_distances, row_norms, rows_where_greater,
@@ -23,15 +26,90 @@ use week01_data_basics::frames::{
 #[derive(Debug, Parser)]
 #[command(version)]
 struct Args {
-    /// Folder for the plots (PNG and SVG)
-    #[arg(long, value_name = "DIR", default_value = "output/week01-data-basics")]
-    plots: PathBuf,
-    /// Print the key results as one JSON object instead of the report
-    #[arg(long)]
-    json: bool,
-    /// Also write the JSON results to FILE, and print the report as usual
-    #[arg(long, value_name = "FILE", value_parser = wb_core::lab::writable_file)]
-    json_out: Option<PathBuf>,
+    #[command(flatten)]
+    lab: LabArgs,
+}
+
+#[derive(Serialize)]
+struct Report {
+    iris: Iris,
+    penguins: Penguins,
+    features: Features,
+}
+
+#[derive(Serialize)]
+struct Iris {
+    shape: [usize; 2],
+    columns: Vec<String>,
+    mean: Vec<f64>,
+    std: Vec<f64>,
+    min: Vec<f64>,
+    max: Vec<f64>,
+    standardized_mean: Vec<f64>,
+    standardized_std: Vec<f64>,
+    classes: Vec<String>,
+    centroid_distances: Vec<Vec<f64>>,
+    rows_with_petal_length_over_5: usize,
+    even_rows_last_columns: Vec<Vec<f64>>,
+    row_norms: Vec<f64>,
+    vandermonde: Vec<Vec<f64>>,
+    #[serde(skip)]
+    ms: f64,
+}
+
+#[derive(Serialize)]
+struct Penguins {
+    shape: [usize; 2],
+    null_counts: Vec<NullCount>,
+    heavy_on_dream: Value,
+    species_summary: Value,
+    clean_rows: usize,
+    joined_columns: Vec<String>,
+    /// The two frames as polars prints them, for the report.
+    #[serde(skip)]
+    tables: [String; 2],
+    #[serde(skip)]
+    ms: f64,
+}
+
+#[derive(Serialize)]
+struct NullCount {
+    column: String,
+    nulls: usize,
+}
+
+#[derive(Serialize)]
+struct Features {
+    shape: [usize; 2],
+    names: Vec<String>,
+    classes: Vec<String>,
+    dropped_rows: usize,
+    unknown_sex: usize,
+    first_row: Vec<f64>,
+    first_class: String,
+    #[serde(skip)]
+    ms: f64,
+}
+
+/// The rows of a matrix as vectors (how the report and the JSON show small matrices).
+fn rows(a: &Array2<f64>) -> Vec<Vec<f64>> {
+    a.rows().into_iter().map(|r| r.to_vec()).collect()
+}
+
+/// A DataFrame as `{column: [values]}`, nulls as `null`.
+fn frame_json(df: &DataFrame) -> Value {
+    let mut cols = serde_json::Map::new();
+    for c in df.columns() {
+        let values: Vec<Value> = (0..df.height())
+            .map(|i| match c.get(i) {
+                Ok(AnyValue::Null) | Err(_) => Value::Null,
+                Ok(AnyValue::String(s)) => Value::from(s),
+                Ok(v) => v.extract::<f64>().map_or(Value::Null, Value::from),
+            })
+            .collect();
+        cols.insert(c.name().to_string(), Value::Array(values));
+    }
+    Value::Object(cols)
 }
 
 fn fmt_row(v: impl IntoIterator<Item = f64>, decimals: usize) -> String {
@@ -41,10 +119,17 @@ fn fmt_row(v: impl IntoIterator<Item = f64>, decimals: usize) -> String {
         .join("")
 }
 
-fn main() -> Result<()> {
+fn main() -> ExitCode {
     let args = Args::parse();
-    let t0 = Instant::now();
+    wb_lab::run(
+        "week01-data-basics",
+        "Week 1 — arrays, DataFrames, plots and features",
+        &args.lab,
+        run,
+    )
+}
 
+fn run(lab: &mut Lab) -> Result<Report> {
     // 1. Arrays (iris) ------------------------------------------------------------------------
     let t = Instant::now();
     let (table, iris_species) =
@@ -92,7 +177,6 @@ fn main() -> Result<()> {
 
     // 4. Plots ----------------------------------------------------------------------------------
     let t = Instant::now();
-    let mut plots = Vec::new();
     let col_f64 = |df: &DataFrame, name: &str| -> Result<Vec<Option<f64>>> {
         Ok(df
             .column(name)?
@@ -132,8 +216,8 @@ fn main() -> Result<()> {
             rows.iter().filter_map(|&i| mass[i]).collect(),
         );
     }
-    plots.extend(scatter.save(&args.plots, "bills_by_species")?);
-    plots.extend(hist.save(&args.plots, "mass_by_species")?);
+    lab.saved(scatter.save(lab.plots_dir(), "bills_by_species")?);
+    lab.saved(hist.save(lab.plots_dir(), "mass_by_species")?);
     let by_year = clean
         .clone()
         .lazy()
@@ -161,195 +245,176 @@ fn main() -> Result<()> {
             .collect();
         lines = lines.series(Series::new(class.clone(), pts));
     }
-    plots.extend(lines.save(&args.plots, "mass_per_year")?);
-    let plot_ms = elapsed_ms(t);
+    lab.saved(lines.save(lab.plots_dir(), "mass_per_year")?);
+    lab.record_ms("plots", elapsed_ms(t));
+    lab.record_ms("arrays", arrays_ms);
+    lab.record_ms("frames", frames_ms);
+    lab.record_ms("features", features_ms);
+    let names = |v: Vec<&PlSmallStr>| v.iter().map(|c| c.to_string()).collect();
+    Ok(Report {
+        iris: Iris {
+            shape: [iris.nrows(), iris.ncols()],
+            columns: iris_names,
+            mean: stats.mean.to_vec(),
+            std: stats.std.to_vec(),
+            min: stats.min.to_vec(),
+            max: stats.max.to_vec(),
+            standardized_mean: z_stats.mean.to_vec(),
+            standardized_std: z_stats.std.to_vec(),
+            classes,
+            centroid_distances: rows(&centroid_distances),
+            rows_with_petal_length_over_5: long_petals.nrows(),
+            even_rows_last_columns: rows(&corner),
+            row_norms: norms.to_vec(),
+            vandermonde: rows(&vander),
+            ms: arrays_ms,
+        },
+        penguins: Penguins {
+            shape: [penguins.height(), penguins.width()],
+            null_counts: nulls
+                .into_iter()
+                .map(|(column, nulls)| NullCount { column, nulls })
+                .collect(),
+            heavy_on_dream: frame_json(&heavy),
+            species_summary: frame_json(&summary),
+            clean_rows: clean.height(),
+            joined_columns: names(joined.get_column_names()),
+            tables: [summary.to_string(), heavy.head(Some(5)).to_string()],
+            ms: frames_ms,
+        },
+        features: Features {
+            shape: [features.x.nrows(), features.x.ncols()],
+            first_row: features.x.row(0).to_vec(),
+            first_class: features.classes[features.y[0]].clone(),
+            names: features.feature_names,
+            classes: features.classes,
+            dropped_rows: features.dropped_rows,
+            unknown_sex: features.unknown_sex,
+            ms: features_ms,
+        },
+    })
+}
 
-    if args.json || args.json_out.is_some() {
-        let frame_json = |df: &DataFrame| -> Result<serde_json::Value> {
-            let mut cols = serde_json::Map::new();
-            for c in df.columns() {
-                let values: Vec<serde_json::Value> = (0..df.height())
-                    .map(|i| match c.get(i) {
-                        Ok(AnyValue::Null) | Err(_) => serde_json::Value::Null,
-                        Ok(AnyValue::String(s)) => json!(s),
-                        Ok(v) => v
-                            .extract::<f64>()
-                            .map_or(serde_json::Value::Null, |x| json!(x)),
-                    })
-                    .collect();
-                cols.insert(c.name().to_string(), json!(values));
-            }
-            Ok(serde_json::Value::Object(cols))
-        };
-        let out = json!({
-            "lab": "week01-data-basics",
-            "iris": {
-                "shape": iris.shape(),
-                "columns": iris_names,
-                "mean": stats.mean.to_vec(), "std": stats.std.to_vec(), "min": stats.min.to_vec(), "max": stats.max.to_vec(),
-                "standardized_mean": z_stats.mean.to_vec(), "standardized_std": z_stats.std.to_vec(),
-                "classes": classes,
-                "centroid_distances": centroid_distances.rows().into_iter().map(|r| r.to_vec()).collect::<Vec<_>>(),
-                "rows_with_petal_length_over_5": long_petals.nrows(),
-            },
-            "penguins": {
-                "shape": [penguins.height(), penguins.width()],
-                "null_counts": nulls.iter().map(|(c, n)| json!({"column": c, "nulls": n})).collect::<Vec<_>>(),
-                "heavy_on_dream": frame_json(&heavy)?,
-                "species_summary": frame_json(&summary)?,
-                "clean_rows": clean.height(),
-                "joined_columns": joined.get_column_names().iter().map(|c| c.to_string()).collect::<Vec<_>>(),
-            },
-            "features": {
-                "shape": features.x.shape(),
-                "names": features.feature_names,
-                "classes": features.classes,
-                "dropped_rows": features.dropped_rows,
-                "unknown_sex": features.unknown_sex,
-            },
-            "timings_ms": {"total": elapsed_ms(t0), "arrays": arrays_ms, "frames": frames_ms, "features": features_ms, "plots": plot_ms},
-            "plots": plots.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
-        });
-        let text = serde_json::to_string_pretty(&out)?;
-        if wb_core::lab::emit_json(&text, args.json, args.json_out.as_deref())? {
-            return Ok(());
-        }
-    }
-
-    println!("Week 1 — arrays, DataFrames, plots and features");
-    println!("===============================================\n");
-    println!(
-        "1. Arrays with ndarray, on iris ({} rows × {} columns) ({arrays_ms:.2} ms)",
-        iris.nrows(),
-        iris.ncols()
-    );
-    println!(
-        "   {:<20}{}",
-        "column:",
-        iris_names
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let iris = &self.iris;
+        writeln!(
+            f,
+            "1. Arrays with ndarray, on iris ({} rows × {} columns) ({:.2} ms)",
+            iris.shape[0], iris.shape[1], iris.ms
+        )?;
+        let header: String = iris
+            .columns
             .iter()
             .map(|n| format!("{:>8}", &n[..n.len().min(7)]))
-            .collect::<String>()
-    );
-    println!(
-        "   {:<20}{}",
-        "mean (axis 0)",
-        fmt_row(stats.mean.iter().copied(), 3)
-    );
-    println!(
-        "   {:<20}{}",
-        "std (axis 0)",
-        fmt_row(stats.std.iter().copied(), 3)
-    );
-    println!(
-        "   {:<20}{}",
-        "min (axis 0)",
-        fmt_row(stats.min.iter().copied(), 1)
-    );
-    println!(
-        "   {:<20}{}",
-        "max (axis 0)",
-        fmt_row(stats.max.iter().copied(), 1)
-    );
-    println!(
-        "   {:<20}{}",
-        "standardised mean",
-        fmt_row(
-            z_stats
-                .mean
-                .iter()
-                .map(|v| if v.abs() < 1e-9 { 0.0 } else { *v }),
-            3
+            .collect();
+        writeln!(f, "   {:<20}{header}", "column:")?;
+        let near_zero = |v: &f64| if v.abs() < 1e-9 { 0.0 } else { *v };
+        for (name, values, decimals) in [
+            ("mean (axis 0)", &iris.mean, 3),
+            ("std (axis 0)", &iris.std, 3),
+            ("min (axis 0)", &iris.min, 1),
+            ("max (axis 0)", &iris.max, 1),
+        ] {
+            writeln!(f, "   {name:<20}{}", fmt_row(values.iter().copied(), decimals))?;
+        }
+        let z_mean = iris.standardized_mean.iter().map(near_zero);
+        writeln!(f, "   {:<20}{}", "standardised mean", fmt_row(z_mean, 3))?;
+        let z_std = iris.standardized_std.iter().copied();
+        writeln!(f, "   {:<20}{}", "standardised std", fmt_row(z_std, 3))?;
+        writeln!(
+            f,
+            "   Broadcasting: `(&x - &mean) / &std` stretches the [4] vectors over the 150 rows."
+        )?;
+        writeln!(
+            f,
+            "   Distances between the species' mean flowers (cm), computed without a loop:"
+        )?;
+        for (c, row) in iris.classes.iter().zip(&iris.centroid_distances) {
+            writeln!(f, "   {c:>12} {}", fmt_row(row.iter().copied(), 3))?;
+        }
+        writeln!(
+            f,
+            "   Boolean mask x[x[:, 2] > 5]: {} flowers have petals longer than 5 cm",
+            iris.rows_with_petal_length_over_5
+        )?;
+        writeln!(
+            f,
+            "   Slice x[:6][::2, -2:] (every other row, last two columns): {:?}",
+            iris.even_rows_last_columns
+        )?;
+        writeln!(
+            f,
+            "   Row norms of the first 3 flowers: {}",
+            fmt_row(iris.row_norms.iter().copied(), 3)
+        )?;
+        writeln!(
+            f,
+            "   vandermonde([1, 2, 3], 3) = rows [1, x, x², x³]: {:?}\n",
+            iris.vandermonde
+        )?;
+
+        let p = &self.penguins;
+        writeln!(
+            f,
+            "2. DataFrames with polars, on penguins ({} rows × {} columns) ({:.1} ms)",
+            p.shape[0], p.shape[1], p.ms
+        )?;
+        let with_nulls: Vec<String> = p
+            .null_counts
+            .iter()
+            .filter(|n| n.nulls > 0)
+            .map(|n| format!("{} {}", n.column, n.nulls))
+            .collect();
+        writeln!(f, "   nulls per column: {}", with_nulls.join(", "))?;
+        writeln!(
+            f,
+            "   species summary (group_by + agg):\n{}",
+            indent(&p.tables[0])
+        )?;
+        let heavy = p.heavy_on_dream.as_object().and_then(|c| c.values().next());
+        writeln!(
+            f,
+            "   Dream island, heavier than 4000 g, heaviest first: {} penguins",
+            heavy.and_then(Value::as_array).map_or(0, Vec::len)
+        )?;
+        writeln!(f, "{}", indent(&p.tables[1]))?;
+        writeln!(
+            f,
+            "   cleaned: {} rows kept ({} dropped for missing measurements); missing sex → \"unknown\"",
+            p.clean_rows,
+            p.shape[0] - p.clean_rows
+        )?;
+        writeln!(
+            f,
+            "   joined with a table of islands (left join): columns {:?}\n",
+            p.joined_columns
+        )?;
+
+        let x = &self.features;
+        writeln!(
+            f,
+            "3. What is a feature? Penguins → X, y and feature names ({:.2} ms)",
+            x.ms
+        )?;
+        writeln!(
+            f,
+            "   X: {} rows × {} features; y: species index among {:?}",
+            x.shape[0], x.shape[1], x.classes
+        )?;
+        writeln!(f, "   features: {}", x.names.join(", "))?;
+        writeln!(
+            f,
+            "   nulls, on purpose: {} rows without measurements dropped; {} missing sexes kept as sex=unknown",
+            x.dropped_rows, x.unknown_sex
+        )?;
+        writeln!(
+            f,
+            "   first row: {} → {}",
+            fmt_row(x.first_row.iter().copied(), 1),
+            x.first_class
         )
-    );
-    println!(
-        "   {:<20}{}",
-        "standardised std",
-        fmt_row(z_stats.std.iter().copied(), 3)
-    );
-    println!("   Broadcasting: `(&x - &mean) / &std` stretches the [4] vectors over the 150 rows.");
-    println!("   Distances between the species' mean flowers (cm), computed without a loop:");
-    for (c, row) in classes.iter().zip(centroid_distances.rows()) {
-        println!("   {c:>12} {}", fmt_row(row.iter().copied(), 3));
     }
-    println!(
-        "   Boolean mask x[x[:, 2] > 5]: {} flowers have petals longer than 5 cm",
-        long_petals.nrows()
-    );
-    println!(
-        "   Slice x[:6][::2, -2:] (every other row, last two columns): {:?}",
-        corner
-            .rows()
-            .into_iter()
-            .map(|r| r.to_vec())
-            .collect::<Vec<_>>()
-    );
-    println!(
-        "   Row norms of the first 3 flowers: {}",
-        fmt_row(norms.iter().copied(), 3)
-    );
-    println!(
-        "   vandermonde([1, 2, 3], 3) = rows [1, x, x², x³]: {:?}\n",
-        vander
-            .rows()
-            .into_iter()
-            .map(|r| r.to_vec())
-            .collect::<Vec<_>>()
-    );
-
-    println!(
-        "2. DataFrames with polars, on penguins ({} rows × {} columns) ({frames_ms:.1} ms)",
-        penguins.height(),
-        penguins.width()
-    );
-    let with_nulls: Vec<String> = nulls
-        .iter()
-        .filter(|(_, n)| *n > 0)
-        .map(|(c, n)| format!("{c} {n}"))
-        .collect();
-    println!("   nulls per column: {}", with_nulls.join(", "));
-    println!(
-        "   species summary (group_by + agg):\n{}",
-        indent(&summary.to_string())
-    );
-    println!(
-        "   Dream island, heavier than 4000 g, heaviest first: {} penguins",
-        heavy.height()
-    );
-    println!("{}", indent(&heavy.head(Some(5)).to_string()));
-    println!(
-        "   cleaned: {} rows kept ({} dropped for missing measurements); missing sex → \"unknown\"",
-        clean.height(),
-        penguins.height() - clean.height()
-    );
-    println!(
-        "   joined with a table of islands (left join): columns {:?}\n",
-        joined.get_column_names()
-    );
-
-    println!("3. What is a feature? Penguins → X, y and feature names ({features_ms:.2} ms)");
-    println!(
-        "   X: {} rows × {} features; y: species index among {:?}",
-        features.x.nrows(),
-        features.x.ncols(),
-        features.classes
-    );
-    println!("   features: {}", features.feature_names.join(", "));
-    println!(
-        "   nulls, on purpose: {} rows without measurements dropped; {} missing sexes kept as sex=unknown",
-        features.dropped_rows, features.unknown_sex
-    );
-    println!(
-        "   first row: {} → {}\n",
-        fmt_row(features.x.row(0).iter().copied(), 1),
-        features.classes[features.y[0]]
-    );
-
-    println!("Plots ({plot_ms:.0} ms):");
-    for p in &plots {
-        println!("   {}", p.display());
-    }
-    Ok(())
 }
 
 fn indent(text: &str) -> String {

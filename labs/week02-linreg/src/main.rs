@@ -3,10 +3,13 @@
 use anyhow::{Context, Result, bail};
 use clap::Parser;
 use ndarray::{Array1, Array2, ArrayView1, Axis, concatenate};
-use serde_json::json;
+use serde::Serialize;
+use std::fmt;
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::Instant;
 use wb_core::lab::{display_path, elapsed_ms};
+use wb_lab::{Lab, LabArgs};
 use wb_plot::{LinePlot, ScatterPlot, Series};
 use week02_linreg::gradients::{numerical_gradient, relative_error};
 use week02_linreg::linreg::{
@@ -50,15 +53,73 @@ struct Args {
     /// δ of the Huber loss, in the target's units
     #[arg(long, default_value_t = 10.0)]
     huber_delta: f64,
-    /// Folder for the plots (PNG and SVG)
-    #[arg(long, value_name = "DIR", default_value = "output/week02-linreg")]
-    plots: PathBuf,
-    /// Print the key results as one JSON object instead of the report
-    #[arg(long)]
-    json: bool,
-    /// Also write the JSON results to FILE, and print the report as usual
-    #[arg(long, value_name = "FILE", value_parser = wb_core::lab::writable_file)]
-    json_out: Option<PathBuf>,
+    #[command(flatten)]
+    lab: LabArgs,
+}
+
+#[derive(Serialize)]
+struct Report {
+    data: String,
+    target: String,
+    seed: u64,
+    test_fraction: f64,
+    n_rows: usize,
+    n_train: usize,
+    n_test: usize,
+    features: Vec<String>,
+    correlation_with_target: Vec<Option<f64>>,
+    normal_equations: NormalEquations,
+    gradient_check: GradientCheck,
+    gradient_descent: Descent,
+    minibatch_sgd: Descent,
+    raw_features_gradient_descent: Descent,
+}
+
+#[derive(Serialize)]
+struct NormalEquations {
+    coefficients: Vec<f64>,
+    intercept: f64,
+    train_mse: f64,
+    train_r2: f64,
+    eval_set: &'static str,
+    eval: Eval,
+    #[serde(skip)]
+    ms: f64,
+}
+
+#[derive(Serialize)]
+struct Eval {
+    mse: f64,
+    mae: f64,
+    huber: f64,
+    huber_delta: f64,
+    r2: f64,
+}
+
+#[derive(Serialize)]
+struct GradientCheck {
+    relative_error: f64,
+    h: f64,
+}
+
+/// One gradient-descent run: batch GD, mini-batch SGD or GD on raw features.
+#[derive(Serialize)]
+struct Descent {
+    learning_rate: f64,
+    /// Iterations (batch GD) or epochs (SGD).
+    passes: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    batch_size: Option<usize>,
+    /// In raw units.
+    coefficients: Vec<f64>,
+    intercept: f64,
+    final_train_mse: f64,
+    relative_gap_to_optimum: f64,
+    #[serde(rename = "passes_to_within_1e-3")]
+    passes_to_within_1e_3: Option<usize>,
+    losses: Vec<f64>,
+    #[serde(skip)]
+    ms: f64,
 }
 
 /// Relative distance of a loss above the optimum.
@@ -97,9 +158,17 @@ fn gd_on_raw_features(x: &Array2<f64>, y: &Array1<f64>, iterations: usize) -> Re
     bail!("gradient descent on raw features diverged for every learning rate down to 1e-15")
 }
 
-fn main() -> Result<()> {
+fn main() -> ExitCode {
     let args = Args::parse();
-    if !(0.0..1.0).contains(&args.test_fraction) {
+    wb_lab::run(
+        "week02-linreg",
+        "Week 2 — linear regression from scratch",
+        &args.lab,
+        |lab| run(&args, lab),
+    )
+}
+
+fn run(args: &Args, lab: &mut Lab) -> Result<Report> {    if !(0.0..1.0).contains(&args.test_fraction) {
         bail!(
             "--test-fraction must be in [0, 1), got {}",
             args.test_fraction
@@ -132,7 +201,7 @@ fn main() -> Result<()> {
     }
     let (x_train, y_train) = (x.select(Axis(0), &train_idx), y.select(Axis(0), &train_idx));
     let (x_test, y_test) = (x.select(Axis(0), &test_idx), y.select(Axis(0), &test_idx));
-    let load_ms = elapsed_ms(t_load);
+    lab.record_ms("load_and_split", elapsed_ms(t_load));
 
     // 2. Vectors: correlation of each feature with the target is a cosine of centred vectors.
     let centred = |v: ArrayView1<f64>| &v - v.mean().unwrap_or(0.0);
@@ -143,9 +212,9 @@ fn main() -> Result<()> {
         .collect();
 
     // 3. Closed form ------------------------------------------------------------------------
-    let t = Instant::now();
-    let exact = fit_normal_equations(x_train.view(), y_train.view()).context("normal equations")?;
-    let normal_ms = elapsed_ms(t);
+    let exact = lab.timed("normal_equations", || {
+        fit_normal_equations(x_train.view(), y_train.view()).context("normal equations")
+    })?;
     let optimum = mse(y_train.view(), exact.predict(x_train.view())?.view())?;
     let (eval_x, eval_y, eval_name) = if test_idx.is_empty() {
         (&x_train, &y_train, "training")
@@ -177,8 +246,8 @@ fn main() -> Result<()> {
     let grad_rel_err = relative_error(analytic.view(), numerical.view())?;
 
     // 5. Batch gradient descent on standardised features.
-    let t = Instant::now();
-    let gd = fit_gradient_descent(
+    let gd = lab.timed("gradient_descent", || {
+        fit_gradient_descent(
         xs_train.view(),
         y_train.view(),
         GdConfig {
@@ -186,15 +255,14 @@ fn main() -> Result<()> {
             iterations: args.iterations,
         },
     )
-    .context("gradient descent on standardised features (try a smaller --learning-rate)")?;
-    let gd_ms = elapsed_ms(t);
+        .context("gradient descent on standardised features (try a smaller --learning-rate)")
+    })?;
     let gd_model = scaler.unscale_model(&gd.model)?;
-    let gd_loss = *gd.losses.last().expect("at least one loss");
 
     // 6. Mini-batch SGD on standardised features.
     let sgd_lr = args.learning_rate / 10.0;
-    let t = Instant::now();
-    let sgd = fit_minibatch_sgd(
+    let sgd = lab.timed("minibatch_sgd", || {
+        fit_minibatch_sgd(
         xs_train.view(),
         y_train.view(),
         SgdConfig {
@@ -204,15 +272,13 @@ fn main() -> Result<()> {
             seed: args.seed,
         },
     )
-    .context("mini-batch SGD (try a smaller --learning-rate or a larger --batch-size)")?;
-    let sgd_ms = elapsed_ms(t);
-    let sgd_loss = *sgd.losses.last().expect("at least one loss");
+        .context("mini-batch SGD (try a smaller --learning-rate or a larger --batch-size)")
+    })?;
 
     // 7. The same gradient descent on raw features.
-    let t = Instant::now();
-    let (raw_lr, raw) = gd_on_raw_features(&x_train, &y_train, args.iterations)?;
-    let raw_ms = elapsed_ms(t);
-    let raw_loss = *raw.losses.last().expect("at least one loss");
+    let (raw_lr, raw) = lab.timed("raw_gradient_descent_search", || {
+        gd_on_raw_features(&x_train, &y_train, args.iterations)
+    })?;
 
     // 8. Plots -----------------------------------------------------------------------------
     let t = Instant::now();
@@ -224,7 +290,7 @@ fn main() -> Result<()> {
             .map(|(i, &l)| (i as f64, gap(l, optimum)))
             .collect()
     };
-    let mut plots = LinePlot::new(
+    let loss_plot = LinePlot::new(
         "Distance to the optimum: scaled vs raw features",
         "passes over the training data (GD iterations, SGD epochs)",
         "(MSE − optimum) / optimum",
@@ -244,14 +310,14 @@ fn main() -> Result<()> {
         format!("batch GD, raw features, lr {raw_lr:e}"),
         curve(&raw.losses),
     ))
-    .log_y(true)
-    .save(&args.plots, "loss_curves")?;
+    .log_y(true);
+    lab.saved(loss_plot.save(lab.plots_dir(), "loss_curves")?);
     let pairs: Vec<(f64, f64)> = eval_y
         .iter()
         .copied()
         .zip(eval_pred.iter().copied())
         .collect();
-    plots.extend(
+    lab.saved(
         ScatterPlot::new(
             &format!("Predicted vs actual ({eval_name} set, normal equations)"),
             &format!("actual {}", args.target),
@@ -262,187 +328,244 @@ fn main() -> Result<()> {
             pairs,
         ))
         .identity_line(true)
-        .save(&args.plots, "predicted_vs_actual")?,
+        .save(lab.plots_dir(), "predicted_vs_actual")?,
     );
-    let plot_ms = elapsed_ms(t);
+    lab.record_ms("plots", elapsed_ms(t));
 
     // 9. Report ----------------------------------------------------------------------------
     let within = |losses: &[f64]| steps_to_reach(losses, optimum, 1e-3);
-    if args.json || args.json_out.is_some() {
-        let out = json!({
-            "lab": "week02-linreg",
-            "data": display_path(&path),
-            "target": args.target,
-            "seed": args.seed,
-            "test_fraction": args.test_fraction,
-            "n_train": train_idx.len(),
-            "n_test": test_idx.len(),
-            "features": names,
-            "correlation_with_target": correlations,
-            "normal_equations": {
-                "coefficients": exact.weights.to_vec(),
-                "intercept": exact.intercept,
-                "train_mse": optimum,
-                "train_r2": train_r2,
-                "eval_set": eval_name,
-                "eval": { "mse": eval_mse, "mae": eval_mae, "huber": eval_huber, "huber_delta": args.huber_delta, "r2": eval_r2 },
-            },
-            "gradient_check": { "relative_error": grad_rel_err, "h": 1e-5 },
-            "gradient_descent": {
-                "learning_rate": args.learning_rate,
-                "iterations": args.iterations,
-                "coefficients": gd_model.weights.to_vec(),
-                "intercept": gd_model.intercept,
-                "final_train_mse": gd_loss,
-                "relative_gap_to_optimum": gap(gd_loss, optimum),
-                "iterations_to_within_1e-3": within(&gd.losses),
-                "losses": gd.losses,
-            },
-            "minibatch_sgd": {
-                "learning_rate": sgd_lr,
-                "epochs": args.epochs,
-                "batch_size": args.batch_size,
-                "final_train_mse": sgd_loss,
-                "relative_gap_to_optimum": gap(sgd_loss, optimum),
-                "losses": sgd.losses,
-            },
-            "raw_features_gradient_descent": {
-                "largest_stable_learning_rate": raw_lr,
-                "iterations": args.iterations,
-                "final_train_mse": raw_loss,
-                "relative_gap_to_optimum": gap(raw_loss, optimum),
-                "iterations_to_within_1e-3": within(&raw.losses),
-            },
-            "timings_ms": {
-                "load_and_split": load_ms,
-                "normal_equations": normal_ms,
-                "gradient_descent": gd_ms,
-                "minibatch_sgd": sgd_ms,
-                "raw_gradient_descent_search": raw_ms,
-                "plots": plot_ms,
-            },
-            "plots": plots.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
-        });
-        let text = serde_json::to_string_pretty(&out)?;
-        if wb_core::lab::emit_json(&text, args.json, args.json_out.as_deref())? {
-            return Ok(());
-        }
-    }
-
-    let width = names.iter().map(|n| n.len()).max().unwrap_or(4).max(9);
-    println!("Week 2 — linear regression from scratch");
-    println!("=======================================\n");
-    println!(
-        "Data: {} ({} rows, {} features, predicting `{}`)",
-        display_path(&path),
-        x.nrows(),
-        d,
-        args.target
-    );
-    println!(
-        "Split (seed {}): {} training rows, {} test rows{}\n",
-        args.seed,
-        train_idx.len(),
-        test_idx.len(),
-        if test_idx.is_empty() {
-            " (test fraction 0: everything below is on the training rows)"
-        } else {
-            ""
-        }
-    );
-
-    println!("1. Normal equations: solve (XᵀX) w = Xᵀy once, no iterations ({normal_ms:.2} ms)");
-    println!(
-        "   {:<width$}  {:>12}  {:>12}",
-        "feature", "coefficient", "corr. with y"
-    );
-    for ((name, w), c) in names.iter().zip(exact.weights.iter()).zip(&correlations) {
-        let c = c.map_or("—".to_string(), |c| format!("{c:+.3}"));
-        println!("   {name:<width$}  {w:>12.4}  {c:>12}");
-    }
-    println!("   {:<width$}  {:>12.4}", "intercept", exact.intercept);
-    println!(
-        "   Training MSE {optimum:.2} (the lowest any linear model can reach), R² {train_r2:.3}"
-    );
-    println!(
-        "   On the {eval_name} set: MSE {eval_mse:.2}, MAE {eval_mae:.2}, Huber(δ={}) {eval_huber:.2}, R² {eval_r2:.3}",
-        args.huber_delta
-    );
-    println!(
-        "   (MSE punishes big misses most; MAE is in the target's own units; Huber is in between.)\n"
-    );
-
-    println!("2. Gradient check: analytic ∂MSE/∂(w, b) against central differences");
-    println!(
-        "   relative error {grad_rel_err:.1e} — {}\n",
-        if grad_rel_err < 1e-6 {
-            "the analytic gradient is right"
-        } else {
-            "SUSPICIOUS: above 1e-6"
-        }
-    );
-
-    let reach = |k: Option<usize>, unit: &str, budget: usize| {
-        k.map_or(format!("not reached in {budget} {unit}"), |k| {
-            format!("reached after {k} {unit}")
-        })
+    let descent = |model: &LinearModel, fit: &Fit, learning_rate, passes, ms| Descent {
+        learning_rate,
+        passes,
+        batch_size: None,
+        coefficients: model.weights.to_vec(),
+        intercept: model.intercept,
+        final_train_mse: *fit.losses.last().unwrap_or(&f64::NAN),
+        relative_gap_to_optimum: gap(*fit.losses.last().unwrap_or(&f64::NAN), optimum),
+        passes_to_within_1e_3: within(&fit.losses),
+        losses: fit.losses.clone(),
+        ms,
     };
-    println!(
-        "3. Batch gradient descent, standardised features, lr {}, {} iterations ({gd_ms:.1} ms)",
-        args.learning_rate, args.iterations
-    );
-    println!(
-        "   final training MSE {gd_loss:.2}, {:.3}% above the optimum; within 0.1%: {}",
-        100.0 * gap(gd_loss, optimum),
-        reach(within(&gd.losses), "iterations", args.iterations)
-    );
-    // Where the valley is flattest, the loss hardly changes while the coefficients still move.
-    let (worst, _) = (&gd_model.weights - &exact.weights)
-        .iter()
-        .enumerate()
-        .map(|(j, d)| (j, d.abs()))
-        .fold(
-            (0, 0.0_f64),
-            |best, cur| if cur.1 > best.1 { cur } else { best },
-        );
-    println!(
-        "   coefficients (back in raw units): furthest from the normal equations is `{}`, {:.3} instead of {:.3}",
-        names[worst], gd_model.weights[worst], exact.weights[worst]
-    );
-    println!("   (correlated features make a flat valley floor: the loss is nearly optimal while");
-    println!("   some coefficients are still drifting along it)\n");
+    let sgd_model = scaler.unscale_model(&sgd.model)?;
+    let raw_model = raw.model.clone();
+    Ok(Report {
+        data: display_path(&path),
+        target: args.target.clone(),
+        seed: args.seed,
+        test_fraction: args.test_fraction,
+        n_rows: x.nrows(),
+        n_train: train_idx.len(),
+        n_test: test_idx.len(),
+        features: names,
+        correlation_with_target: correlations,
+        normal_equations: NormalEquations {
+            coefficients: exact.weights.to_vec(),
+            intercept: exact.intercept,
+            train_mse: optimum,
+            train_r2,
+            eval_set: eval_name,
+            eval: Eval {
+                mse: eval_mse,
+                mae: eval_mae,
+                huber: eval_huber,
+                huber_delta: args.huber_delta,
+                r2: eval_r2,
+            },
+            ms: lab.ms("normal_equations"),
+        },
+        gradient_check: GradientCheck {
+            relative_error: grad_rel_err,
+            h: 1e-5,
+        },
+        gradient_descent: descent(
+            &gd_model,
+            &gd,
+            args.learning_rate,
+            args.iterations,
+            lab.ms("gradient_descent"),
+        ),
+        minibatch_sgd: Descent {
+            batch_size: Some(args.batch_size),
+            ..descent(
+                &sgd_model,
+                &sgd,
+                sgd_lr,
+                args.epochs,
+                lab.ms("minibatch_sgd"),
+            )
+        },
+        raw_features_gradient_descent: descent(
+            &raw_model,
+            &raw,
+            raw_lr,
+            args.iterations,
+            lab.ms("raw_gradient_descent_search"),
+        ),
+    })
+}
 
-    println!(
-        "4. Mini-batch SGD, batch {}, lr {sgd_lr}, {} epochs ({sgd_ms:.1} ms)",
-        args.batch_size, args.epochs
-    );
-    println!(
-        "   final training MSE {sgd_loss:.2}, {:.2}% above the optimum; within 0.1%: {}",
-        100.0 * gap(sgd_loss, optimum),
-        reach(within(&sgd.losses), "epochs", args.epochs)
-    );
-    println!(
-        "   (each step sees {} rows, so its gradient is noisy: SGD gets near the bottom fast,",
-        args.batch_size
-    );
-    println!("   then hovers there unless the learning rate is lowered)\n");
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names = &self.features;
+        let width = names.iter().map(|n| n.len()).max().unwrap_or(4).max(9);
+        writeln!(
+            f,
+            "Data: {} ({} rows, {} features, predicting `{}`)",
+            self.data,
+            self.n_rows,
+            names.len(),
+            self.target
+        )?;
+        writeln!(
+            f,
+            "Split (seed {}): {} training rows, {} test rows{}\n",
+            self.seed,
+            self.n_train,
+            self.n_test,
+            if self.n_test == 0 {
+                " (test fraction 0: everything below is on the training rows)"
+            } else {
+                ""
+            }
+        )?;
 
-    println!("5. Why scale features? The same gradient descent on raw features");
-    println!("   largest learning rate (of 1e-1, 1e-2, …) that does not diverge: {raw_lr:e}");
-    println!(
-        "   after {} iterations: training MSE {raw_loss:.1}, {:.1}% above the optimum (standardised: {:.3}%)",
-        args.iterations,
-        100.0 * gap(raw_loss, optimum),
-        100.0 * gap(gd_loss, optimum)
-    );
-    println!(
-        "   Raw features on very different scales make a long, narrow valley: a step that is safe"
-    );
-    println!("   for the steepest direction barely moves along the flattest one.\n");
+        let exact = &self.normal_equations;
+        writeln!(
+            f,
+            "1. Normal equations: solve (XᵀX) w = Xᵀy once, no iterations ({:.2} ms)",
+            exact.ms
+        )?;
+        writeln!(
+            f,
+            "   {:<width$}  {:>12}  {:>12}",
+            "feature", "coefficient", "corr. with y"
+        )?;
+        let rows = names.iter().zip(&exact.coefficients);
+        for ((name, w), c) in rows.zip(&self.correlation_with_target) {
+            let c = c.map_or("—".to_string(), |c| format!("{c:+.3}"));
+            writeln!(f, "   {name:<width$}  {w:>12.4}  {c:>12}")?;
+        }
+        writeln!(f, "   {:<width$}  {:>12.4}", "intercept", exact.intercept)?;
+        writeln!(
+            f,
+            "   Training MSE {:.2} (the lowest any linear model can reach), R² {:.3}",
+            exact.train_mse, exact.train_r2
+        )?;
+        let e = &exact.eval;
+        writeln!(
+            f,
+            "   On the {} set: MSE {:.2}, MAE {:.2}, Huber(δ={}) {:.2}, R² {:.3}",
+            exact.eval_set, e.mse, e.mae, e.huber_delta, e.huber, e.r2
+        )?;
+        writeln!(
+            f,
+            "   (MSE punishes big misses most; MAE is in the target's own units; Huber is in between.)\n"
+        )?;
 
-    println!("Plots:");
-    for p in &plots {
-        println!("   {}", p.display());
+        let rel = self.gradient_check.relative_error;
+        writeln!(
+            f,
+            "2. Gradient check: analytic ∂MSE/∂(w, b) against central differences"
+        )?;
+        writeln!(
+            f,
+            "   relative error {rel:.1e} — {}\n",
+            if rel < 1e-6 {
+                "the analytic gradient is right"
+            } else {
+                "SUSPICIOUS: above 1e-6"
+            }
+        )?;
+
+        let reach = |d: &Descent, unit: &str| {
+            d.passes_to_within_1e_3
+                .map_or(format!("not reached in {} {unit}", d.passes), |k| {
+                    format!("reached after {k} {unit}")
+                })
+        };
+        let gd = &self.gradient_descent;
+        writeln!(
+            f,
+            "3. Batch gradient descent, standardised features, lr {}, {} iterations ({:.1} ms)",
+            gd.learning_rate, gd.passes, gd.ms
+        )?;
+        writeln!(
+            f,
+            "   final training MSE {:.2}, {:.3}% above the optimum; within 0.1%: {}",
+            gd.final_train_mse,
+            100.0 * gd.relative_gap_to_optimum,
+            reach(gd, "iterations")
+        )?;
+        // Where the valley is flattest, the loss hardly changes while the coefficients still move.
+        let (worst, _) = gd
+            .coefficients
+            .iter()
+            .zip(&exact.coefficients)
+            .map(|(a, b)| (a - b).abs())
+            .enumerate()
+            .fold((0, 0.0_f64), |best, cur| if cur.1 > best.1 { cur } else { best });
+        writeln!(
+            f,
+            "   coefficients (back in raw units): furthest from the normal equations is `{}`, {:.3} instead of {:.3}",
+            names[worst], gd.coefficients[worst], exact.coefficients[worst]
+        )?;
+        writeln!(
+            f,
+            "   (correlated features make a flat valley floor: the loss is nearly optimal while"
+        )?;
+        writeln!(
+            f,
+            "   some coefficients are still drifting along it)\n"
+        )?;
+
+        let sgd = &self.minibatch_sgd;
+        let batch = sgd.batch_size.unwrap_or(0);
+        writeln!(
+            f,
+            "4. Mini-batch SGD, batch {batch}, lr {}, {} epochs ({:.1} ms)",
+            sgd.learning_rate, sgd.passes, sgd.ms
+        )?;
+        writeln!(
+            f,
+            "   final training MSE {:.2}, {:.2}% above the optimum; within 0.1%: {}",
+            sgd.final_train_mse,
+            100.0 * sgd.relative_gap_to_optimum,
+            reach(sgd, "epochs")
+        )?;
+        writeln!(
+            f,
+            "   (each step sees {batch} rows, so its gradient is noisy: SGD gets near the bottom fast,"
+        )?;
+        writeln!(
+            f,
+            "   then hovers there unless the learning rate is lowered)\n"
+        )?;
+
+        let raw = &self.raw_features_gradient_descent;
+        writeln!(
+            f,
+            "5. Why scale features? The same gradient descent on raw features"
+        )?;
+        writeln!(
+            f,
+            "   largest learning rate (of 1e-1, 1e-2, …) that does not diverge: {:e}",
+            raw.learning_rate
+        )?;
+        writeln!(
+            f,
+            "   after {} iterations: training MSE {:.1}, {:.1}% above the optimum (standardised: {:.3}%)",
+            raw.passes,
+            raw.final_train_mse,
+            100.0 * raw.relative_gap_to_optimum,
+            100.0 * gd.relative_gap_to_optimum
+        )?;
+        writeln!(
+            f,
+            "   Raw features on very different scales make a long, narrow valley: a step that is safe"
+        )?;
+        writeln!(
+            f,
+            "   for the steepest direction barely moves along the flattest one."
+        )
     }
-    Ok(())
 }

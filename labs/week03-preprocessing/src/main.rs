@@ -3,10 +3,12 @@
 use anyhow::Result;
 use clap::Parser;
 use ndarray::{Array1, ArrayView1, Axis};
-use serde_json::json;
-use std::path::PathBuf;
+use serde::Serialize;
+use std::fmt;
+use std::process::ExitCode;
 use std::time::Instant;
 use wb_core::lab::{check_open_fraction, elapsed_ms};
+use wb_lab::{Lab, LabArgs};
 use wb_data::SplitMix64;
 use wb_plot::{Histogram, LinePlot, Series};
 use week03_preprocessing::logistic::{
@@ -35,19 +37,128 @@ struct Args {
     /// Gradient-descent iterations of the logistic regression
     #[arg(long, default_value_t = 2000)]
     iterations: usize,
-    /// Folder for the plots (PNG and SVG)
-    #[arg(
-        long,
-        value_name = "DIR",
-        default_value = "output/week03-preprocessing"
-    )]
-    plots: PathBuf,
-    /// Print the key results as one JSON object instead of the report
-    #[arg(long)]
-    json: bool,
-    /// Also write the JSON results to FILE, and print the report as usual
-    #[arg(long, value_name = "FILE", value_parser = wb_core::lab::writable_file)]
-    json_out: Option<PathBuf>,
+    #[command(flatten)]
+    lab: LabArgs,
+}
+
+#[derive(Serialize)]
+struct Report {
+    seed: u64,
+    test_fraction: f64,
+    n: usize,
+    survivors: usize,
+    age_statistics: AgeStatistics,
+    central_limit_theorem: Vec<CltRow>,
+    split: Splits,
+    features: Vec<String>,
+    model: Model,
+    baseline: Baseline,
+    accuracy_gain_over_baseline: f64,
+    errors_by_group: Vec<GroupErrors>,
+    #[serde(skip)]
+    ms: Timings,
+}
+
+#[derive(Default)]
+struct Timings {
+    statistics: f64,
+    preprocessing: f64,
+    fit: f64,
+}
+
+#[derive(Serialize)]
+struct AgeStatistics {
+    n_with_age: usize,
+    n_missing_age: usize,
+    mean: f64,
+    median: f64,
+    variance_population: f64,
+    variance_sample: f64,
+    std_sample: f64,
+    quantiles: Vec<Quantile>,
+    covariance_age_sibsp: f64,
+    correlation_age_sibsp: f64,
+    correlation_age_parch: f64,
+}
+
+#[derive(Serialize)]
+struct Quantile {
+    q: f64,
+    value: f64,
+}
+
+#[derive(Serialize)]
+struct CltRow {
+    n: usize,
+    mean_of_means: f64,
+    std_of_means: f64,
+    theory: f64,
+}
+
+#[derive(Serialize)]
+struct Splits {
+    random: SplitRow,
+    stratified: SplitRow,
+}
+
+#[derive(Serialize)]
+struct SplitRow {
+    train: usize,
+    test: usize,
+    survival_train: f64,
+    survival_test: f64,
+}
+
+#[derive(Serialize)]
+struct Model {
+    learning_rate: f64,
+    iterations: usize,
+    weights: Vec<f64>,
+    intercept: f64,
+    first_train_log_loss: f64,
+    train_log_loss: f64,
+    test_log_loss: f64,
+    test: Metrics,
+}
+
+#[derive(Serialize)]
+struct Baseline {
+    predicts: f64,
+    test: Metrics,
+}
+
+#[derive(Serialize)]
+struct Metrics {
+    accuracy: f64,
+    precision: f64,
+    recall: f64,
+    tp: usize,
+    fp: usize,
+    tn: usize,
+    #[serde(rename = "fn")]
+    fn_: usize,
+}
+
+impl From<&BinaryMetrics> for Metrics {
+    fn from(b: &BinaryMetrics) -> Self {
+        Self {
+            accuracy: b.accuracy,
+            precision: b.precision,
+            recall: b.recall,
+            tp: b.true_positives,
+            fp: b.false_positives,
+            tn: b.true_negatives,
+            fn_: b.false_negatives,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct GroupErrors {
+    group: String,
+    rows: usize,
+    errors: usize,
+    survivors: usize,
 }
 
 fn pct(x: f64) -> String {
@@ -67,10 +178,19 @@ fn sample_means(rng: &mut SplitMix64, size: usize, reps: usize) -> Vec<f64> {
         .collect()
 }
 
-fn main() -> Result<()> {
+fn main() -> ExitCode {
     let args = Args::parse();
+    wb_lab::run(
+        "week03-preprocessing",
+        "Week 3 — statistics, splits, preprocessing and a first model",
+        &args.lab,
+        |lab| run(&args, lab),
+    )
+}
+
+fn run(args: &Args, lab: &mut Lab) -> Result<Report> {
     check_open_fraction("--test-fraction", args.test_fraction)?;
-    let t0 = Instant::now();
+    let mut ms = Timings::default();
     let path = wb_data::dataset("tabular/titanic.csv")?;
     let data: Titanic = load_titanic(&path)?;
     let n = data.len();
@@ -86,20 +206,24 @@ fn main() -> Result<()> {
         .iter()
         .map(|&q| quantile(age, q))
         .collect::<Result<_, _>>()?;
-    let stats = json!({
-        "n_with_age": has_age.len(),
-        "n_missing_age": n - has_age.len(),
-        "mean": mean(age)?,
-        "median": median(age)?,
-        "variance_population": variance(age, 0)?,
-        "variance_sample": variance(age, 1)?,
-        "std_sample": std_dev(age, 1)?,
-        "quantiles": qs.iter().zip(&quantiles).map(|(q, v)| json!({"q": q, "value": v})).collect::<Vec<_>>(),
-        "covariance_age_sibsp": covariance(age, sibsp, 1)?,
-        "correlation_age_sibsp": correlation(age, sibsp)?,
-        "correlation_age_parch": correlation(age, parch)?,
-    });
-    let stats_ms = elapsed_ms(t);
+    let age_statistics = AgeStatistics {
+        n_with_age: has_age.len(),
+        n_missing_age: n - has_age.len(),
+        mean: mean(age)?,
+        median: median(age)?,
+        variance_population: variance(age, 0)?,
+        variance_sample: variance(age, 1)?,
+        std_sample: std_dev(age, 1)?,
+        quantiles: qs
+            .iter()
+            .zip(&quantiles)
+            .map(|(&q, &value)| Quantile { q, value })
+            .collect(),
+        covariance_age_sibsp: covariance(age, sibsp, 1)?,
+        correlation_age_sibsp: correlation(age, sibsp)?,
+        correlation_age_parch: correlation(age, parch)?,
+    };
+    ms.statistics = elapsed_ms(t);
 
     // 2. The central limit theorem.
     let mut rng = SplitMix64::new(args.seed);
@@ -108,11 +232,16 @@ fn main() -> Result<()> {
         .iter()
         .map(|&s| (s, sample_means(&mut rng, s, 4000)))
         .collect();
-    let clt_rows: Vec<(usize, f64, f64)> = clt
+    let clt_rows: Vec<CltRow> = clt
         .iter()
         .map(|(s, m)| {
             let a = Array1::from(m.clone());
-            Ok((*s, mean(a.view())?, std_dev(a.view(), 1)?))
+            Ok(CltRow {
+                n: *s,
+                mean_of_means: mean(a.view())?,
+                std_of_means: std_dev(a.view(), 1)?,
+                theory: 1.0 / (*s as f64).sqrt(),
+            })
         })
         .collect::<Result<_, week03_preprocessing::MlError>>()?;
 
@@ -129,7 +258,7 @@ fn main() -> Result<()> {
     let x_train = prep.transform(tr.numeric.view(), tr.categorical.view())?;
     let x_test = prep.transform(te.numeric.view(), te.categorical.view())?;
     let names = prep.feature_names()?;
-    let prep_ms = elapsed_ms(t);
+    ms.preprocessing = elapsed_ms(t);
 
     // 5. The model against the baseline.
     let t = Instant::now();
@@ -139,7 +268,7 @@ fn main() -> Result<()> {
         args.learning_rate,
         args.iterations,
     )?;
-    let fit_ms = elapsed_ms(t);
+    ms.fit = elapsed_ms(t);
     let pred = model.predict(x_test.view())?;
     let metrics: BinaryMetrics = binary_metrics(te.survived.view(), pred.view())?;
     let majority = majority_class(tr.survived.view())?;
@@ -171,7 +300,6 @@ fn main() -> Result<()> {
 
     // 7. Plots.
     let t = Instant::now();
-    let mut plots = Vec::new();
     let sd30 = 1.0 / (30f64).sqrt();
     let normal: Vec<(f64, f64)> = (0..=120)
         .map(|k| {
@@ -194,9 +322,9 @@ fn main() -> Result<()> {
     for (s, m) in &clt {
         hist = hist.sample(format!("n = {s}"), m.clone());
     }
-    plots.extend(
+    lab.saved(
         hist.curve(Series::new("normal density, mean 1, sd 1/√30", normal))
-            .save(&args.plots, "clt")?,
+            .save(lab.plots_dir(), "clt")?,
     );
     let ages = |alive: f64| -> Vec<f64> {
         has_age
@@ -205,7 +333,7 @@ fn main() -> Result<()> {
             .map(|&i| data.numeric[[i, 0]])
             .collect()
     };
-    plots.extend(
+    lab.saved(
         Histogram::new(
             "Age of the passengers, by outcome",
             "age (years)",
@@ -214,14 +342,14 @@ fn main() -> Result<()> {
         .bins(40)
         .sample("died", ages(0.0))
         .sample("survived", ages(1.0))
-        .save(&args.plots, "age_by_outcome")?,
+        .save(lab.plots_dir(), "age_by_outcome")?,
     );
     let curve: Vec<(f64, f64)> = losses
         .iter()
         .enumerate()
         .map(|(i, &l)| (i as f64, l))
         .collect();
-    plots.extend(
+    lab.saved(
         LinePlot::new(
             "Logistic regression: training log-loss",
             "gradient-descent iteration",
@@ -231,206 +359,243 @@ fn main() -> Result<()> {
             format!("learning rate {}", args.learning_rate),
             curve,
         ))
-        .save(&args.plots, "training_loss")?,
+        .save(lab.plots_dir(), "training_loss")?,
     );
-    let plot_ms = elapsed_ms(t);
+    lab.record_ms("plots", elapsed_ms(t));
+    lab.record_ms("statistics", ms.statistics);
+    lab.record_ms("preprocessing", ms.preprocessing);
+    lab.record_ms("fit", ms.fit);
+    let split_row = |train: &[usize], test: &[usize]| SplitRow {
+        train: train.len(),
+        test: test.len(),
+        survival_train: rate(y, train),
+        survival_test: rate(y, test),
+    };
+    Ok(Report {
+        seed: args.seed,
+        test_fraction: args.test_fraction,
+        n,
+        survivors: y.sum() as usize,
+        age_statistics,
+        central_limit_theorem: clt_rows,
+        split: Splits {
+            random: split_row(&train_r, &test_r),
+            stratified: split_row(&train, &test),
+        },
+        features: names,
+        model: Model {
+            learning_rate: args.learning_rate,
+            iterations: args.iterations,
+            weights: model.weights.to_vec(),
+            intercept: model.intercept,
+            first_train_log_loss: losses.first().copied().unwrap_or(f64::NAN),
+            train_log_loss: losses.last().copied().unwrap_or(f64::NAN),
+            test_log_loss: test_loss,
+            test: (&metrics).into(),
+        },
+        baseline: Baseline {
+            predicts: majority,
+            test: (&baseline).into(),
+        },
+        accuracy_gain_over_baseline: metrics.accuracy - baseline.accuracy,
+        errors_by_group: groups
+            .into_iter()
+            .map(|(group, rows, errors, survivors)| GroupErrors {
+                group,
+                rows,
+                errors,
+                survivors,
+            })
+            .collect(),
+        ms,
+    })
+}
 
-    let beat = metrics.accuracy - baseline.accuracy;
-    if args.json || args.json_out.is_some() {
-        let m = |b: &BinaryMetrics| {
-            json!({"accuracy": b.accuracy, "precision": b.precision, "recall": b.recall,
-                   "tp": b.true_positives, "fp": b.false_positives, "tn": b.true_negatives, "fn": b.false_negatives})
-        };
-        let out = json!({
-            "lab": "week03-preprocessing",
-            "seed": args.seed,
-            "test_fraction": args.test_fraction,
-            "n": n,
-            "age_statistics": stats,
-            "central_limit_theorem": clt_rows.iter().map(|(s, m, sd)| json!({"n": s, "mean_of_means": m, "std_of_means": sd, "theory": 1.0 / (*s as f64).sqrt()})).collect::<Vec<_>>(),
-            "split": {
-                "random": {"train": train_r.len(), "test": test_r.len(), "survival_train": rate(y, &train_r), "survival_test": rate(y, &test_r)},
-                "stratified": {"train": train.len(), "test": test.len(), "survival_train": rate(y, &train), "survival_test": rate(y, &test)},
-            },
-            "features": names,
-            "model": {
-                "weights": model.weights.to_vec(),
-                "intercept": model.intercept,
-                "train_log_loss": losses.last(),
-                "test_log_loss": test_loss,
-                "test": m(&metrics),
-            },
-            "baseline": {"predicts": majority, "test": m(&baseline)},
-            "accuracy_gain_over_baseline": beat,
-            "errors_by_group": groups.iter().map(|(g, r, e, a)| json!({"group": g, "rows": r, "errors": e, "survivors": a})).collect::<Vec<_>>(),
-            "timings_ms": {"total": elapsed_ms(t0), "statistics": stats_ms, "preprocessing": prep_ms, "fit": fit_ms, "plots": plot_ms},
-            "plots": plots.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
-        });
-        let text = serde_json::to_string_pretty(&out)?;
-        if wb_core::lab::emit_json(&text, args.json, args.json_out.as_deref())? {
-            return Ok(());
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let n = self.n;
+        writeln!(
+            f,
+            "Data: datasets/tabular/titanic.csv — {n} passengers, {} survived ({})",
+            self.survivors,
+            pct(self.survivors as f64 / n.max(1) as f64)
+        )?;
+        let stats = &self.age_statistics;
+        writeln!(
+            f,
+            "      {} ages missing; columns: pclass, sex (categories), age, sibsp, parch (numbers)\n",
+            stats.n_missing_age
+        )?;
+        writeln!(
+            f,
+            "1. Statistics of the {} known ages ({:.2} ms)",
+            stats.n_with_age, self.ms.statistics
+        )?;
+        writeln!(
+            f,
+            "   mean {:.2}, median {:.2} years",
+            stats.mean, stats.median
+        )?;
+        writeln!(
+            f,
+            "   variance: population {:.2}, sample {:.2} (divides by n − 1; the gap shrinks as n grows)",
+            stats.variance_population, stats.variance_sample
+        )?;
+        writeln!(
+            f,
+            "   standard deviation (sample) {:.2} years",
+            stats.std_sample
+        )?;
+        let qline: Vec<String> = stats
+            .quantiles
+            .iter()
+            .map(|q| format!("{}%: {:.1}", q.q * 100.0, q.value))
+            .collect();
+        writeln!(
+            f,
+            "   quantiles (numpy's linear rule): {}",
+            qline.join(", ")
+        )?;
+        writeln!(
+            f,
+            "   correlation of age with siblings/spouses aboard {:+.3}, with parents/children {:+.3}\n",
+            stats.correlation_age_sibsp, stats.correlation_age_parch
+        )?;
+
+        writeln!(
+            f,
+            "2. Central limit theorem: means of n draws from Exponential(1), 4000 times each"
+        )?;
+        writeln!(
+            f,
+            "   {:>4}  {:>13}  {:>12}  {:>12}",
+            "n", "mean of means", "sd of means", "theory 1/√n"
+        )?;
+        for r in &self.central_limit_theorem {
+            let (s, m, sd, th) = (r.n, r.mean_of_means, r.std_of_means, r.theory);
+            writeln!(f, "   {s:>4}  {m:>13.3}  {sd:>12.3}  {th:>12.3}")?;
         }
+        writeln!(
+            f,
+            "   The draws are skewed, yet their means pile up in a bell around 1 that narrows like 1/√n.\n"
+        )?;
+
+        writeln!(
+            f,
+            "3. Train/test split, test fraction {} (seed {})",
+            self.test_fraction, self.seed
+        )?;
+        writeln!(
+            f,
+            "   {:<11} {:>6} {:>6}  {:>14}  {:>13}",
+            "", "train", "test", "survival train", "survival test"
+        )?;
+        for (name, r) in [
+            ("random", &self.split.random),
+            ("stratified", &self.split.stratified),
+        ] {
+            writeln!(
+                f,
+                "   {:<11} {:>6} {:>6}  {:>14}  {:>13}",
+                name,
+                r.train,
+                r.test,
+                pct(r.survival_train),
+                pct(r.survival_test)
+            )?;
+        }
+        writeln!(
+            f,
+            "   Stratifying keeps the survival rate equal in both parts. The model below uses the stratified"
+        )?;
+        writeln!(
+            f,
+            "   split, fits everything on the training rows, and looks at the test rows once, at the end.\n"
+        )?;
+
+        writeln!(
+            f,
+            "4. Preprocessing, fitted on the {} training rows ({:.2} ms)",
+            self.split.stratified.train, self.ms.preprocessing
+        )?;
+        writeln!(
+            f,
+            "   age: missing values → the training median; age, sibsp, parch → standardised"
+        )?;
+        writeln!(
+            f,
+            "   pclass, sex → one-hot; {} features: {}\n",
+            self.features.len(),
+            self.features.join(", ")
+        )?;
+
+        let m = &self.model;
+        writeln!(
+            f,
+            "5. Logistic regression from scratch, lr {}, {} iterations ({:.1} ms)",
+            m.learning_rate, m.iterations, self.ms.fit
+        )?;
+        writeln!(
+            f,
+            "   training log-loss {:.4} → {:.4}; test log-loss {:.4}",
+            m.first_train_log_loss, m.train_log_loss, m.test_log_loss
+        )?;
+        writeln!(
+            f,
+            "   {:<26} {:>9} {:>10} {:>7}",
+            "on the test set", "accuracy", "precision", "recall"
+        )?;
+        let base = &self.baseline;
+        let always = if base.predicts == 1.0 {
+            "survived"
+        } else {
+            "died"
+        };
+        for (name, r) in [
+            (format!("baseline (always \"{always}\")"), &base.test),
+            ("logistic regression".to_string(), &m.test),
+        ] {
+            writeln!(
+                f,
+                "   {:<26} {:>9} {:>10} {:>7}",
+                name,
+                pct(r.accuracy),
+                pct(r.precision),
+                pct(r.recall)
+            )?;
+        }
+        writeln!(
+            f,
+            "   The model beats the baseline by {:.1} accuracy points.",
+            100.0 * self.accuracy_gain_over_baseline
+        )?;
+        writeln!(
+            f,
+            "   Confusion: {} survivors found, {} missed; {} deaths right, {} predicted to survive.\n",
+            m.test.tp, m.test.fn_, m.test.tn, m.test.fp
+        )?;
+
+        writeln!(f, "6. Where are the errors? Test rows by class and sex")?;
+        writeln!(
+            f,
+            "   {:<12} {:>5} {:>9} {:>7}",
+            "group", "rows", "survived", "errors"
+        )?;
+        for g in &self.errors_by_group {
+            let survived = pct(g.survivors as f64 / g.rows as f64);
+            writeln!(
+                f,
+                "   {:<12} {:>5} {survived:>9} {:>7}",
+                g.group, g.rows, g.errors
+            )?;
+        }
+        writeln!(
+            f,
+            "   The model learned \"women and the first class survive\": its errors are the groups where that"
+        )?;
+        writeln!(
+            f,
+            "   rule is closest to a coin toss (women in third class) and the men who survived against it."
+        )
     }
-
-    println!("Week 3 — statistics, splits, preprocessing and a first model");
-    println!("=============================================================\n");
-    println!(
-        "Data: datasets/tabular/titanic.csv — {n} passengers, {} survived ({})",
-        y.sum(),
-        pct(y.mean().unwrap_or(0.0))
-    );
-    println!(
-        "      {} ages missing; columns: pclass, sex (categories), age, sibsp, parch (numbers)\n",
-        n - has_age.len()
-    );
-
-    println!(
-        "1. Statistics of the {} known ages ({stats_ms:.2} ms)",
-        has_age.len()
-    );
-    println!(
-        "   mean {:.2}, median {:.2} years",
-        stats["mean"].as_f64().unwrap_or(f64::NAN),
-        stats["median"].as_f64().unwrap_or(f64::NAN)
-    );
-    println!(
-        "   variance: population {:.2}, sample {:.2} (divides by n − 1; the gap shrinks as n grows)",
-        stats["variance_population"].as_f64().unwrap_or(f64::NAN),
-        stats["variance_sample"].as_f64().unwrap_or(f64::NAN)
-    );
-    println!(
-        "   standard deviation (sample) {:.2} years",
-        stats["std_sample"].as_f64().unwrap_or(f64::NAN)
-    );
-    let qline: Vec<String> = qs
-        .iter()
-        .zip(&quantiles)
-        .map(|(q, v)| format!("{}%: {v:.1}", q * 100.0))
-        .collect();
-    println!("   quantiles (numpy's linear rule): {}", qline.join(", "));
-    println!(
-        "   correlation of age with siblings/spouses aboard {:+.3}, with parents/children {:+.3}\n",
-        stats["correlation_age_sibsp"].as_f64().unwrap_or(f64::NAN),
-        stats["correlation_age_parch"].as_f64().unwrap_or(f64::NAN)
-    );
-
-    println!("2. Central limit theorem: means of n draws from Exponential(1), 4000 times each");
-    println!(
-        "   {:>4}  {:>13}  {:>12}  {:>12}",
-        "n", "mean of means", "sd of means", "theory 1/√n"
-    );
-    for (s, m, sd) in &clt_rows {
-        println!(
-            "   {s:>4}  {m:>13.3}  {sd:>12.3}  {:>12.3}",
-            1.0 / (*s as f64).sqrt()
-        );
-    }
-    println!(
-        "   The draws are skewed, yet their means pile up in a bell around 1 that narrows like 1/√n.\n"
-    );
-
-    println!(
-        "3. Train/test split, test fraction {} (seed {})",
-        args.test_fraction, args.seed
-    );
-    println!(
-        "   {:<11} {:>6} {:>6}  {:>14}  {:>13}",
-        "", "train", "test", "survival train", "survival test"
-    );
-    println!(
-        "   {:<11} {:>6} {:>6}  {:>14}  {:>13}",
-        "random",
-        train_r.len(),
-        test_r.len(),
-        pct(rate(y, &train_r)),
-        pct(rate(y, &test_r))
-    );
-    println!(
-        "   {:<11} {:>6} {:>6}  {:>14}  {:>13}",
-        "stratified",
-        train.len(),
-        test.len(),
-        pct(rate(y, &train)),
-        pct(rate(y, &test))
-    );
-    println!(
-        "   Stratifying keeps the survival rate equal in both parts. The model below uses the stratified"
-    );
-    println!(
-        "   split, fits everything on the training rows, and looks at the test rows once, at the end.\n"
-    );
-
-    println!(
-        "4. Preprocessing, fitted on the {} training rows ({prep_ms:.2} ms)",
-        train.len()
-    );
-    println!("   age: missing values → the training median; age, sibsp, parch → standardised");
-    println!(
-        "   pclass, sex → one-hot; {} features: {}\n",
-        names.len(),
-        names.join(", ")
-    );
-
-    println!(
-        "5. Logistic regression from scratch, lr {}, {} iterations ({fit_ms:.1} ms)",
-        args.learning_rate, args.iterations
-    );
-    println!(
-        "   training log-loss {:.4} → {:.4}; test log-loss {test_loss:.4}",
-        losses[0],
-        losses.last().copied().unwrap_or(f64::NAN)
-    );
-    println!(
-        "   {:<26} {:>9} {:>10} {:>7}",
-        "on the test set", "accuracy", "precision", "recall"
-    );
-    println!(
-        "   {:<26} {:>9} {:>10} {:>7}",
-        format!(
-            "baseline (always \"{}\")",
-            if majority == 1.0 { "survived" } else { "died" }
-        ),
-        pct(baseline.accuracy),
-        pct(baseline.precision),
-        pct(baseline.recall)
-    );
-    println!(
-        "   {:<26} {:>9} {:>10} {:>7}",
-        "logistic regression",
-        pct(metrics.accuracy),
-        pct(metrics.precision),
-        pct(metrics.recall)
-    );
-    println!(
-        "   The model beats the baseline by {:.1} accuracy points.",
-        100.0 * beat
-    );
-    println!(
-        "   Confusion: {} survivors found, {} missed; {} deaths right, {} predicted to survive.\n",
-        metrics.true_positives,
-        metrics.false_negatives,
-        metrics.true_negatives,
-        metrics.false_positives
-    );
-
-    println!("6. Where are the errors? Test rows by class and sex");
-    println!(
-        "   {:<12} {:>5} {:>9} {:>7}",
-        "group", "rows", "survived", "errors"
-    );
-    for (g, r, e, a) in &groups {
-        println!("   {g:<12} {r:>5} {:>9} {e:>7}", pct(*a as f64 / *r as f64));
-    }
-    println!(
-        "   The model learned \"women and the first class survive\": its errors are the groups where that"
-    );
-    println!(
-        "   rule is closest to a coin toss (women in third class) and the men who survived against it.\n"
-    );
-
-    println!("Plots:");
-    for p in &plots {
-        println!("   {}", p.display());
-    }
-    Ok(())
 }

@@ -3,11 +3,11 @@
 use anyhow::Result;
 use clap::Parser;
 use ndarray::{Array2, Axis, array};
-use serde_json::json;
-use std::io::IsTerminal;
-use std::path::PathBuf;
-use std::time::Instant;
-use wb_core::lab::{check_open_fraction, elapsed_ms};
+use serde::Serialize;
+use std::fmt;
+use std::process::ExitCode;
+use wb_core::lab::check_open_fraction;
+use wb_lab::{Lab, LabArgs};
 use wb_data::SplitMix64;
 use wb_plot::{LegendPosition, LinePlot, Series};
 use week10_backprop::autograd::Tape;
@@ -30,15 +30,8 @@ struct Args {
     /// Seed of the initialisations, splits and batches
     #[arg(long, default_value_t = 42)]
     seed: u64,
-    /// Folder for the plots (PNG and SVG)
-    #[arg(long, value_name = "DIR", default_value = "output/week10-backprop")]
-    plots: PathBuf,
-    /// Print the key results as one JSON object instead of the report
-    #[arg(long)]
-    json: bool,
-    /// Also write the JSON results to FILE, and print the report as usual
-    #[arg(long, value_name = "FILE", value_parser = wb_core::lab::writable_file)]
-    json_out: Option<PathBuf>,
+    #[command(flatten)]
+    lab: LabArgs,
 }
 
 fn optimizers() -> Vec<Box<dyn Optimizer>> {
@@ -65,10 +58,81 @@ fn optimizers() -> Vec<Box<dyn Optimizer>> {
     ]
 }
 
-fn main() -> Result<()> {
+#[derive(Serialize)]
+struct Report {
+    autograd: Autograd,
+    gradient_check: GradientCheck,
+    rosenbrock: Vec<RosenbrockRun>,
+    digits_5_epochs: Vec<DigitsRace>,
+    digits: Digits,
+    gradient_norms: Vec<GradientNorms>,
+    clipping: Clipping,
+}
+
+/// f = tanh(a·b + a) and its gradient.
+#[derive(Serialize)]
+struct Autograd {
+    value: f64,
+    grad_a: f64,
+    grad_b: f64,
+}
+
+#[derive(Serialize)]
+struct GradientCheck {
+    parameters: usize,
+    relative_error: f64,
+}
+
+#[derive(Serialize)]
+struct RosenbrockRun {
+    optimizer: String,
+    final_f: f64,
+    distance_to_minimum: f64,
+    #[serde(skip)]
+    path: Vec<(f64, f64)>,
+}
+
+#[derive(Serialize)]
+struct DigitsRace {
+    optimizer: String,
+    final_loss: f64,
+    test_accuracy: f64,
+}
+
+#[derive(Serialize)]
+struct Digits {
+    epochs: usize,
+    losses: Vec<f64>,
+    test_accuracy: f64,
+    n_test: usize,
+    #[serde(skip)]
+    training_ms: f64,
+}
+
+#[derive(Serialize)]
+struct GradientNorms {
+    config: &'static str,
+    norms: Vec<f64>,
+}
+
+#[derive(Serialize)]
+struct Clipping {
+    norm_before: f64,
+    norm_after: f64,
+}
+
+fn main() -> ExitCode {
     let args = Args::parse();
+    wb_lab::run(
+        "week10-backprop",
+        "Week 10 — backpropagation, optimisers and vanishing gradients",
+        &args.lab,
+        |lab| run(&args, lab),
+    )
+}
+
+fn run(args: &Args, lab: &mut Lab) -> Result<Report> {
     check_open_fraction("--test-fraction", args.test_fraction)?;
-    let t0 = Instant::now();
 
     // 1. Autograd on a small expression with a shared node. ------------------------------------
     let mut t = Tape::new();
@@ -77,7 +141,11 @@ fn main() -> Result<()> {
     let s = t.add(ab, a); // `a` is used twice
     let out = t.tanh(s);
     t.backward(out)?;
-    let (fval, ga, gb) = (t.value(out), t.grad(a), t.grad(b));
+    let autograd = Autograd {
+        value: t.value(out),
+        grad_a: t.grad(a),
+        grad_b: t.grad(b),
+    };
 
     // 2. Backpropagation against central differences. -----------------------------------------
     let mut rng = SplitMix64::new(args.seed);
@@ -87,11 +155,14 @@ fn main() -> Result<()> {
     let (_, grads) = backward(&small, gx.view(), &gy)?;
     let analytic = grads.flat();
     let numeric = numerical_gradient(&small, gx.view(), &gy, 1e-5)?;
-    let rel = (&analytic - &numeric).mapv(|v| v * v).sum().sqrt()
-        / (analytic.mapv(|v| v * v).sum().sqrt() + numeric.mapv(|v| v * v).sum().sqrt());
+    let norm = |v: &ndarray::Array1<f64>| v.mapv(|v| v * v).sum().sqrt();
+    let gradient_check = GradientCheck {
+        parameters: analytic.len(),
+        relative_error: norm(&(&analytic - &numeric)) / (norm(&analytic) + norm(&numeric)),
+    };
 
     // 3. Optimisers on Rosenbrock. ---------------------------------------------------------------
-    let mut paths = Vec::new();
+    let mut rosenbrock_runs = Vec::new();
     for mut opt in optimizers() {
         let mut p = array![-1.5, 2.0];
         let mut path = vec![(p[0], p[1])];
@@ -102,21 +173,22 @@ fn main() -> Result<()> {
                 path.push((p[0], p[1]));
             }
         }
-        let (f, _) = rosenbrock(&p);
-        paths.push((
-            opt.name(),
-            f,
-            ((p[0] - 1.0).powi(2) + (p[1] - 1.0).powi(2)).sqrt(),
+        rosenbrock_runs.push(RosenbrockRun {
+            optimizer: opt.name(),
+            final_f: rosenbrock(&p).0,
+            distance_to_minimum: ((p[0] - 1.0).powi(2) + (p[1] - 1.0).powi(2)).sqrt(),
             path,
-        ));
+        });
     }
 
     // 4. Digits. -----------------------------------------------------------------------------------
     let (x, y) = digits()?;
-    let (tr, te) = wb_data::train_test_indices(x.nrows(), args.test_fraction, args.seed);
-    let (xtr, xte) = (x.select(Axis(0), &tr), x.select(Axis(0), &te));
-    let ytr: Vec<usize> = tr.iter().map(|&i| y[i]).collect();
-    let yte: Vec<usize> = te.iter().map(|&i| y[i]).collect();
+    let (train_rows, test_rows) =
+        wb_data::train_test_indices(x.nrows(), args.test_fraction, args.seed);
+    let x_train = x.select(Axis(0), &train_rows);
+    let x_test = x.select(Axis(0), &test_rows);
+    let y_train: Vec<usize> = train_rows.iter().map(|&i| y[i]).collect();
+    let y_test: Vec<usize> = test_rows.iter().map(|&i| y[i]).collect();
     let digit_opts: Vec<Box<dyn Optimizer>> = vec![
         Box::new(Sgd { lr: 0.1 }),
         Box::new(Momentum {
@@ -141,34 +213,28 @@ fn main() -> Result<()> {
     let mut races = Vec::new();
     for mut opt in digit_opts {
         let mut net = Net::new(&[64, 64, 10], Act::Relu, Init::He, args.seed)?;
-        let losses = train_epochs(
-            &mut net,
-            opt.as_mut(),
-            xtr.view(),
-            &ytr,
-            5,
-            32,
-            args.seed,
-            false,
-        )?;
-        races.push((opt.name(), losses, accuracy(&net, xte.view(), &yte)?));
+        let (xv, seed) = (x_train.view(), args.seed);
+        let losses = train_epochs(&mut net, opt.as_mut(), xv, &y_train, 5, 32, seed, false)?;
+        races.push(DigitsRace {
+            optimizer: opt.name(),
+            final_loss: losses.last().copied().unwrap_or(f64::NAN),
+            test_accuracy: accuracy(&net, x_test.view(), &y_test)?,
+        });
     }
-    let t = Instant::now();
     let mut net = Net::new(&[64, 128, 64, 10], Act::Relu, Init::He, args.seed)?;
     let mut adam = Adam::new(1e-3);
-    let show = !args.json && std::io::stderr().is_terminal();
-    let losses = train_epochs(
-        &mut net,
-        &mut adam,
-        xtr.view(),
-        &ytr,
-        args.epochs,
-        32,
-        args.seed,
-        show,
-    )?;
-    let train_ms = elapsed_ms(t);
-    let test_acc = accuracy(&net, xte.view(), &yte)?;
+    let show = lab.progress();
+    let losses = lab.timed("digits_training", || {
+        let (xv, seed) = (x_train.view(), args.seed);
+        train_epochs(&mut net, &mut adam, xv, &y_train, args.epochs, 32, seed, show)
+    })?;
+    let digits = Digits {
+        epochs: args.epochs,
+        losses,
+        test_accuracy: accuracy(&net, x_test.view(), &y_test)?,
+        n_test: y_test.len(),
+        training_ms: lab.ms("digits_training"),
+    };
 
     // 5. Vanishing and exploding gradients in 20 layers of 64. -----------------------------------
     let configs = [
@@ -178,9 +244,12 @@ fn main() -> Result<()> {
         ("ReLU, N(0, 0.05²)", Act::Relu, Init::Normal(0.05)),
         ("ReLU, N(0, 0.25²)", Act::Relu, Init::Normal(0.25)),
     ];
-    let norms = configs
+    let gradient_norms = configs
         .iter()
-        .map(|(n, a, i)| Ok((*n, layer_gradient_norms(*a, *i, 20, 64, args.seed)?)))
+        .map(|&(config, act, init)| {
+            let norms = layer_gradient_norms(act, init, 20, 64, args.seed)?;
+            Ok(GradientNorms { config, norms })
+        })
         .collect::<Result<Vec<_>>>()?;
     let deep = Net::new(
         &[vec![64; 20], vec![10]].concat(),
@@ -192,147 +261,143 @@ fn main() -> Result<()> {
     let dx = Array2::from_shape_simple_fn((64, 64), || rng.next_f64() * 2.0 - 1.0);
     let dy: Vec<usize> = (0..64).map(|i| i % 10).collect();
     let (_, mut g) = backward(&deep, dx.view(), &dy)?;
-    let before = clip_by_global_norm(&mut g, 1.0);
-    let after = g.flat().mapv(|v| v * v).sum().sqrt();
+    let norm_before = clip_by_global_norm(&mut g, 1.0);
+    let clipping = Clipping {
+        norm_before,
+        norm_after: norm(&g.flat()),
+    };
 
     // 6. Plots. --------------------------------------------------------------------------------------
-    let mut plots = Vec::new();
     let mut rose = LinePlot::new(
         "Six optimisers on the Rosenbrock function, from (−1.5, 2)",
         "x",
         "y",
     )
     .legend(LegendPosition::LowerLeft);
-    for (name, _, _, path) in &paths {
-        rose = rose.series(Series::new(name.clone(), path.clone()));
+    for run in &rosenbrock_runs {
+        rose = rose.series(Series::new(run.optimizer.clone(), run.path.clone()));
     }
-    plots.extend(
-        rose.points(Series::new("minimum (1, 1)", vec![(1.0, 1.0)]))
-            .save(&args.plots, "rosenbrock_paths")?,
-    );
+    let rose = rose.points(Series::new("minimum (1, 1)", vec![(1.0, 1.0)]));
+    lab.saved(rose.save(lab.plots_dir(), "rosenbrock_paths")?);
     let mut vg = LinePlot::new(
         "Gradient norm per layer at initialisation, 20 layers of 64",
         "layer (1 = first)",
         "‖∂L/∂W‖ (log scale)",
     )
     .log_y(true);
-    for (name, n) in &norms {
-        vg = vg.series(Series::new(
-            *name,
-            n.iter()
-                .enumerate()
-                .map(|(i, &v)| ((i + 1) as f64, v))
-                .collect(),
-        ));
+    for g in &gradient_norms {
+        let points = g.norms.iter().enumerate();
+        let points = points.map(|(i, &v)| ((i + 1) as f64, v)).collect();
+        vg = vg.series(Series::new(g.config, points));
     }
-    plots.extend(
-        vg.legend(LegendPosition::LowerRight)
-            .save(&args.plots, "gradient_norms")?,
-    );
-    plots.extend(
-        LinePlot::new(
-            "MLP 64-128-64-10 on digits: training loss",
-            "epoch",
-            "cross-entropy (log scale)",
-        )
-        .series(Series::new(
-            "Adam, lr 0.001, batch 32",
-            losses
-                .iter()
-                .enumerate()
-                .map(|(i, &l)| ((i + 1) as f64, l))
-                .collect(),
-        ))
-        .log_y(true)
-        .save(&args.plots, "digits_loss")?,
-    );
+    let vg = vg.legend(LegendPosition::LowerRight);
+    lab.saved(vg.save(lab.plots_dir(), "gradient_norms")?);
+    let loss_points = digits.losses.iter().enumerate();
+    let loss_points = loss_points.map(|(i, &l)| ((i + 1) as f64, l)).collect();
+    let loss_plot = LinePlot::new(
+        "MLP 64-128-64-10 on digits: training loss",
+        "epoch",
+        "cross-entropy (log scale)",
+    )
+    .series(Series::new("Adam, lr 0.001, batch 32", loss_points))
+    .log_y(true);
+    lab.saved(loss_plot.save(lab.plots_dir(), "digits_loss")?);
 
-    if args.json || args.json_out.is_some() {
-        let out = json!({
-            "lab": "week10-backprop",
-            "autograd": {"value": fval, "grad_a": ga, "grad_b": gb},
-            "gradient_check_relative_error": rel,
-            "rosenbrock": paths.iter().map(|(n, f, d, _)| json!({"optimizer": n, "final_f": f, "distance_to_minimum": d})).collect::<Vec<_>>(),
-            "digits_5_epochs": races.iter().map(|(n, l, a)| json!({"optimizer": n, "final_loss": l.last(), "test_accuracy": a})).collect::<Vec<_>>(),
-            "digits": {"epochs": args.epochs, "final_loss": losses.last(), "test_accuracy": test_acc, "n_test": yte.len()},
-            "gradient_norms": norms.iter().map(|(n, v)| json!({"config": n, "norms": v})).collect::<Vec<_>>(),
-            "clipping": {"norm_before": before, "norm_after": after},
-            "timings_ms": {"total": elapsed_ms(t0), "digits_training": train_ms},
-            "plots": plots.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
-        });
-        let text = serde_json::to_string_pretty(&out)?;
-        if wb_core::lab::emit_json(&text, args.json, args.json_out.as_deref())? {
-            return Ok(());
+    Ok(Report {
+        autograd,
+        gradient_check,
+        rosenbrock: rosenbrock_runs,
+        digits_5_epochs: races,
+        digits,
+        gradient_norms,
+        clipping,
+    })
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ag = &self.autograd;
+        writeln!(
+            f,
+            "1. Autograd: f = tanh(a·b + a) at a = 0.5, b = −1.5 (a is used twice)"
+        )?;
+        writeln!(
+            f,
+            "   f = {:.6}; ∂f/∂a = {:.6} (= (1 − f²)(b + 1), both uses summed); ∂f/∂b = {:.6} (= (1 − f²)a)\n",
+            ag.value, ag.grad_a, ag.grad_b
+        )?;
+        writeln!(
+            f,
+            "2. Backpropagation of a 3-5-4-3 tanh network against central differences"
+        )?;
+        writeln!(
+            f,
+            "   {} parameters, relative error {:.1e} (below 1e-6: the analytic gradient is right)\n",
+            self.gradient_check.parameters, self.gradient_check.relative_error
+        )?;
+        writeln!(
+            f,
+            "3. Optimisers on Rosenbrock, 5000 steps from (−1.5, 2) (minimum 0 at (1, 1))"
+        )?;
+        writeln!(
+            f,
+            "   {:<26} {:>12} {:>20}",
+            "optimiser", "final f", "distance to (1, 1)"
+        )?;
+        for r in &self.rosenbrock {
+            let (n, v, d) = (&r.optimizer, r.final_f, r.distance_to_minimum);
+            writeln!(f, "   {n:<26} {v:>12.3e} {d:>20.4}")?;
         }
-    }
-
-    println!("Week 10 — backpropagation, optimisers and vanishing gradients");
-    println!("=============================================================\n");
-    println!("1. Autograd: f = tanh(a·b + a) at a = 0.5, b = −1.5 (a is used twice)");
-    println!(
-        "   f = {:.6}; ∂f/∂a = {ga:.6} (= (1 − f²)(b + 1), both uses summed); ∂f/∂b = {gb:.6} (= (1 − f²)a)\n",
-        fval
-    );
-    println!("2. Backpropagation of a 3-5-4-3 tanh network against central differences");
-    println!(
-        "   {} parameters, relative error {rel:.1e} (below 1e-6: the analytic gradient is right)\n",
-        analytic.len()
-    );
-    println!("3. Optimisers on Rosenbrock, 5000 steps from (−1.5, 2) (minimum 0 at (1, 1))");
-    println!(
-        "   {:<26} {:>12} {:>20}",
-        "optimiser", "final f", "distance to (1, 1)"
-    );
-    for (n, f, d, _) in &paths {
-        println!("   {n:<26} {f:>12.3e} {d:>20.4}");
-    }
-    println!("\n4. The same race on digits: a 64-64-10 ReLU net, 5 epochs, batch 32");
-    println!(
-        "   {:<26} {:>12} {:>14}",
-        "optimiser", "train loss", "test accuracy"
-    );
-    for (n, l, a) in &races {
-        println!(
-            "   {n:<26} {:>12.4} {:>13.1}%",
-            l.last().copied().unwrap_or(f64::NAN),
-            100.0 * a
-        );
-    }
-    println!(
-        "\n5. Vanishing and exploding gradients: ‖∂L/∂W‖ in layers 1, 5, 10, 15, 20 of a 20-layer net"
-    );
-    for (n, v) in &norms {
-        println!(
-            "   {n:<20} {}",
-            [0, 4, 9, 14, 19]
+        writeln!(
+            f,
+            "\n4. The same race on digits: a 64-64-10 ReLU net, 5 epochs, batch 32"
+        )?;
+        writeln!(
+            f,
+            "   {:<26} {:>12} {:>14}",
+            "optimiser", "train loss", "test accuracy"
+        )?;
+        for r in &self.digits_5_epochs {
+            let (n, l, a) = (&r.optimizer, r.final_loss, 100.0 * r.test_accuracy);
+            writeln!(f, "   {n:<26} {l:>12.4} {a:>13.1}%")?;
+        }
+        writeln!(
+            f,
+            "\n5. Vanishing and exploding gradients: ‖∂L/∂W‖ in layers 1, 5, 10, 15, 20 of a 20-layer net"
+        )?;
+        for g in &self.gradient_norms {
+            let cells: String = [0, 4, 9, 14, 19]
                 .iter()
-                .map(|&i| format!("{:>10.2e}", v[i]))
-                .collect::<String>()
-        );
+                .map(|&i| format!("{:>10.2e}", g.norms[i]))
+                .collect();
+            writeln!(f, "   {:<20} {cells}", g.config)?;
+        }
+        writeln!(
+            f,
+            "   Sigmoid's derivative is at most 0.25, so the gradient shrinks on its way down; ReLU with He"
+        )?;
+        writeln!(
+            f,
+            "   initialisation keeps it steady; too small or too large weights make it vanish or explode."
+        )?;
+        writeln!(
+            f,
+            "   Clipping by global norm: an exploding gradient of norm {:.3e} rescaled to {:.3}\n",
+            self.clipping.norm_before, self.clipping.norm_after
+        )?;
+        let d = &self.digits;
+        writeln!(
+            f,
+            "6. MLP 64-128-64-10 (ReLU, He) on digits, Adam, {} epochs, batch 32 ({:.0} ms)",
+            d.epochs, d.training_ms
+        )?;
+        writeln!(
+            f,
+            "   training loss {:.4} after the first epoch, {:.4} after the last; test accuracy {:.1}% on {} images",
+            d.losses.first().copied().unwrap_or(f64::NAN),
+            d.losses.last().copied().unwrap_or(f64::NAN),
+            100.0 * d.test_accuracy,
+            d.n_test
+        )
     }
-    println!(
-        "   Sigmoid's derivative is at most 0.25, so the gradient shrinks on its way down; ReLU with He"
-    );
-    println!(
-        "   initialisation keeps it steady; too small or too large weights make it vanish or explode."
-    );
-    println!(
-        "   Clipping by global norm: an exploding gradient of norm {before:.3e} rescaled to {after:.3}\n"
-    );
-    println!(
-        "6. MLP 64-128-64-10 (ReLU, He) on digits, Adam, {} epochs, batch 32 ({train_ms:.0} ms)",
-        args.epochs
-    );
-    println!(
-        "   training loss {:.4} after the first epoch, {:.4} after the last; test accuracy {:.1}% on {} images\n",
-        losses[0],
-        losses.last().copied().unwrap_or(f64::NAN),
-        100.0 * test_acc,
-        yte.len()
-    );
-    println!("Plots:");
-    for p in &plots {
-        println!("   {}", p.display());
-    }
-    Ok(())
 }

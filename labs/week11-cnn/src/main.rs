@@ -3,11 +3,11 @@
 use anyhow::Result;
 use candle_core::{Device, Tensor};
 use clap::Parser;
-use serde_json::json;
-use std::io::IsTerminal;
-use std::path::PathBuf;
-use std::time::Instant;
-use wb_core::lab::{elapsed_ms, median_ms};
+use serde::Serialize;
+use std::fmt;
+use std::process::ExitCode;
+use wb_core::lab::median_ms;
+use wb_lab::{Lab, LabArgs};
 use wb_data::SplitMix64;
 use wb_plot::{Heatmap, ImageGrid, LegendPosition, LinePlot, Series};
 use week11_cnn::augment::{Augmentation, augment};
@@ -29,15 +29,50 @@ struct Args {
     /// Seed of the initial weights, batches and augmentations
     #[arg(long, default_value_t = 11)]
     seed: u64,
-    /// Folder for the plots (PNG and SVG)
-    #[arg(long, value_name = "DIR", default_value = "output/week11-cnn")]
-    plots: PathBuf,
-    /// Print the key results as one JSON object instead of the report
-    #[arg(long)]
-    json: bool,
-    /// Also write the JSON results to FILE, and print the report as usual
-    #[arg(long, value_name = "FILE", value_parser = wb_core::lab::writable_file)]
-    json_out: Option<PathBuf>,
+    #[command(flatten)]
+    lab: LabArgs,
+}
+
+#[derive(Serialize)]
+struct Report {
+    conv_vs_candle_max_abs_diff: ConvDiffs,
+    conv_ms: ConvTimes,
+    mnist: Training,
+    fashion_mnist: Training,
+    augmentation_1000: Augmented,
+}
+
+#[derive(Serialize)]
+struct ConvDiffs {
+    direct: f32,
+    im2col: f32,
+    max_pool: f32,
+}
+
+#[derive(Serialize)]
+struct ConvTimes {
+    direct: f64,
+    im2col: f64,
+    candle: f64,
+}
+
+/// One CNN trained on 8,000 images and tested on 2,000.
+#[derive(Serialize)]
+struct Training {
+    epochs: usize,
+    test_accuracy: f64,
+    per_epoch: Vec<f64>,
+    per_class: Vec<f64>,
+    train_seconds: f64,
+    /// The most frequent error: (true class, predicted class, count).
+    worst_confusion: (usize, usize, usize),
+}
+
+#[derive(Serialize)]
+struct Augmented {
+    epochs: usize,
+    without: f64,
+    with: f64,
 }
 
 fn max_abs_diff(a: &Tensor, b: &Tensor) -> Result<f32> {
@@ -53,10 +88,38 @@ fn random(shape: &[usize], rng: &mut SplitMix64) -> Result<Tensor> {
     Ok(Tensor::from_vec(v, shape, &Device::Cpu)?)
 }
 
-fn main() -> Result<()> {
+fn main() -> ExitCode {
     let args = Args::parse();
-    let t0 = Instant::now();
-    let show = !args.json && std::io::stderr().is_terminal();
+    wb_lab::run(
+        "week11-cnn",
+        "Week 11 — convolutional networks",
+        &args.lab,
+        |lab| run(&args, lab),
+    )
+}
+
+/// The most frequent error of a confusion matrix: (true class, predicted class, count).
+fn worst_confusion(m: &[[usize; 10]; 10]) -> (usize, usize, usize) {
+    let mut worst = (0, 0, 0);
+    for (t, row) in m.iter().enumerate() {
+        for (p, &n) in row.iter().enumerate() {
+            if t != p && n > worst.2 {
+                worst = (t, p, n);
+            }
+        }
+    }
+    worst
+}
+
+/// Each class's share of right answers (the diagonal over the row sums).
+fn per_class(m: &[[usize; 10]; 10]) -> Vec<f64> {
+    (0..10)
+        .map(|c| m[c][c] as f64 / m[c].iter().sum::<usize>().max(1) as f64)
+        .collect()
+}
+
+fn run(args: &Args, lab: &mut Lab) -> Result<Report> {
+    let show = lab.progress();
 
     // 1. Convolution and max-pooling from scratch against candle. -------------------------------
     let mut rng = SplitMix64::new(args.seed);
@@ -97,23 +160,6 @@ fn main() -> Result<()> {
     let fashion = model::train(&ftrain, &ftest, &cfg)?;
     let fpred = predict(&fashion.model, &ftest, &Device::Cpu)?;
     let fconf = confusion(&ftest.labels, &fpred);
-    let worst_confusion = |m: &[[usize; 10]; 10]| {
-        let mut best = (0, 0, 0);
-        for (t, row) in m.iter().enumerate() {
-            for (p, &n) in row.iter().enumerate() {
-                if t != p && n > best.2 {
-                    best = (t, p, n);
-                }
-            }
-        }
-        best
-    };
-    let (mt, mp, mn) = worst_confusion(&mconf);
-    let (ft, fp, fnn) = worst_confusion(&fconf);
-    let fclasses = Which::Fashion.classes();
-    let class_acc: Vec<f64> = (0..10)
-        .map(|c| fconf[c][c] as f64 / fconf[c].iter().sum::<usize>().max(1) as f64)
-        .collect();
 
     // 4. Augmentation with 1,000 training images. --------------------------------------------------
     let small = mtrain.head(1_000);
@@ -133,7 +179,6 @@ fn main() -> Result<()> {
     )?;
 
     // 5. Plots. ----------------------------------------------------------------------------------
-    let mut plots = Vec::new();
     let w1 = values(mnist.model.conv1.weight())?; // [32, 1, 3, 3]
     let mut filters = ImageGrid::new(
         "16 of the 32 learned 3 × 3 filters of the first layer (MNIST)",
@@ -151,7 +196,7 @@ fn main() -> Result<()> {
                 .collect(),
         );
     }
-    plots.extend(filters.save(&args.plots, "filters")?);
+    lab.saved(filters.save(lab.plots_dir(), "filters")?);
     let (one, _) = mtest.batch(&[0], &Device::Cpu)?;
     let (a1, a2) = mnist.model.feature_maps(&one)?;
     let (a1, a2) = (values(&a1)?, values(&a2)?);
@@ -190,7 +235,7 @@ fn main() -> Result<()> {
                 .collect(),
         );
     }
-    plots.extend(maps.save(&args.plots, "feature_maps")?);
+    lab.saved(maps.save(lab.plots_dir(), "feature_maps")?);
     let as_rows = |m: &[[usize; 10]; 10]| -> Vec<Vec<f64>> {
         m.iter()
             .map(|r| r.iter().map(|&v| v as f64).collect())
@@ -202,7 +247,7 @@ fn main() -> Result<()> {
             .map(|s| s.to_string())
             .collect::<Vec<_>>()
     };
-    plots.extend(
+    lab.saved(
         Heatmap::new(
             "MNIST-10k test set (2,000 images): confusion matrix",
             "predicted",
@@ -211,9 +256,9 @@ fn main() -> Result<()> {
             names(Which::Mnist),
             as_rows(&mconf),
         )
-        .save(&args.plots, "confusion_mnist")?,
+        .save(lab.plots_dir(), "confusion_mnist")?,
     );
-    plots.extend(
+    lab.saved(
         Heatmap::new(
             "Fashion-MNIST test set (2,000 images): confusion matrix",
             "predicted",
@@ -222,7 +267,7 @@ fn main() -> Result<()> {
             names(Which::Fashion),
             as_rows(&fconf),
         )
-        .save(&args.plots, "confusion_fashion")?,
+        .save(lab.plots_dir(), "confusion_fashion")?,
     );
     let mut aug_demo = ImageGrid::new("One training digit and seven augmented variants", 8);
     let mut arng = SplitMix64::new(args.seed);
@@ -241,14 +286,14 @@ fn main() -> Result<()> {
             v.iter().map(|&p| f64::from(p)).collect(),
         );
     }
-    plots.extend(aug_demo.save(&args.plots, "augmentations")?);
+    lab.saved(aug_demo.save(lab.plots_dir(), "augmentations")?);
     let curve = |h: &[f64]| -> Vec<(f64, f64)> {
         h.iter()
             .enumerate()
             .map(|(i, &a)| ((i + 1) as f64, 100.0 * a))
             .collect()
     };
-    plots.extend(
+    lab.saved(
         LinePlot::new(
             "Test accuracy after each epoch",
             "epoch",
@@ -271,82 +316,110 @@ fn main() -> Result<()> {
             curve(&augmented.report.history),
         ))
         .legend(LegendPosition::LowerRight)
-        .save(&args.plots, "accuracy")?,
+        .save(lab.plots_dir(), "accuracy")?,
     );
 
-    let mnist_acc = accuracy(&mtest.labels, &mpred);
-    if args.json || args.json_out.is_some() {
-        let out = json!({
-            "lab": "week11-cnn",
-            "conv_vs_candle_max_abs_diff": {"direct": diff_direct, "im2col": diff_im2col, "max_pool": diff_pool},
-            "conv_ms": {"direct": ms_direct, "im2col": ms_im2col, "candle": ms_candle},
-            "mnist": {"epochs": args.epochs, "test_accuracy": mnist_acc, "per_epoch": mnist.report.history, "train_seconds": mnist.report.seconds},
-            "fashion_mnist": {"epochs": args.epochs, "test_accuracy": fashion.test_accuracy, "per_epoch": fashion.report.history, "per_class": class_acc, "train_seconds": fashion.report.seconds},
-            "augmentation_1000": {"epochs": args.small_epochs, "without": plain.test_accuracy, "with": augmented.test_accuracy},
-            "timings_ms": {"total": elapsed_ms(t0), "mnist_training": 1000.0 * mnist.report.seconds, "fashion_training": 1000.0 * fashion.report.seconds},
-            "plots": plots.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
-        });
-        let text = serde_json::to_string_pretty(&out)?;
-        if wb_core::lab::emit_json(&text, args.json, args.json_out.as_deref())? {
-            return Ok(());
+    lab.record_ms("mnist_training", 1000.0 * mnist.report.seconds);
+    lab.record_ms("fashion_training", 1000.0 * fashion.report.seconds);
+    let training = |fit: &model::Trained, pred: &[u8], test: &data::Images| {
+        let conf = confusion(&test.labels, pred);
+        Training {
+            epochs: args.epochs,
+            test_accuracy: accuracy(&test.labels, pred),
+            per_epoch: fit.report.history.clone(),
+            per_class: per_class(&conf),
+            train_seconds: fit.report.seconds,
+            worst_confusion: worst_confusion(&conf),
         }
-    }
+    };
+    Ok(Report {
+        conv_vs_candle_max_abs_diff: ConvDiffs {
+            direct: diff_direct,
+            im2col: diff_im2col,
+            max_pool: diff_pool,
+        },
+        conv_ms: ConvTimes {
+            direct: ms_direct,
+            im2col: ms_im2col,
+            candle: ms_candle,
+        },
+        mnist: training(&mnist, &mpred, &mtest),
+        fashion_mnist: training(&fashion, &fpred, &ftest),
+        augmentation_1000: Augmented {
+            epochs: args.small_epochs,
+            without: plain.test_accuracy,
+            with: augmented.test_accuracy,
+        },
+    })
+}
 
-    println!("Week 11 — convolutional networks");
-    println!("================================\n");
-    println!(
-        "1. Convolution from scratch against candle's conv2d (x [2, 3, 9, 9], 4 kernels 3 × 3, stride 2, padding 1)"
-    );
-    println!(
-        "   largest difference: direct loops {diff_direct:.1e}, im2col + matmul {diff_im2col:.1e}; max-pool 2 × 2 {diff_pool:.1e}"
-    );
-    println!(
-        "   time for x [16, 16, 14, 14] * 32 kernels 3 × 3: direct {ms_direct:.1} ms, im2col {ms_im2col:.1} ms, candle {ms_candle:.1} ms\n"
-    );
-    println!(
-        "2. CNN on MNIST-10k: 8,000 training images, {} epochs, AdamW + cosine, batch 64 ({:.0} ms)",
-        args.epochs,
-        1000.0 * mnist.report.seconds
-    );
-    println!(
-        "   test accuracy per epoch: {}",
-        pct_list(&mnist.report.history)
-    );
-    println!(
-        "   test accuracy {:.2}% on 2,000 images; most frequent error: {mt} read as {mp} ({mn} times)\n",
-        100.0 * mnist_acc
-    );
-    println!(
-        "3. The same CNN on Fashion-MNIST ({:.0} ms): test accuracy {:.2}%",
-        1000.0 * fashion.report.seconds,
-        100.0 * fashion.test_accuracy
-    );
-    let (worst, worst_acc) = class_acc
-        .iter()
-        .enumerate()
-        .fold((0, 1.0), |b, (i, &a)| if a < b.1 { (i, a) } else { b });
-    println!(
-        "   hardest class: {} ({:.1}%); most frequent error: {} read as {} ({fnn} times)\n",
-        fclasses[worst],
-        100.0 * worst_acc,
-        fclasses[ft],
-        fclasses[fp]
-    );
-    println!(
-        "4. Only 1,000 training images, {} epochs, batch 32 (same 2,000 test images)",
-        args.small_epochs
-    );
-    println!(
-        "   without augmentation {:.2}%, with shifts ±2 px, rotations ±10°, noise σ 0.1: {:.2}% ({:+.2} points)\n",
-        100.0 * plain.test_accuracy,
-        100.0 * augmented.test_accuracy,
-        100.0 * (augmented.test_accuracy - plain.test_accuracy)
-    );
-    println!("Plots:");
-    for p in &plots {
-        println!("   {}", p.display());
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (d, t) = (&self.conv_vs_candle_max_abs_diff, &self.conv_ms);
+        writeln!(
+            f,
+            "1. Convolution from scratch against candle's conv2d (x [2, 3, 9, 9], 4 kernels 3 × 3, stride 2, padding 1)"
+        )?;
+        writeln!(
+            f,
+            "   largest difference: direct loops {:.1e}, im2col + matmul {:.1e}; max-pool 2 × 2 {:.1e}",
+            d.direct, d.im2col, d.max_pool
+        )?;
+        writeln!(
+            f,
+            "   time for x [16, 16, 14, 14] * 32 kernels 3 × 3: direct {:.1} ms, im2col {:.1} ms, candle {:.1} ms\n",
+            t.direct, t.im2col, t.candle
+        )?;
+        let m = &self.mnist;
+        writeln!(
+            f,
+            "2. CNN on MNIST-10k: 8,000 training images, {} epochs, AdamW + cosine, batch 64 ({:.0} ms)",
+            m.epochs,
+            1000.0 * m.train_seconds
+        )?;
+        writeln!(f, "   test accuracy per epoch: {}", pct_list(&m.per_epoch))?;
+        let (mt, mp, mn) = m.worst_confusion;
+        writeln!(
+            f,
+            "   test accuracy {:.2}% on 2,000 images; most frequent error: {mt} read as {mp} ({mn} times)\n",
+            100.0 * m.test_accuracy
+        )?;
+        let fm = &self.fashion_mnist;
+        writeln!(
+            f,
+            "3. The same CNN on Fashion-MNIST ({:.0} ms): test accuracy {:.2}%",
+            1000.0 * fm.train_seconds,
+            100.0 * fm.test_accuracy
+        )?;
+        let (worst, worst_acc) = fm
+            .per_class
+            .iter()
+            .enumerate()
+            .fold((0, 1.0), |b, (i, &a)| if a < b.1 { (i, a) } else { b });
+        let classes = Which::Fashion.classes();
+        let (ft, fp, fn_) = fm.worst_confusion;
+        writeln!(
+            f,
+            "   hardest class: {} ({:.1}%); most frequent error: {} read as {} ({fn_} times)\n",
+            classes[worst],
+            100.0 * worst_acc,
+            classes[ft],
+            classes[fp]
+        )?;
+        let a = &self.augmentation_1000;
+        writeln!(
+            f,
+            "4. Only 1,000 training images, {} epochs, batch 32 (same 2,000 test images)",
+            a.epochs
+        )?;
+        writeln!(
+            f,
+            "   without augmentation {:.2}%, with shifts ±2 px, rotations ±10°, noise σ 0.1: {:.2}% ({:+.2} points)",
+            100.0 * a.without,
+            100.0 * a.with,
+            100.0 * (a.with - a.without)
+        )
     }
-    Ok(())
 }
 
 fn pct_list(h: &[f64]) -> String {

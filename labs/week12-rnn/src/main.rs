@@ -5,11 +5,10 @@ use candle_core::{DType, Device, Tensor};
 use candle_nn::VarMap;
 use candle_nn::rnn::RNN;
 use clap::Parser;
-use serde_json::json;
-use std::io::IsTerminal;
-use std::path::PathBuf;
-use std::time::Instant;
-use wb_core::lab::elapsed_ms;
+use serde::Serialize;
+use std::fmt;
+use std::process::ExitCode;
+use wb_lab::{Lab, LabArgs};
 use wb_plot::{LegendPosition, LinePlot, Series};
 use week12_rnn::cells::{Cell, Weights, random_sequence, rnn_step, unroll};
 use week12_rnn::charlm::{CharConfig, Corpus, generate, train_char_lstm};
@@ -30,15 +29,55 @@ struct Args {
     /// Seed of the initial weights, batches and samples
     #[arg(long, default_value_t = 7)]
     seed: u64,
-    /// Folder for the plots (PNG and SVG) and the training's metrics log
-    #[arg(long, value_name = "DIR", default_value = "output/week12-rnn")]
-    plots: PathBuf,
-    /// Print the key results as one JSON object instead of the report
-    #[arg(long)]
-    json: bool,
-    /// Also write the JSON results to FILE, and print the report as usual
-    #[arg(long, value_name = "FILE", value_parser = wb_core::lab::writable_file)]
-    json_out: Option<PathBuf>,
+    /// (The plots folder also receives the training's metrics log.)
+    #[command(flatten)]
+    lab: LabArgs,
+}
+
+#[derive(Serialize)]
+struct Report {
+    lstm_vs_candle_max_abs_diff: f32,
+    rnn_vs_formula_max_abs_diff: f64,
+    gradient_norms: GradientNorms,
+    copy_steps: usize,
+    copy_forget_bias: f32,
+    copy_task: Vec<CopyRun>,
+    char_lstm: CharLstm,
+}
+
+/// ‖∂L/∂x_t‖ at each distance from the loss.
+#[derive(Serialize)]
+struct GradientNorms {
+    rnn: Vec<f64>,
+    lstm: Vec<f64>,
+    lstm_forget_bias_1: Vec<f64>,
+    lstm_forget_bias_3: Vec<f64>,
+}
+
+#[derive(Serialize)]
+struct CopyRun {
+    cell: &'static str,
+    delay: usize,
+    accuracy: f64,
+    seconds: f64,
+}
+
+#[derive(Serialize)]
+struct CharLstm {
+    vocabulary: usize,
+    parameters: usize,
+    steps: usize,
+    valid_loss: f64,
+    unigram_loss: f64,
+    chars_per_second: f64,
+    train_seconds: f64,
+    samples: Vec<Sample>,
+}
+
+#[derive(Serialize)]
+struct Sample {
+    temperature: f64,
+    text: String,
 }
 
 fn max_abs(a: &Tensor, b: &Tensor) -> Result<f32> {
@@ -47,10 +86,19 @@ fn max_abs(a: &Tensor, b: &Tensor) -> Result<f32> {
 
 const DELAYS: [usize; 4] = [5, 10, 20, 40];
 
-fn main() -> Result<()> {
+fn main() -> ExitCode {
     let args = Args::parse();
-    let t0 = Instant::now();
-    let show = !args.json && std::io::stderr().is_terminal();
+    wb_lab::run(
+        "week12-rnn",
+        "Week 12 — RNNs and LSTMs",
+        &args.lab,
+        |lab| run(&args, lab),
+    )
+}
+
+fn run(args: &Args, lab: &mut Lab) -> Result<Report> {
+    let show = lab.progress();
+    let plots_dir = lab.plots_dir().to_path_buf();
 
     // 1. The cells against candle-nn (LSTM) and against the formula in f64 (RNN). ---------------
     let varmap = VarMap::new();
@@ -123,26 +171,30 @@ fn main() -> Result<()> {
         seed: args.seed,
         ..CharConfig::default()
     };
-    std::fs::create_dir_all(&args.plots)?;
-    let metrics_path = args.plots.join("char_lstm_metrics.jsonl");
+    std::fs::create_dir_all(&plots_dir)?;
+    let metrics_path = plots_dir.join("char_lstm_metrics.jsonl");
     let trained = train_char_lstm(&corpus, &cfg, show, Some(&metrics_path))?;
     let samples = [0.5, 1.0, 1.5]
         .iter()
-        .map(|&t| {
-            Ok((
-                t,
-                generate(&trained.model, &corpus.vocab, "Call me ", 160, t, args.seed)?,
-            ))
+        .map(|&temperature| {
+            let text = generate(
+                &trained.model,
+                &corpus.vocab,
+                "Call me ",
+                160,
+                temperature,
+                args.seed,
+            )?;
+            Ok(Sample { temperature, text })
         })
         .collect::<Result<Vec<_>>>()?;
     let log = wb_train::read_metrics(&metrics_path)?;
 
     // 5. Plots. ----------------------------------------------------------------------------------
-    let mut plots = Vec::new();
     let curve = |v: &[f64]| -> Vec<(f64, f64)> {
         v.iter().enumerate().map(|(d, &g)| (d as f64, g)).collect()
     };
-    plots.extend(
+    lab.saved(
         LinePlot::new(
             "How much the last step's loss depends on earlier inputs (untrained, 32 units)",
             "distance in time steps between the input and the loss",
@@ -157,7 +209,7 @@ fn main() -> Result<()> {
         .series(Series::new("LSTM, forget bias 3", curve(&g_lstm3)))
         .log_y(true)
         .legend(LegendPosition::UpperRight)
-        .save(&args.plots, "gradient_vs_distance")?,
+        .save(&plots_dir, "gradient_vs_distance")?,
     );
     let mut copy_plot = LinePlot::new(
         &format!(
@@ -177,17 +229,17 @@ fn main() -> Result<()> {
                 .collect(),
         ));
     }
-    plots.extend(
+    lab.saved(
         copy_plot
             .markers(true)
             .legend(LegendPosition::LowerLeft)
-            .save(&args.plots, "copy_task")?,
+            .save(&plots_dir, "copy_task")?,
     );
     let losses: Vec<(f64, f64)> = log
         .iter()
         .filter_map(|r| r.values.get("loss").map(|&l| (r.step as f64, l)))
         .collect();
-    plots.extend(
+    lab.saved(
         LinePlot::new(
             "Character LSTM on Moby-Dick: training loss (from the metrics log)",
             "step (32 sequences of 64 characters)",
@@ -202,115 +254,123 @@ fn main() -> Result<()> {
             "unigram baseline (character frequencies)",
             vec![(0.0, unigram), (args.steps as f64, unigram)],
         ))
-        .save(&args.plots, "char_lstm_loss")?,
+        .save(&plots_dir, "char_lstm_loss")?,
     );
 
-    if args.json || args.json_out.is_some() {
-        let out = json!({
-            "lab": "week12-rnn",
-            "lstm_vs_candle_max_abs_diff": lstm_diff,
-            "rnn_vs_formula_max_abs_diff": rnn_diff,
-            "gradient_norms": {"rnn": g_rnn, "lstm": g_lstm, "lstm_forget_bias_1": g_lstm1, "lstm_forget_bias_3": g_lstm3},
-            "copy_task": copies.iter().map(|c| json!({"cell": c.cell.name(), "delay": c.delay, "accuracy": c.accuracy, "seconds": c.seconds})).collect::<Vec<_>>(),
-            "char_lstm": {
-                "parameters": trained.model.config.parameters(),
-                "steps": args.steps,
-                "valid_loss": trained.valid_loss,
-                "unigram_loss": unigram,
-                "chars_per_second": trained.chars_per_second,
-                "samples": samples.iter().map(|(t, s)| json!({"temperature": t, "text": s})).collect::<Vec<_>>(),
-            },
-            "timings_ms": {"total": elapsed_ms(t0), "char_training": 1000.0 * trained.report.seconds},
-            "plots": plots.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
-        });
-        let text = serde_json::to_string_pretty(&out)?;
-        if wb_core::lab::emit_json(&text, args.json, args.json_out.as_deref())? {
-            return Ok(());
-        }
-    }
-
-    println!("Week 12 — RNNs and LSTMs");
-    println!("========================\n");
-    println!("1. The cells from tensor operations");
-    println!(
-        "   LSTM over 7 steps (batch 3, 5 inputs, 6 units) vs candle-nn's LSTM, same weights: largest difference {lstm_diff:.1e}"
-    );
-    println!(
-        "   RNN step vs tanh(x·W_ihᵀ + b_ih + h·W_hhᵀ + b_hh) in f64: largest difference {rnn_diff:.1e}\n"
-    );
-    println!(
-        "2. Why RNNs struggle: ‖∂L/∂x_t‖ at a distance of d steps from the loss (untrained, 32 units)"
-    );
-    println!(
-        "   {:<20} {}",
-        "d",
-        [0, 5, 10, 20, 40, 63]
+    lab.saved([metrics_path]);
+    lab.record_ms("char_training", 1000.0 * trained.report.seconds);
+    Ok(Report {
+        lstm_vs_candle_max_abs_diff: lstm_diff,
+        rnn_vs_formula_max_abs_diff: rnn_diff,
+        gradient_norms: GradientNorms {
+            rnn: g_rnn,
+            lstm: g_lstm,
+            lstm_forget_bias_1: g_lstm1,
+            lstm_forget_bias_3: g_lstm3,
+        },
+        copy_steps: args.copy_steps,
+        copy_forget_bias: copy_cfg.forget_bias,
+        copy_task: copies
             .iter()
-            .map(|d| format!("{d:>10}"))
-            .collect::<String>()
-    );
-    for (name, g) in [
-        ("RNN", &g_rnn),
-        ("LSTM", &g_lstm),
-        ("LSTM, forget bias 1", &g_lstm1),
-        ("LSTM, forget bias 3", &g_lstm3),
-    ] {
-        println!(
-            "   {name:<20} {}",
-            [0, 5, 10, 20, 40, 63]
+            .map(|c| CopyRun {
+                cell: c.cell.name(),
+                delay: c.delay,
+                accuracy: c.accuracy,
+                seconds: c.seconds,
+            })
+            .collect(),
+        char_lstm: CharLstm {
+            vocabulary: corpus.vocab.len(),
+            parameters: trained.model.config.parameters(),
+            steps: args.steps,
+            valid_loss: trained.valid_loss,
+            unigram_loss: unigram,
+            chars_per_second: trained.chars_per_second,
+            train_seconds: trained.report.seconds,
+            samples,
+        },
+    })
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "1. The cells from tensor operations")?;
+        writeln!(
+            f,
+            "   LSTM over 7 steps (batch 3, 5 inputs, 6 units) vs candle-nn's LSTM, same weights: largest difference {:.1e}",
+            self.lstm_vs_candle_max_abs_diff
+        )?;
+        writeln!(
+            f,
+            "   RNN step vs tanh(x·W_ihᵀ + b_ih + h·W_hhᵀ + b_hh) in f64: largest difference {:.1e}\n",
+            self.rnn_vs_formula_max_abs_diff
+        )?;
+        writeln!(
+            f,
+            "2. Why RNNs struggle: ‖∂L/∂x_t‖ at a distance of d steps from the loss (untrained, 32 units)"
+        )?;
+        let distances = [0, 5, 10, 20, 40, 63];
+        let header: String = distances.iter().map(|d| format!("{d:>10}")).collect();
+        writeln!(f, "   {:<20} {header}", "d")?;
+        let g = &self.gradient_norms;
+        for (name, norms) in [
+            ("RNN", &g.rnn),
+            ("LSTM", &g.lstm),
+            ("LSTM, forget bias 1", &g.lstm_forget_bias_1),
+            ("LSTM, forget bias 3", &g.lstm_forget_bias_3),
+        ] {
+            let cells: String = distances
                 .iter()
-                .map(|&d| format!("{:>10.2e}", g[d]))
-                .collect::<String>()
-        );
-    }
-    println!(
-        "   from d = 0 to d = 40 the gradient shrinks {:.0e}× (RNN), {:.0e}× (LSTM), {:.0e}× and {:.0e}× (forget bias 1 and 3)\n",
-        g_rnn[0] / g_rnn[40],
-        g_lstm[0] / g_lstm[40],
-        g_lstm1[0] / g_lstm1[40],
-        g_lstm3[0] / g_lstm3[40]
-    );
-    println!(
-        "3. Copy task: recall one of 4 symbols after a delay (32 units, {} steps of 64 sequences; LSTM forget bias {})",
-        args.copy_steps, copy_cfg.forget_bias
-    );
-    println!(
-        "   {:<6} {}",
-        "delay",
-        DELAYS.iter().map(|d| format!("{d:>9}")).collect::<String>()
-    );
-    for cell in [Cell::Rnn, Cell::Lstm] {
-        println!(
-            "   {:<6} {}",
-            cell.name(),
-            copies
+                .map(|&d| format!("{:>10.2e}", norms[d]))
+                .collect();
+            writeln!(f, "   {name:<20} {cells}")?;
+        }
+        let shrink = |v: &[f64]| v[0] / v[40];
+        writeln!(
+            f,
+            "   from d = 0 to d = 40 the gradient shrinks {:.0e}× (RNN), {:.0e}× (LSTM), {:.0e}× and {:.0e}× (forget bias 1 and 3)\n",
+            shrink(&g.rnn),
+            shrink(&g.lstm),
+            shrink(&g.lstm_forget_bias_1),
+            shrink(&g.lstm_forget_bias_3)
+        )?;
+        writeln!(
+            f,
+            "3. Copy task: recall one of 4 symbols after a delay (32 units, {} steps of 64 sequences; LSTM forget bias {})",
+            self.copy_steps, self.copy_forget_bias
+        )?;
+        let header: String = DELAYS.iter().map(|d| format!("{d:>9}")).collect();
+        writeln!(f, "   {:<6} {header}", "delay")?;
+        for cell in [Cell::Rnn, Cell::Lstm] {
+            let cells: String = self
+                .copy_task
                 .iter()
-                .filter(|c| c.cell == cell)
+                .filter(|c| c.cell == cell.name())
                 .map(|c| format!("{:>8.1}%", 100.0 * c.accuracy))
-                .collect::<String>()
-        );
+                .collect();
+            writeln!(f, "   {:<6} {cells}", cell.name())?;
+        }
+        writeln!(f, "   (chance is 25 %)\n")?;
+        let c = &self.char_lstm;
+        writeln!(
+            f,
+            "4. Character LSTM on Moby-Dick: {} characters in the vocabulary, {} parameters, {} steps ({:.0} ms)",
+            c.vocabulary,
+            c.parameters,
+            c.steps,
+            1000.0 * c.train_seconds
+        )?;
+        writeln!(
+            f,
+            "   validation loss {:.3} nats/char (uniform guess {:.3}, character frequencies {:.3})",
+            c.valid_loss,
+            (c.vocabulary as f64).ln(),
+            c.unigram_loss
+        )?;
+        for s in &c.samples {
+            let text = s.text.replace('\n', " ");
+            writeln!(f, "   temperature {}: \"Call me {text}\"", s.temperature)?;
+        }
+        Ok(())
     }
-    println!("   (chance is 25 %)\n");
-    println!(
-        "4. Character LSTM on Moby-Dick: {} characters in the vocabulary, {} parameters, {} steps ({:.0} ms)",
-        corpus.vocab.len(),
-        trained.model.config.parameters(),
-        args.steps,
-        1000.0 * trained.report.seconds
-    );
-    println!(
-        "   validation loss {:.3} nats/char (uniform guess {:.3}, character frequencies {:.3})",
-        trained.valid_loss,
-        (corpus.vocab.len() as f64).ln(),
-        unigram
-    );
-    for (t, s) in &samples {
-        println!("   temperature {t}: \"Call me {}\"", s.replace('\n', " "));
-    }
-    println!("\nPlots and metrics log:");
-    for p in &plots {
-        println!("   {}", p.display());
-    }
-    println!("   {}", metrics_path.display());
-    Ok(())
 }

@@ -3,7 +3,10 @@
 use anyhow::Result;
 use candle_core::{D, DType, Device, IndexOp, Tensor};
 use clap::Parser;
-use serde_json::json;
+use serde::Serialize;
+use std::fmt;
+use std::process::ExitCode;
+use wb_lab::{Lab, LabArgs};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -33,15 +36,8 @@ struct Args {
     /// Folder for the saved model (model.safetensors, config.json) [default: PLOTS/gpt]
     #[arg(long, value_name = "DIR")]
     model_dir: Option<PathBuf>,
-    /// Folder for the plots (PNG and SVG)
-    #[arg(long, value_name = "DIR", default_value = "output/week13-transformer")]
-    plots: PathBuf,
-    /// Print the key results as one JSON object instead of the report
-    #[arg(long)]
-    json: bool,
-    /// Also write the JSON results to FILE, and print the report as usual
-    #[arg(long, value_name = "FILE", value_parser = wb_core::lab::writable_file)]
-    json_out: Option<PathBuf>,
+    #[command(flatten)]
+    lab: LabArgs,
 }
 
 fn random(shape: &[usize], rng: &mut SplitMix64) -> Result<Tensor> {
@@ -54,14 +50,85 @@ fn max_abs(a: &Tensor, b: &Tensor) -> Result<f32> {
     Ok((a - b)?.abs()?.flatten_all()?.max(0)?.to_scalar::<f32>()?)
 }
 
-fn main() -> Result<()> {
+#[derive(Serialize)]
+struct Report {
+    masks: Masks,
+    gpt: GptRun,
+    race: Race,
+    copy_task: Vec<CopyRun>,
+}
+
+#[derive(Serialize)]
+struct Masks {
+    largest_weight_on_a_future_key: f32,
+    lengths: [usize; 2],
+    largest_weight_on_padding: f32,
+    wrong_shape_error: String,
+    /// The first four dimensions of position 1 of the sinusoidal table.
+    sinusoidal_position_1: Vec<f32>,
+}
+
+#[derive(Serialize)]
+struct GptRun {
+    parameters: usize,
+    steps: usize,
+    valid_loss: f64,
+    tokens_per_second: f64,
+    train_seconds: f64,
+    model_dir: String,
+    reload_max_abs_logit_diff: f32,
+    block_vs_library_max_abs_diff: f32,
+    probe: String,
+    next_character: String,
+    samples: Vec<Sample>,
+    too_long_error: String,
+    unknown_character_error: String,
+}
+
+#[derive(Serialize)]
+struct Sample {
+    temperature: f64,
+    text: String,
+}
+
+#[derive(Serialize)]
+struct Race {
+    steps: usize,
+    gpt: RaceRun,
+    lstm: RaceRun,
+}
+
+#[derive(Serialize)]
+struct RaceRun {
+    parameters: usize,
+    tokens_per_second: f64,
+    valid_loss: f64,
+    seconds: f64,
+}
+
+#[derive(Serialize)]
+struct CopyRun {
+    delay: usize,
+    accuracy: f64,
+    seconds: f64,
+}
+
+fn main() -> ExitCode {
     let args = Args::parse();
+    wb_lab::run(
+        "week13-transformer",
+        "Week 13 — attention and the transformer",
+        &args.lab,
+        |lab| run(&args, lab),
+    )
+}
+
+fn run(args: &Args, lab: &mut Lab) -> Result<Report> {
     let model_dir = args
         .model_dir
         .clone()
-        .unwrap_or_else(|| args.plots.join("gpt"));
-    let t0 = Instant::now();
-    let show = !args.json && std::io::stderr().is_terminal();
+        .unwrap_or_else(|| lab.plots_dir().join("gpt"));
+    let show = lab.progress();
 
     // 1. Attention and its masks. ------------------------------------------------------------------
     let mut rng = SplitMix64::new(args.seed);
@@ -131,12 +198,11 @@ fn main() -> Result<()> {
     let mut srng = SplitMix64::new(args.seed);
     let samples = [0.5, 0.8]
         .iter()
-        .map(|&temp| {
-            Ok((
-                temp,
-                gpt.generate(&corpus.vocab, "Call me ", 160, temp, &mut srng)
-                    .map_err(|e| anyhow::anyhow!("{e}"))?,
-            ))
+        .map(|&temperature| {
+            let text = gpt
+                .generate(&corpus.vocab, "Call me ", 160, temperature, &mut srng)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            Ok(Sample { temperature, text })
         })
         .collect::<Result<Vec<_>>>()?;
     let too_long = Tensor::zeros((1, 65), DType::U32, &Device::Cpu)?;
@@ -161,11 +227,17 @@ fn main() -> Result<()> {
     let lstm_params = lstm.config.parameters();
     let copies = [40usize, 100]
         .iter()
-        .map(|&delay| Ok((delay, train_copy(delay, 150, args.seed)?)))
+        .map(|&delay| {
+            let (accuracy, seconds) = train_copy(delay, 150, args.seed)?;
+            Ok(CopyRun {
+                delay,
+                accuracy,
+                seconds,
+            })
+        })
         .collect::<Result<Vec<_>>>()?;
 
     // 4. Plots. ------------------------------------------------------------------------------------
-    let mut plots = Vec::new();
     let last = attn.last().ok_or_else(|| anyhow::anyhow!("no blocks"))?; // [1, heads, 64, 64]
     let n = 48;
     let mut grid = ImageGrid::new(
@@ -186,23 +258,23 @@ fn main() -> Result<()> {
             .collect();
         grid = grid.image(format!("head {head}"), n, n, px);
     }
-    plots.extend(grid.save(&args.plots, "attention")?);
+    lab.saved(grid.save(lab.plots_dir(), "attention")?);
     let pe_v: Vec<f64> = sinusoidal(64, 64)?
         .flatten_all()?
         .to_vec1::<f32>()?
         .iter()
         .map(|&p| f64::from(p))
         .collect();
-    plots.extend(
+    lab.saved(
         ImageGrid::new(
             "Sinusoidal positions: 64 positions (rows) × 64 dimensions (columns)",
             1,
         )
         .diverging(true)
         .image("PE[pos, i]", 64, 64, pe_v)
-        .save(&args.plots, "sinusoidal")?,
+        .save(lab.plots_dir(), "sinusoidal")?,
     );
-    plots.extend(
+    lab.saved(
         LinePlot::new(
             "Copy task: a one-block transformer after 150 training steps",
             "delay (time steps)",
@@ -212,105 +284,144 @@ fn main() -> Result<()> {
             "transformer, 1 block",
             copies
                 .iter()
-                .map(|&(d, (a, _))| (d as f64, 100.0 * a))
+                .map(|c| (c.delay as f64, 100.0 * c.accuracy))
                 .collect(),
         ))
         .legend(LegendPosition::LowerRight)
-        .save(&args.plots, "copy_task")?,
+        .save(lab.plots_dir(), "copy_task")?,
     );
 
     let next = logits.i((0, 63))?.argmax(D::Minus1)?.to_scalar::<u32>()?;
-    if args.json || args.json_out.is_some() {
-        let out = json!({
-            "lab": "week13-transformer",
-            "masks": {"largest_weight_on_a_future_key": future, "largest_weight_on_padding": padded},
-            "gpt": {"parameters": params, "steps": args.steps, "valid_loss": trained.valid_loss, "tokens_per_second": trained.tokens_per_second,
-                    "reload_max_abs_logit_diff": reload_diff, "block_vs_library_max_abs_diff": block_diff,
-                    "samples": samples.iter().map(|(t, s)| json!({"temperature": t, "text": s})).collect::<Vec<_>>()},
-            "race": {"steps": args.race_steps,
-                     "gpt": {"parameters": params, "tokens_per_second": gpt_race.tokens_per_second, "valid_loss": gpt_race.valid_loss},
-                     "lstm": {"parameters": lstm_params, "tokens_per_second": lstm_race.tokens_per_second, "valid_loss": lstm_race.valid_loss}},
-            "copy_task": copies.iter().map(|&(d, (a, s))| json!({"delay": d, "accuracy": a, "seconds": s})).collect::<Vec<_>>(),
-            "timings_ms": {"total": elapsed_ms(t0), "gpt_training": 1000.0 * trained.seconds},
-            "plots": plots.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
-        });
-        let text = serde_json::to_string_pretty(&out)?;
-        if wb_core::lab::emit_json(&text, args.json, args.json_out.as_deref())? {
-            return Ok(());
-        }
-    }
+    lab.record_ms("gpt_training", 1000.0 * trained.seconds);
+    Ok(Report {
+        masks: Masks {
+            largest_weight_on_a_future_key: future,
+            lengths,
+            largest_weight_on_padding: padded,
+            wrong_shape_error: bad_mask,
+            sinusoidal_position_1: pe.i((1, 0..4))?.to_vec1::<f32>()?,
+        },
+        gpt: GptRun {
+            parameters: params,
+            steps: args.steps,
+            valid_loss: trained.valid_loss,
+            tokens_per_second: trained.tokens_per_second,
+            train_seconds: trained.seconds,
+            model_dir: wb_lab::display_path(&model_dir),
+            reload_max_abs_logit_diff: reload_diff,
+            block_vs_library_max_abs_diff: block_diff,
+            probe: probe64,
+            next_character: corpus.vocab.decode(&[next])?,
+            samples,
+            too_long_error: long_err,
+            unknown_character_error: unknown_err,
+        },
+        race: Race {
+            steps: args.race_steps,
+            gpt: RaceRun {
+                parameters: params,
+                tokens_per_second: gpt_race.tokens_per_second,
+                valid_loss: gpt_race.valid_loss,
+                seconds: gpt_race.seconds,
+            },
+            lstm: RaceRun {
+                parameters: lstm_params,
+                tokens_per_second: lstm_race.tokens_per_second,
+                valid_loss: lstm_race.valid_loss,
+                seconds: lstm_race.seconds,
+            },
+        },
+        copy_task: copies,
+    })
+}
 
-    println!("Week 13 — attention and the transformer");
-    println!("=======================================\n");
-    println!("1. Attention with masks (batch 2, 2 heads, 6 positions, head size 4)");
-    println!(
-        "   causal mask: the largest weight on a future key is {future} (every row sums to 1 over the past)"
-    );
-    println!(
-        "   padding mask, lengths {lengths:?}: the largest weight on sequence 2's padding is {padded}"
-    );
-    println!("   a mask of the wrong shape: {bad_mask}");
-    println!(
-        "   sinusoidal positions [8, 16]: position 1 starts {:.4}, {:.4}, {:.4}, {:.4}\n",
-        pe.i((1, 0))?.to_scalar::<f32>()?,
-        pe.i((1, 1))?.to_scalar::<f32>()?,
-        pe.i((1, 2))?.to_scalar::<f32>()?,
-        pe.i((1, 3))?.to_scalar::<f32>()?
-    );
-    println!(
-        "2. A character GPT: 2 pre-LN blocks, width 64, 4 heads, context 64, {params} parameters; {} steps ({:.0} ms)",
-        args.steps,
-        1000.0 * trained.seconds
-    );
-    println!(
-        "   validation loss {:.3} nats/char (week 12's LSTM reached 2.175 in 300 steps)",
-        trained.valid_loss
-    );
-    println!(
-        "   your block on the GPT's first block's weights vs the library's block: largest difference {block_diff:.1e}"
-    );
-    println!(
-        "   saved to {} (model.safetensors, config.json) and reloaded: largest logit difference {reload_diff}",
-        model_dir.display()
-    );
-    println!(
-        "   after \"{}\" it predicts {:?}",
-        probe64,
-        corpus.vocab.decode(&[next])?
-    );
-    for (t, s) in &samples {
-        println!("   temperature {t}: \"Call me {}\"", s.replace('\n', " "));
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let m = &self.masks;
+        writeln!(
+            f,
+            "1. Attention with masks (batch 2, 2 heads, 6 positions, head size 4)"
+        )?;
+        writeln!(
+            f,
+            "   causal mask: the largest weight on a future key is {} (every row sums to 1 over the past)",
+            m.largest_weight_on_a_future_key
+        )?;
+        writeln!(
+            f,
+            "   padding mask, lengths {:?}: the largest weight on sequence 2's padding is {}",
+            m.lengths, m.largest_weight_on_padding
+        )?;
+        writeln!(f, "   a mask of the wrong shape: {}", m.wrong_shape_error)?;
+        let pe = &m.sinusoidal_position_1;
+        writeln!(
+            f,
+            "   sinusoidal positions [8, 16]: position 1 starts {:.4}, {:.4}, {:.4}, {:.4}\n",
+            pe[0], pe[1], pe[2], pe[3]
+        )?;
+        let g = &self.gpt;
+        writeln!(
+            f,
+            "2. A character GPT: 2 pre-LN blocks, width 64, 4 heads, context 64, {} parameters; {} steps ({:.0} ms)",
+            g.parameters,
+            g.steps,
+            1000.0 * g.train_seconds
+        )?;
+        writeln!(
+            f,
+            "   validation loss {:.3} nats/char (week 12's LSTM reached 2.175 in 300 steps)",
+            g.valid_loss
+        )?;
+        writeln!(
+            f,
+            "   your block on the GPT's first block's weights vs the library's block: largest difference {:.1e}",
+            g.block_vs_library_max_abs_diff
+        )?;
+        writeln!(
+            f,
+            "   saved to {} (model.safetensors, config.json) and reloaded: largest logit difference {}",
+            g.model_dir, g.reload_max_abs_logit_diff
+        )?;
+        writeln!(
+            f,
+            "   after \"{}\" it predicts {:?}",
+            g.probe, g.next_character
+        )?;
+        for s in &g.samples {
+            let text = s.text.replace('\n', " ");
+            writeln!(f, "   temperature {}: \"Call me {text}\"", s.temperature)?;
+        }
+        writeln!(f, "   a sequence of 65 tokens: {}", g.too_long_error)?;
+        writeln!(f, "   a prompt with an emoji: {}\n", g.unknown_character_error)?;
+        let r = &self.race;
+        writeln!(
+            f,
+            "3. Why transformers won: the same {} training steps for each (32 × 64 characters)",
+            r.steps
+        )?;
+        writeln!(
+            f,
+            "   {:<28} {:>10} {:>16}",
+            "model", "parameters", "validation loss"
+        )?;
+        for (name, run) in [
+            ("GPT, 2 blocks of 64", &r.gpt),
+            ("LSTM, 128 units (week 12)", &r.lstm),
+        ] {
+            let (p, l) = (run.parameters, run.valid_loss);
+            writeln!(f, "   {name:<28} {p:>10} {l:>16.3}")?;
+        }
+        writeln!(
+            f,
+            "   training time for the same characters: GPT {:.0} ms, LSTM {:.0} ms (characters per second in --json)",
+            1000.0 * r.gpt.seconds,
+            1000.0 * r.lstm.seconds
+        )?;
+        writeln!(f, "   copy task (150 steps, 1 block of width 32):")?;
+        for c in &self.copy_task {
+            let (d, a) = (c.delay, 100.0 * c.accuracy);
+            writeln!(f, "     delay {d:>3}: {a:.1}% (chance 25 %)")?;
+        }
+        Ok(())
     }
-    println!("   a sequence of 65 tokens: {long_err}");
-    println!("   a prompt with an emoji: {unknown_err}\n");
-    println!(
-        "3. Why transformers won: the same {} training steps for each (32 × 64 characters)",
-        args.race_steps
-    );
-    println!(
-        "   {:<28} {:>10} {:>16}",
-        "model", "parameters", "validation loss"
-    );
-    println!(
-        "   {:<28} {:>10} {:>16.3}",
-        "GPT, 2 blocks of 64", params, gpt_race.valid_loss
-    );
-    println!(
-        "   {:<28} {:>10} {:>16.3}",
-        "LSTM, 128 units (week 12)", lstm_params, lstm_race.valid_loss
-    );
-    println!(
-        "   training time for the same characters: GPT {:.0} ms, LSTM {:.0} ms (characters per second in --json)",
-        1000.0 * gpt_race.seconds,
-        1000.0 * lstm_race.seconds
-    );
-    println!("   copy task (150 steps, 1 block of width 32):");
-    for &(d, (a, _)) in &copies {
-        println!("     delay {d:>3}: {:.1}% (chance 25 %)", 100.0 * a);
-    }
-    println!("\nPlots:");
-    for p in &plots {
-        println!("   {}", p.display());
-    }
-    Ok(())
 }

@@ -1,13 +1,13 @@
 //! Runs the week 14 lab end to end: `cargo run -p week14-training-loops -- --help`.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use candle_core::Device;
 use clap::Parser;
-use serde_json::json;
-use std::io::IsTerminal;
-use std::path::PathBuf;
-use std::time::Instant;
-use wb_core::lab::elapsed_ms;
+use serde::Serialize;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use wb_lab::{Lab, LabArgs};
 use wb_plot::{LegendPosition, LinePlot, Series};
 use wb_train::LrSchedule;
 use week14_training_loops::early::{Goal, stop_epoch};
@@ -27,29 +27,117 @@ struct Args {
     /// Folder for the runs (config, metrics log, checkpoint of each) [default: PLOTS/runs]
     #[arg(long, value_name = "DIR")]
     runs: Option<PathBuf>,
-    /// Folder for the plots (PNG and SVG)
-    #[arg(
-        long,
-        value_name = "DIR",
-        default_value = "output/week14-training-loops"
-    )]
-    plots: PathBuf,
     /// Largest matrix size of the GFLOP/s measurement (powers of two from 64)
     #[arg(long, default_value_t = 1024)]
     max_n: usize,
-    /// Print the key results as one JSON object instead of the report
-    #[arg(long)]
-    json: bool,
-    /// Also write the JSON results to FILE, and print the report as usual
-    #[arg(long, value_name = "FILE", value_parser = wb_core::lab::writable_file)]
-    json_out: Option<PathBuf>,
+    #[command(flatten)]
+    lab: LabArgs,
 }
 
-fn main() -> Result<()> {
+#[derive(Serialize)]
+struct Report {
+    schedules_max_abs_diff_vs_wb_train: f64,
+    early_stopping_example: EarlyStopping,
+    run: Run,
+    resume: Resume,
+    runs_dir: String,
+    runs: Vec<TrackedRun>,
+    matmul_gflops_cpu: Vec<Speed>,
+    matmul_gflops_gpu: Vec<Speed>,
+}
+
+#[derive(Serialize)]
+struct EarlyStopping {
+    history: Vec<f64>,
+    /// The epoch (0-based) after which training stops, if it does.
+    stops_after_epoch: Option<usize>,
+}
+
+#[derive(Serialize)]
+struct Run {
+    epochs_run: usize,
+    stopped_early: bool,
+    steps: usize,
+    valid_accuracy: Vec<f64>,
+    test_accuracy: f64,
+    last_lr: f64,
+    seconds: f64,
+}
+
+#[derive(Serialize)]
+struct Resume {
+    interrupt_after: usize,
+    stopped_after_steps: usize,
+    resumed_at_step: Option<usize>,
+    final_steps: usize,
+    bit_identical: bool,
+    max_abs_diff: f32,
+}
+
+#[derive(Serialize)]
+struct TrackedRun {
+    name: String,
+    lr: f64,
+    best_valid_accuracy: f64,
+    /// 1-based.
+    best_epoch: usize,
+    epochs: usize,
+}
+
+#[derive(Serialize)]
+struct Speed {
+    n: usize,
+    gflops: f64,
+    /// Host → GPU → host copy of an n × n matrix (GPU only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    round_trip_ms: Option<f64>,
+}
+
+/// The file that marks a folder as this lab's runs folder: the only kind it ever clears.
+const RUNS_MARKER: &str = ".week14-runs";
+/// The runs this lab writes, the only folders it removes from its runs folder.
+const RUN_NAMES: [&str; 4] = ["lr-2e-3", "interrupted", "lr-5e-4", "lr-1e-2"];
+
+/// Makes `dir` ready for this lab's runs without ever deleting a learner's files: a new or empty
+/// folder is marked as the lab's; a folder the lab marked before loses only the runs the lab
+/// writes; any other non-empty folder is refused.
+fn prepare_runs_dir(dir: &Path) -> Result<()> {
+    let marked = dir.join(RUNS_MARKER).is_file();
+    if dir.exists() && !marked && std::fs::read_dir(dir)?.next().is_some() {
+        anyhow::bail!(
+            "--runs {}: the folder holds files this lab did not write; give an empty or new folder",
+            dir.display()
+        );
+    }
+    for name in RUN_NAMES {
+        let run = dir.join(name);
+        if run.exists() {
+            std::fs::remove_dir_all(&run)
+                .with_context(|| format!("clearing the old run {}", run.display()))?;
+        }
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("--runs {}", dir.display()))?;
+    std::fs::write(dir.join(RUNS_MARKER), "runs of week14-training-loops\n")?;
+    Ok(())
+}
+
+fn main() -> ExitCode {
     let args = Args::parse();
-    let runs_dir = args.runs.clone().unwrap_or_else(|| args.plots.join("runs"));
-    let t0 = Instant::now();
-    let show = !args.json && std::io::stderr().is_terminal();
+    wb_lab::run(
+        "week14-training-loops",
+        "Week 14 — training loops, experiment tracking, GPU vs CPU",
+        &args.lab,
+        |lab| run(&args, lab),
+    )
+}
+
+fn run(args: &Args, lab: &mut Lab) -> Result<Report> {
+    let runs_dir = args
+        .runs
+        .clone()
+        .unwrap_or_else(|| lab.plots_dir().join("runs"));
+    prepare_runs_dir(&runs_dir)?;
+    let show = lab.progress();
 
     // 1. The parts against wb_train. -------------------------------------------------------------
     let total = 1000;
@@ -77,7 +165,6 @@ fn main() -> Result<()> {
 
     // 2. One run with the whole loop, 3. the same run interrupted and resumed. ----------------
     let data = mlp::load()?;
-    let _ = std::fs::remove_dir_all(&runs_dir);
     let base = RunConfig::new("lr-2e-3");
     let (full, report) = train_run(&data, &base, &runs_dir.join(&base.name), show)?;
     let test_acc = accuracy(&full.model, &data.test)?;
@@ -111,25 +198,27 @@ fn main() -> Result<()> {
         sizes.push(n);
         n *= 2;
     }
-    let cpu: Vec<(usize, f64)> = sizes
+    let cpu: Vec<Speed> = sizes
         .iter()
         .map(|&n| {
-            Ok((
+            let gflops = matmul_gflops(n, &Device::Cpu, if n <= 256 { 20 } else { 5 })?;
+            Ok(Speed {
                 n,
-                matmul_gflops(n, &Device::Cpu, if n <= 256 { 20 } else { 5 })?,
-            ))
+                gflops,
+                round_trip_ms: None,
+            })
         })
         .collect::<Result<_>>()?;
     let gpu_device = wb_train::device();
-    let gpu: Vec<(usize, f64, f64)> = if gpu_device.is_cuda() {
+    let gpu: Vec<Speed> = if gpu_device.is_cuda() {
         sizes
             .iter()
             .map(|&n| {
-                Ok((
+                Ok(Speed {
                     n,
-                    matmul_gflops(n, &gpu_device, 20)?,
-                    round_trip_ms(n, &gpu_device)?,
-                ))
+                    gflops: matmul_gflops(n, &gpu_device, 20)?,
+                    round_trip_ms: Some(round_trip_ms(n, &gpu_device)?),
+                })
             })
             .collect::<Result<_>>()?
     } else {
@@ -137,7 +226,6 @@ fn main() -> Result<()> {
     };
 
     // 6. Plots. ----------------------------------------------------------------------------------
-    let mut plots = Vec::new();
     let mut sp = LinePlot::new(
         "Learning-rate schedules over 1,000 steps (wb_train::LrSchedule)",
         "optimiser step",
@@ -152,9 +240,9 @@ fn main() -> Result<()> {
                 .collect(),
         ));
     }
-    plots.extend(
+    lab.saved(
         sp.legend(LegendPosition::UpperRight)
-            .save(&args.plots, "schedules")?,
+            .save(lab.plots_dir(), "schedules")?,
     );
     let mut tp = LinePlot::new(
         "Three runs compared from their metrics logs",
@@ -171,9 +259,9 @@ fn main() -> Result<()> {
                 .collect(),
         ));
     }
-    plots.extend(
+    lab.saved(
         tp.legend(LegendPosition::LowerRight)
-            .save(&args.plots, "runs")?,
+            .save(lab.plots_dir(), "runs")?,
     );
     let mut gp = LinePlot::new(
         "f32 matrix product speed on this machine's CPU (candle)",
@@ -182,117 +270,163 @@ fn main() -> Result<()> {
     )
     .series(Series::new(
         "CPU",
-        cpu.iter().map(|&(n, g)| (n as f64, g)).collect(),
+        cpu.iter().map(|s| (s.n as f64, s.gflops)).collect(),
     ));
     if !gpu.is_empty() {
         gp = gp.series(Series::new(
             "GPU",
-            gpu.iter().map(|&(n, g, _)| (n as f64, g)).collect(),
+            gpu.iter().map(|s| (s.n as f64, s.gflops)).collect(),
         ));
     }
-    plots.extend(
+    lab.saved(
         gp.markers(true)
             .legend(LegendPosition::LowerRight)
-            .save(&args.plots, "gflops")?,
+            .save(lab.plots_dir(), "gflops")?,
     );
 
-    let lr_at_end = report.epochs.last().map(|e| e.last_lr).unwrap_or(f64::NAN);
-    if args.json || args.json_out.is_some() {
-        let out = json!({
-            "lab": "week14-training-loops",
-            "schedules_max_abs_diff_vs_wb_train": sched_gap,
-            "early_stopping_example": {"history": history, "stops_after_epoch": ours_stop},
-            "run": {"epochs_run": report.epochs.len(), "stopped_early": report.stopped_early, "steps": report.steps, "valid_accuracy": report.history, "test_accuracy": test_acc, "last_lr": lr_at_end},
-            "resume": {"stopped_after_steps": before.steps, "resumed_at_step": after.resumed_at_step, "final_steps": after.steps, "bit_identical": identical, "max_abs_diff": max_diff},
-            "runs": runs.iter().map(|r| json!({"name": r.config.name, "lr": r.config.lr, "best_valid_accuracy": r.best, "best_epoch": r.best_epoch + 1, "epochs": r.valid_accuracy.len()})).collect::<Vec<_>>(),
-            "matmul_gflops_cpu": cpu.iter().map(|&(n, g)| json!({"n": n, "gflops": g})).collect::<Vec<_>>(),
-            "matmul_gflops_gpu": gpu.iter().map(|&(n, g, ms)| json!({"n": n, "gflops": g, "round_trip_ms": ms})).collect::<Vec<_>>(),
-            "timings_ms": {"total": elapsed_ms(t0), "first_run": 1000.0 * report.seconds},
-            "plots": plots.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
-        });
-        let text = serde_json::to_string_pretty(&out)?;
-        if wb_core::lab::emit_json(&text, args.json, args.json_out.as_deref())? {
-            return Ok(());
-        }
-    }
+    lab.record_ms("first_run", 1000.0 * report.seconds);
+    Ok(Report {
+        schedules_max_abs_diff_vs_wb_train: sched_gap,
+        early_stopping_example: EarlyStopping {
+            history: history.to_vec(),
+            stops_after_epoch: ours_stop,
+        },
+        run: Run {
+            epochs_run: report.epochs.len(),
+            stopped_early: report.stopped_early,
+            steps: report.steps,
+            valid_accuracy: report.history.clone(),
+            test_accuracy: test_acc,
+            last_lr: report.epochs.last().map_or(f64::NAN, |e| e.last_lr),
+            seconds: report.seconds,
+        },
+        resume: Resume {
+            interrupt_after: stop_after,
+            stopped_after_steps: before.steps,
+            resumed_at_step: after.resumed_at_step,
+            final_steps: after.steps,
+            bit_identical: identical,
+            max_abs_diff: max_diff,
+        },
+        runs_dir: wb_lab::display_path(&runs_dir),
+        runs: runs
+            .iter()
+            .map(|r| TrackedRun {
+                name: r.config.name.clone(),
+                lr: r.config.lr,
+                best_valid_accuracy: r.best,
+                best_epoch: r.best_epoch + 1,
+                epochs: r.valid_accuracy.len(),
+            })
+            .collect(),
+        matmul_gflops_cpu: cpu,
+        matmul_gflops_gpu: gpu,
+    })
+}
 
-    println!("Week 14 — training loops, experiment tracking, GPU vs CPU");
-    println!("==========================================================\n");
-    println!("1. The parts from scratch against wb_train");
-    println!(
-        "   step, cosine and warm-up + cosine schedules at 1,011 steps each: largest difference {sched_gap:.1e}"
-    );
-    println!(
-        "   early stopping, patience 3, min_delta 0.005, on validation accuracy {history:?}: stops after epoch {}\n",
-        ours_stop.map_or("never".to_string(), |e| (e + 1).to_string())
-    );
-    println!(
-        "2. MLP 784-256-10 on Fashion-MNIST (7,000 train, 1,000 validation), AdamW 2e-3, warm-up 100 + cosine, clip 1.0, patience 3 ({:.0} ms)",
-        1000.0 * report.seconds
-    );
-    println!(
-        "   validation accuracy per epoch: {}",
-        report
-            .history
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "1. The parts from scratch against wb_train")?;
+        writeln!(
+            f,
+            "   step, cosine and warm-up + cosine schedules at 1,011 steps each: largest difference {:.1e}",
+            self.schedules_max_abs_diff_vs_wb_train
+        )?;
+        let early = &self.early_stopping_example;
+        writeln!(
+            f,
+            "   early stopping, patience 3, min_delta 0.005, on validation accuracy {:?}: stops after epoch {}\n",
+            early.history,
+            early
+                .stops_after_epoch
+                .map_or("never".to_string(), |e| (e + 1).to_string())
+        )?;
+        let run = &self.run;
+        writeln!(
+            f,
+            "2. MLP 784-256-10 on Fashion-MNIST (7,000 train, 1,000 validation), AdamW 2e-3, warm-up 100 + cosine, clip 1.0, patience 3 ({:.0} ms)",
+            1000.0 * run.seconds
+        )?;
+        let per_epoch: Vec<String> = run
+            .valid_accuracy
             .iter()
             .map(|a| format!("{:.1}%", 100.0 * a))
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    println!(
-        "   {} epochs, {} steps{}; test accuracy {:.2}% on 2,000 images\n",
-        report.epochs.len(),
-        report.steps,
-        if report.stopped_early {
-            ", stopped early"
-        } else {
-            ""
-        },
-        100.0 * test_acc
-    );
-    println!(
-        "3. The same run, interrupted after {stop_after} steps and resumed from its checkpoint in a fresh model"
-    );
-    println!(
-        "   stopped at step {}, resumed at step {}, ended at step {}: weights bit-identical to the uninterrupted run: {} (largest difference {max_diff:e})\n",
-        before.steps,
-        after.resumed_at_step.unwrap_or(0),
-        after.steps,
-        if identical { "yes" } else { "NO" }
-    );
-    println!(
-        "4. Experiment tracking: the runs under {}, ranked by their logs",
-        runs_dir.display()
-    );
-    println!(
-        "   {:<10} {:>8} {:>8} {:>12} {:>16}",
-        "run", "lr", "epochs", "best epoch", "best validation"
-    );
-    for r in &runs {
-        println!(
-            "   {:<10} {:>8} {:>8} {:>12} {:>15.2}%",
-            r.config.name,
-            r.config.lr,
-            r.valid_accuracy.len(),
-            r.best_epoch + 1,
-            100.0 * r.best
-        );
+            .collect();
+        writeln!(
+            f,
+            "   validation accuracy per epoch: {}",
+            per_epoch.join(", ")
+        )?;
+        writeln!(
+            f,
+            "   {} epochs, {} steps{}; test accuracy {:.2}% on 2,000 images\n",
+            run.epochs_run,
+            run.steps,
+            if run.stopped_early {
+                ", stopped early"
+            } else {
+                ""
+            },
+            100.0 * run.test_accuracy
+        )?;
+        let r = &self.resume;
+        writeln!(
+            f,
+            "3. The same run, interrupted after {} steps and resumed from its checkpoint in a fresh model",
+            r.interrupt_after
+        )?;
+        writeln!(
+            f,
+            "   stopped at step {}, resumed at step {}, ended at step {}: weights bit-identical to the uninterrupted run: {} (largest difference {:e})\n",
+            r.stopped_after_steps,
+            r.resumed_at_step.unwrap_or(0),
+            r.final_steps,
+            if r.bit_identical { "yes" } else { "NO" },
+            r.max_abs_diff
+        )?;
+        writeln!(
+            f,
+            "4. Experiment tracking: the runs under {}, ranked by their logs",
+            self.runs_dir
+        )?;
+        writeln!(
+            f,
+            "   {:<10} {:>8} {:>8} {:>12} {:>16}",
+            "run", "lr", "epochs", "best epoch", "best validation"
+        )?;
+        for r in &self.runs {
+            writeln!(
+                f,
+                "   {:<10} {:>8} {:>8} {:>12} {:>15.2}%",
+                r.name,
+                r.lr,
+                r.epochs,
+                r.best_epoch,
+                100.0 * r.best_valid_accuracy
+            )?;
+        }
+        writeln!(
+            f,
+            "\n5. f32 matrix products on this machine (candle, median of repeats)"
+        )?;
+        for s in &self.matmul_gflops_cpu {
+            writeln!(f, "   n = {:>5}: CPU {:>8.1} GFLOP/s", s.n, s.gflops)?;
+        }
+        if self.matmul_gflops_gpu.is_empty() {
+            writeln!(
+                f,
+                "   (no GPU: build with --features cuda on a machine with an NVIDIA GPU to measure one)"
+            )?;
+        }
+        for s in &self.matmul_gflops_gpu {
+            writeln!(
+                f,
+                "   n = {:>5}: GPU {:>10.1} GFLOP/s, host → GPU → host copy {:.3} ms",
+                s.n,
+                s.gflops,
+                s.round_trip_ms.unwrap_or(f64::NAN)
+            )?;
+        }
+        Ok(())
     }
-    println!("\n5. f32 matrix products on this machine (candle, median of repeats)");
-    for &(n, g) in &cpu {
-        println!("   n = {n:>5}: CPU {g:>8.1} GFLOP/s");
-    }
-    if gpu.is_empty() {
-        println!(
-            "   (no GPU: build with --features cuda on a machine with an NVIDIA GPU to measure one)"
-        );
-    }
-    for &(n, g, ms) in &gpu {
-        println!("   n = {n:>5}: GPU {g:>10.1} GFLOP/s, host → GPU → host copy {ms:.3} ms");
-    }
-    println!("\nPlots:");
-    for p in &plots {
-        println!("   {}", p.display());
-    }
-    Ok(())
 }
