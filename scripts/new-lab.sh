@@ -35,11 +35,12 @@ publish.workspace = true
 
 [dependencies]
 wb-core.workspace = true
+wb-lab.workspace = true
 wb-data.workspace = true
 wb-plot.workspace = true
 ndarray.workspace = true
 clap.workspace = true
-serde_json.workspace = true
+serde.workspace = true
 anyhow.workspace = true
 
 [lints]
@@ -68,34 +69,44 @@ cat > "$dir/src/main.rs" <<RUST
 
 use anyhow::Result;
 use clap::Parser;
-use std::path::PathBuf;
-use std::time::Instant;
+use serde::Serialize;
+use std::fmt;
+use std::process::ExitCode;
+use wb_lab::{Lab, LabArgs};
 
 /// Week $week: $title.
 #[derive(Debug, Parser)]
+#[command(version)]
 struct Args {
-    /// Folder for the plots (PNG and SVG)
-    #[arg(long, value_name = "DIR", default_value = "output/$pkg")]
-    plots: PathBuf,
-    /// Print the key results as one JSON object instead of the report
-    #[arg(long)]
-    json: bool,
-    /// Also write the JSON results to FILE, and print the report as usual
-    #[arg(long, value_name = "FILE", value_parser = wb_core::lab::writable_file)]
-    json_out: Option<PathBuf>,
+    #[command(flatten)]
+    lab: LabArgs,
 }
 
-fn main() -> Result<()> {
+/// The lab's results: the JSON of \`--json\` (its fields) and the printed report (\`Display\`).
+#[derive(Serialize)]
+struct Report {
+    mean: f64,
+    #[serde(skip)]
+    mean_ms: f64,
+}
+
+fn main() -> ExitCode {
     let args = Args::parse();
-    let t = Instant::now();
-    let m = $crate::mean(ndarray::array![1.0, 2.0, 3.0].view())?;
-    let ms = t.elapsed().as_secs_f64() * 1e3;
-    let out = serde_json::json!({ "lab": "$pkg", "mean": m, "timings_ms": { "mean": ms }, "plots": [] });
-    let json = serde_json::to_string_pretty(&out)?;
-    if !wb_core::lab::emit_json(&json, args.json, args.json_out.as_deref())? {
-        println!("Week $week — $title\n\nmean: {m} ({ms:.2} ms)\nplots: none yet ({})", args.plots.display());
+    wb_lab::run("$pkg", "Week $week — $title", &args.lab, run)
+}
+
+fn run(lab: &mut Lab) -> Result<Report> {
+    let mean = lab.timed("mean", || $crate::mean(ndarray::array![1.0, 2.0, 3.0].view()))?;
+    Ok(Report {
+        mean,
+        mean_ms: lab.ms("mean"),
+    })
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "mean: {} ({:.2} ms)", self.mean, self.mean_ms)
     }
-    Ok(())
 }
 RUST
 cat > "$dir/lab.toml" <<TOML

@@ -7,10 +7,12 @@ use linfa_clustering::KMeans;
 use ndarray::{Array1, Axis};
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
-use serde_json::json;
-use std::path::PathBuf;
+use serde::Serialize;
+use std::fmt;
+use std::process::ExitCode;
 use std::time::Instant;
 use wb_core::lab::{check_open_fraction, elapsed_ms, standardise_with_train};
+use wb_lab::{Lab, LabArgs};
 use wb_plot::{LinePlot, ScatterPlot, Series};
 use week04_supervised::bias_variance::{PolyModel, bias_variance, mse, noisy_sine, truth};
 use week04_supervised::kmeans::kmeans;
@@ -33,19 +35,88 @@ struct Args {
     /// Highest polynomial degree of the bias–variance sweep
     #[arg(long, default_value_t = 12)]
     max_degree: usize,
-    /// Folder for the plots (PNG and SVG)
-    #[arg(long, value_name = "DIR", default_value = "output/week04-supervised")]
-    plots: PathBuf,
-    /// Print the key results as one JSON object instead of the report
-    #[arg(long)]
-    json: bool,
-    /// Also write the JSON results to FILE, and print the report as usual
-    #[arg(long, value_name = "FILE", value_parser = wb_core::lab::writable_file)]
-    json_out: Option<PathBuf>,
+    #[command(flatten)]
+    lab: LabArgs,
 }
 
-fn main() -> Result<()> {
+#[derive(Serialize)]
+struct Report {
+    seed: u64,
+    kmeans: Clustering,
+    linear_regression: Linear,
+    logistic_regression: Logistic,
+    noise_sd: f64,
+    n_train_points: usize,
+    degree_sweep: Vec<DegreeRow>,
+    best_degree: usize,
+    bias_variance: Vec<BiasVariance>,
+    #[serde(skip)]
+    ms: Timings,
+}
+
+#[derive(Default)]
+struct Timings {
+    kmeans_ours: f64,
+    kmeans_linfa: f64,
+    linear: f64,
+    logistic: f64,
+}
+
+#[derive(Serialize)]
+struct Clustering {
+    k: usize,
+    inertia: f64,
+    iterations: usize,
+    linfa_inertia_sum: f64,
+    purity: f64,
+    contingency: Vec<Vec<usize>>,
+    species: Vec<String>,
+    centroids: Vec<Vec<f64>>,
+}
+
+#[derive(Serialize)]
+struct Linear {
+    rows: usize,
+    features: Vec<String>,
+    coefficients: Vec<f64>,
+    intercept: f64,
+}
+
+#[derive(Serialize)]
+struct Logistic {
+    n_train: usize,
+    n_test: usize,
+    test_accuracy: f64,
+    baseline_accuracy: f64,
+    baseline_says_malignant: bool,
+}
+
+#[derive(Serialize)]
+struct DegreeRow {
+    degree: usize,
+    train_mse: f64,
+    test_mse: f64,
+}
+
+#[derive(Serialize)]
+struct BiasVariance {
+    degree: usize,
+    bias2: f64,
+    variance: f64,
+}
+
+fn main() -> ExitCode {
     let args = Args::parse();
+    wb_lab::run(
+        "week04-supervised",
+        "Week 4 — supervised vs unsupervised learning, bias vs variance",
+        &args.lab,
+        |lab| run(&args, lab),
+    )
+}
+
+fn run(args: &Args, lab: &mut Lab) -> Result<Report> {
+    let mut ms = Timings::default();
     check_open_fraction("--test-fraction", args.test_fraction)?;
     if !(1..=20).contains(&args.max_degree) {
         bail!(
@@ -53,7 +124,6 @@ fn main() -> Result<()> {
             args.max_degree
         );
     }
-    let t0 = Instant::now();
 
     // 1. Unsupervised: k-means on iris, without the species. -----------------------------------
     let (iris, species) =
@@ -61,14 +131,14 @@ fn main() -> Result<()> {
     let x = iris.data;
     let t = Instant::now();
     let ours = kmeans(x.view(), args.k, 10, 300, 1e-4, args.seed)?;
-    let ours_ms = elapsed_ms(t);
+    ms.kmeans_ours = elapsed_ms(t);
     let t = Instant::now();
     let linfa_model = KMeans::params_with_rng(args.k, SmallRng::seed_from_u64(args.seed))
         .n_runs(10)
         .max_n_iterations(300)
         .tolerance(1e-4)
         .fit(&DatasetBase::from(x.clone()))?;
-    let linfa_ms = elapsed_ms(t);
+    ms.kmeans_linfa = elapsed_ms(t);
     // linfa reports the mean squared distance; scikit-learn and this lab the sum.
     let linfa_inertia = linfa_model.inertia() * x.nrows() as f64;
     let mut names = species.clone();
@@ -90,7 +160,7 @@ fn main() -> Result<()> {
     let (dx, dy, dnames) = diabetes.split_target("target")?;
     let t = Instant::now();
     let (coef, intercept) = linfa_linear(dx.view(), dy.view())?;
-    let linear_ms = elapsed_ms(t);
+    ms.linear = elapsed_ms(t);
     let (bc, diagnosis) =
         wb_data::read_labelled_csv(&wb_data::dataset("tabular/breast_cancer.csv")?, "diagnosis")?;
     let malignant: Vec<bool> = diagnosis.iter().map(|d| d == "malignant").collect();
@@ -103,7 +173,7 @@ fn main() -> Result<()> {
     let yte: Vec<bool> = test.iter().map(|&i| malignant[i]).collect();
     let t = Instant::now();
     let pred = linfa_logistic(xtr.view(), &ytr, xte.view(), 1.0)?;
-    let logistic_ms = elapsed_ms(t);
+    ms.logistic = elapsed_ms(t);
     let acc = accuracy(&yte, &pred)?;
     let majority = ytr.iter().filter(|&&m| m).count() * 2 >= ytr.len();
     let base = accuracy(&yte, &vec![majority; yte.len()])?;
@@ -115,16 +185,16 @@ fn main() -> Result<()> {
     let mut sweep = Vec::new();
     for d in 1..=args.max_degree {
         let m = PolyModel::fit(xs.view(), ys.view(), d)?;
-        sweep.push((
-            d,
-            mse(ys.view(), m.predict(xs.view())?.view())?,
-            mse(yt.view(), m.predict(xt.view())?.view())?,
-        ));
+        sweep.push(DegreeRow {
+            degree: d,
+            train_mse: mse(ys.view(), m.predict(xs.view())?.view())?,
+            test_mse: mse(yt.view(), m.predict(xt.view())?.view())?,
+        });
     }
     let best = sweep
         .iter()
-        .min_by(|a, b| a.2.total_cmp(&b.2))
-        .map(|s| s.0)
+        .min_by(|a, b| a.test_mse.total_cmp(&b.test_mse))
+        .map(|s| s.degree)
         .unwrap_or(1);
     let grid = Array1::linspace(0.05, 0.95, 91);
     let bv_degrees: Vec<usize> = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
@@ -137,7 +207,6 @@ fn main() -> Result<()> {
         .collect::<Result<Vec<_>, _>>()?;
 
     // 4. Plots ---------------------------------------------------------------------------------
-    let mut plots = Vec::new();
     let (pl, pw) = (2, 3); // petal length and width
     let mut scatter = ScatterPlot::new(
         "k-means on iris, without the labels (petal measurements)",
@@ -154,22 +223,22 @@ fn main() -> Result<()> {
     let cents = (0..args.k)
         .map(|c| (ours.centroids[[c, pl]], ours.centroids[[c, pw]]))
         .collect();
-    plots.extend(
+    lab.saved(
         scatter
             .series(Series::new("centroids", cents))
-            .save(&args.plots, "kmeans_iris")?,
+            .save(lab.plots_dir(), "kmeans_iris")?,
     );
-    let curve = |f: &dyn Fn(&(usize, f64, f64)) -> f64| {
-        sweep.iter().map(|s| (s.0 as f64, f(s))).collect::<Vec<_>>()
+    let curve = |f: &dyn Fn(&DegreeRow) -> f64| {
+        sweep.iter().map(|s| (s.degree as f64, f(s))).collect::<Vec<_>>()
     };
-    plots.extend(
+    lab.saved(
         LinePlot::new(
             "Training and test error against polynomial degree",
             "polynomial degree",
             "mean squared error (log scale)",
         )
-        .series(Series::new("training error", curve(&|s| s.1)))
-        .series(Series::new("test error", curve(&|s| s.2)))
+        .series(Series::new("training error", curve(&|s| s.train_mse)))
+        .series(Series::new("test error", curve(&|s| s.test_mse)))
         .series(Series::new(
             format!("noise variance ({noise}²)"),
             vec![
@@ -178,9 +247,9 @@ fn main() -> Result<()> {
             ],
         ))
         .log_y(true)
-        .save(&args.plots, "degree_sweep")?,
+        .save(lab.plots_dir(), "degree_sweep")?,
     );
-    plots.extend(
+    lab.saved(
         LinePlot::new(
             "Bootstrap estimates of bias² and variance",
             "polynomial degree",
@@ -201,7 +270,7 @@ fn main() -> Result<()> {
                 .collect(),
         ))
         .log_y(true)
-        .save(&args.plots, "bias_variance")?,
+        .save(lab.plots_dir(), "bias_variance")?,
     );
     let fine = Array1::linspace(0.0, 1.0, 200);
     let mut fits = LinePlot::new(
@@ -224,138 +293,180 @@ fn main() -> Result<()> {
                 .collect(),
         ));
     }
-    plots.extend(
+    lab.saved(
         fits.series(Series::new(
             "truth sin(2πx)",
             fine.iter().map(|&v| (v, truth(v))).collect(),
         ))
-        .save(&args.plots, "polynomial_fits")?,
+        .save(lab.plots_dir(), "polynomial_fits")?,
     );
 
-    if args.json || args.json_out.is_some() {
-        let out = json!({
-            "lab": "week04-supervised",
-            "seed": args.seed,
-            "kmeans": {
-                "k": args.k, "inertia": ours.inertia, "iterations": ours.iterations,
-                "linfa_inertia_sum": linfa_inertia, "purity": purity, "contingency": table, "species": names,
-                "centroids": ours.centroids.rows().into_iter().map(|r| r.to_vec()).collect::<Vec<_>>(),
-            },
-            "linear_regression": {"features": dnames, "coefficients": coef.to_vec(), "intercept": intercept},
-            "logistic_regression": {"n_train": train.len(), "n_test": test.len(), "test_accuracy": acc, "baseline_accuracy": base},
-            "degree_sweep": sweep.iter().map(|(d, a, b)| json!({"degree": d, "train_mse": a, "test_mse": b})).collect::<Vec<_>>(),
-            "best_degree": best,
-            "bias_variance": bv.iter().map(|b| json!({"degree": b.degree, "bias2": b.bias2, "variance": b.variance})).collect::<Vec<_>>(),
-            "timings_ms": {"total": elapsed_ms(t0), "kmeans_ours": ours_ms, "kmeans_linfa": linfa_ms, "linear": linear_ms, "logistic": logistic_ms},
-            "plots": plots.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
-        });
-        let text = serde_json::to_string_pretty(&out)?;
-        if wb_core::lab::emit_json(&text, args.json, args.json_out.as_deref())? {
-            return Ok(());
+    lab.record_ms("kmeans_ours", ms.kmeans_ours);
+    lab.record_ms("kmeans_linfa", ms.kmeans_linfa);
+    lab.record_ms("linear", ms.linear);
+    lab.record_ms("logistic", ms.logistic);
+    Ok(Report {
+        seed: args.seed,
+        kmeans: Clustering {
+            k: args.k,
+            inertia: ours.inertia,
+            iterations: ours.iterations,
+            linfa_inertia_sum: linfa_inertia,
+            purity,
+            contingency: table,
+            species: names,
+            centroids: ours.centroids.rows().into_iter().map(|r| r.to_vec()).collect(),
+        },
+        linear_regression: Linear {
+            rows: dx.nrows(),
+            features: dnames,
+            coefficients: coef.to_vec(),
+            intercept,
+        },
+        logistic_regression: Logistic {
+            n_train: train.len(),
+            n_test: test.len(),
+            test_accuracy: acc,
+            baseline_accuracy: base,
+            baseline_says_malignant: majority,
+        },
+        noise_sd: noise,
+        n_train_points: n_train,
+        degree_sweep: sweep,
+        best_degree: best,
+        bias_variance: bv
+            .iter()
+            .map(|b| BiasVariance {
+                degree: b.degree,
+                bias2: b.bias2,
+                variance: b.variance,
+            })
+            .collect(),
+        ms,
+    })
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let km = &self.kmeans;
+        writeln!(
+            f,
+            "1. Unsupervised: k-means on the 150 iris flowers, species hidden (k = {}, 10 starts)",
+            km.k
+        )?;
+        writeln!(
+            f,
+            "   from scratch (k-means++): inertia {:.4} after {} iterations ({:.1} ms)",
+            km.inertia, km.iterations, self.ms.kmeans_ours
+        )?;
+        writeln!(
+            f,
+            "   linfa-clustering:         inertia {:.4} ({:.1} ms; linfa reports the mean, ×150 here)",
+            km.linfa_inertia_sum, self.ms.kmeans_linfa
+        )?;
+        writeln!(f, "   Clusters against the species it never saw:")?;
+        let header: String = km.species.iter().map(|n| format!("{n:>11}")).collect();
+        writeln!(f, "   {:>10} {header}", "")?;
+        for (c, row) in km.contingency.iter().enumerate() {
+            let cells: String = row.iter().map(|v| format!("{v:>11}")).collect();
+            writeln!(f, "   {:>10} {cells}", format!("cluster {c}"))?;
         }
-    }
+        writeln!(
+            f,
+            "   purity {:.1}%: setosa stands apart; versicolor and virginica overlap, so some flowers",
+            100.0 * km.purity
+        )?;
+        writeln!(
+            f,
+            "   land in the other's cluster. Clustering finds structure; it cannot know which structure you meant.\n"
+        )?;
 
-    println!("Week 4 — supervised vs unsupervised learning, bias vs variance");
-    println!("==============================================================\n");
-    println!(
-        "1. Unsupervised: k-means on the 150 iris flowers, species hidden (k = {}, 10 starts)",
-        args.k
-    );
-    println!(
-        "   from scratch (k-means++): inertia {:.4} after {} iterations ({ours_ms:.1} ms)",
-        ours.inertia, ours.iterations
-    );
-    println!(
-        "   linfa-clustering:         inertia {linfa_inertia:.4} ({linfa_ms:.1} ms; linfa reports the mean, ×150 here)"
-    );
-    println!("   Clusters against the species it never saw:");
-    println!(
-        "   {:>10} {}",
-        "",
-        names.iter().map(|n| format!("{n:>11}")).collect::<String>()
-    );
-    for (c, row) in table.iter().enumerate() {
-        println!(
-            "   {:>10} {}",
-            format!("cluster {c}"),
-            row.iter().map(|v| format!("{v:>11}")).collect::<String>()
-        );
-    }
-    println!(
-        "   purity {:.1}%: setosa stands apart; versicolor and virginica overlap, so some flowers",
-        100.0 * purity
-    );
-    println!(
-        "   land in the other's cluster. Clustering finds structure; it cannot know which structure you meant.\n"
-    );
+        let lin = &self.linear_regression;
+        writeln!(f, "2. Supervised: the answers are in the data")?;
+        writeln!(
+            f,
+            "   linfa-linear on diabetes ({} rows): ({:.2} ms)",
+            lin.rows, self.ms.linear
+        )?;
+        for (n, c) in lin.features.iter().zip(&lin.coefficients) {
+            write!(f, "   {n}={c:.3}")?;
+        }
+        writeln!(
+            f,
+            "\n   intercept {:.3} (the same least-squares fit as week 2's normal equations)",
+            lin.intercept
+        )?;
+        let log = &self.logistic_regression;
+        writeln!(
+            f,
+            "   linfa-logistic on breast cancer ({} training, {} test rows, standardised): test accuracy {:.1}% ({:.1} ms)",
+            log.n_train,
+            log.n_test,
+            100.0 * log.test_accuracy,
+            self.ms.logistic
+        )?;
+        writeln!(
+            f,
+            "   against {:.1}% for always answering \"{}\"\n",
+            100.0 * log.baseline_accuracy,
+            if log.baseline_says_malignant {
+                "malignant"
+            } else {
+                "benign"
+            }
+        )?;
 
-    println!("2. Supervised: the answers are in the data");
-    println!(
-        "   linfa-linear on diabetes ({} rows): ({linear_ms:.2} ms)",
-        dx.nrows()
-    );
-    for (n, c) in dnames.iter().zip(coef.iter()) {
-        print!("   {n}={c:.3}");
-    }
-    println!(
-        "\n   intercept {intercept:.3} (the same least-squares fit as week 2's normal equations)"
-    );
-    println!(
-        "   linfa-logistic on breast cancer ({} training, {} test rows, standardised): test accuracy {:.1}% ({logistic_ms:.1} ms)",
-        train.len(),
-        test.len(),
-        100.0 * acc
-    );
-    println!(
-        "   against {:.1}% for always answering \"{}\"\n",
-        100.0 * base,
-        if majority { "malignant" } else { "benign" }
-    );
-
-    println!(
-        "3. Bias vs variance: polynomials fitted to {n_train} noisy points of sin(2πx) (noise sd {noise})"
-    );
-    println!("   {:>6} {:>12} {:>12}", "degree", "train MSE", "test MSE");
-    for (d, a, b) in &sweep {
-        println!(
-            "   {d:>6} {a:>12.4} {b:>12.4}{}",
-            if *d == best {
+        let noise = self.noise_sd;
+        writeln!(
+            f,
+            "3. Bias vs variance: polynomials fitted to {} noisy points of sin(2πx) (noise sd {noise})",
+            self.n_train_points
+        )?;
+        writeln!(f, "   {:>6} {:>12} {:>12}", "degree", "train MSE", "test MSE")?;
+        for r in &self.degree_sweep {
+            let mark = if r.degree == self.best_degree {
                 "   ← lowest test error"
             } else {
                 ""
-            }
-        );
+            };
+            let (d, a, b) = (r.degree, r.train_mse, r.test_mse);
+            writeln!(f, "   {d:>6} {a:>12.4} {b:>12.4}{mark}")?;
+        }
+        writeln!(
+            f,
+            "   Training error only falls as the degree grows; test error falls, then rises: overfitting."
+        )?;
+        writeln!(
+            f,
+            "   Bootstrap (200 resamples of the training set), on 91 points of [0.05, 0.95]:"
+        )?;
+        writeln!(
+            f,
+            "   {:>6} {:>10} {:>10} {:>16}",
+            "degree", "bias²", "variance", "bias² + variance"
+        )?;
+        for b in &self.bias_variance {
+            writeln!(
+                f,
+                "   {:>6} {:>10.4} {:>10.4} {:>16.4}",
+                b.degree,
+                b.bias2,
+                b.variance,
+                b.bias2 + b.variance
+            )?;
+        }
+        writeln!(
+            f,
+            "   Low degrees are wrong the same way every time (bias); high degrees are wrong differently"
+        )?;
+        writeln!(
+            f,
+            "   every time (variance) — past degree 8 so wildly that even their average drifts off."
+        )?;
+        writeln!(
+            f,
+            "   The noise ({:.2}) is the floor no model goes below.",
+            noise * noise
+        )
     }
-    println!(
-        "   Training error only falls as the degree grows; test error falls, then rises: overfitting."
-    );
-    println!("   Bootstrap (200 resamples of the training set), on 91 points of [0.05, 0.95]:");
-    println!(
-        "   {:>6} {:>10} {:>10} {:>16}",
-        "degree", "bias²", "variance", "bias² + variance"
-    );
-    for b in &bv {
-        println!(
-            "   {:>6} {:>10.4} {:>10.4} {:>16.4}",
-            b.degree,
-            b.bias2,
-            b.variance,
-            b.bias2 + b.variance
-        );
-    }
-    println!(
-        "   Low degrees are wrong the same way every time (bias); high degrees are wrong differently"
-    );
-    println!(
-        "   every time (variance) — past degree 8 so wildly that even their average drifts off."
-    );
-    println!(
-        "   The noise ({:.2}) is the floor no model goes below.\n",
-        noise * noise
-    );
-    println!("Plots:");
-    for p in &plots {
-        println!("   {}", p.display());
-    }
-    Ok(())
 }

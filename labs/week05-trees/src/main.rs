@@ -6,10 +6,13 @@ use linfa::prelude::*;
 use linfa_elasticnet::ElasticNet;
 use linfa_trees::{DecisionTree as LinfaTree, SplitQuality};
 use ndarray::{Array1, Array2, Axis};
-use serde_json::json;
+use serde::Serialize;
+use std::fmt;
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::Instant;
 use wb_core::lab::{check_open_fraction, display_path, elapsed_ms};
+use wb_lab::{Lab, LabArgs};
 use wb_plot::{DecisionRegions, LinePlot, Series};
 use week05_trees::ensemble::{gradient_boosting, random_forest};
 use week05_trees::regularized::{Penalty, coordinate_descent};
@@ -51,19 +54,95 @@ struct Args {
     /// Seed of the splits, the bootstrap samples and the feature subsets
     #[arg(long, default_value_t = 42)]
     seed: u64,
-    /// Folder for the plots (PNG and SVG)
-    #[arg(long, value_name = "DIR", default_value = "output/week05-trees")]
-    plots: PathBuf,
-    /// Print the key results as one JSON object instead of the report
-    #[arg(long)]
-    json: bool,
-    /// Also write the JSON results to FILE, and print the report as usual
-    #[arg(long, value_name = "FILE", value_parser = wb_core::lab::writable_file)]
-    json_out: Option<PathBuf>,
+    #[command(flatten)]
+    lab: LabArgs,
 }
 
-fn accuracy(a: &[usize], b: &[usize]) -> f64 {
-    a.iter().zip(b).filter(|(x, y)| x == y).count() as f64 / a.len().max(1) as f64
+#[derive(Serialize)]
+struct Report {
+    data: String,
+    shape: [usize; 2],
+    classes: Vec<String>,
+    seed: u64,
+    n_train: usize,
+    n_test: usize,
+    tree: Tree,
+    unbounded_tree: TrainTest,
+    depth_sweep: Vec<DepthRow>,
+    forest: Forest,
+    boosting: Boosting,
+    diabetes_features: Vec<String>,
+    ridge: Penalised,
+    lasso: Penalised,
+    linfa_lasso_coefficients: Vec<f64>,
+    ols_standardised: Vec<f64>,
+}
+
+#[derive(Serialize)]
+struct Tree {
+    criterion: String,
+    max_depth: usize,
+    min_samples_leaf: usize,
+    test_accuracy: f64,
+    linfa_test_accuracy: f64,
+    leaves: usize,
+    depth: usize,
+    importances: Vec<Importance>,
+    #[serde(skip)]
+    ms: (f64, f64),
+}
+
+#[derive(Serialize)]
+struct Importance {
+    feature: String,
+    importance: f64,
+}
+
+#[derive(Serialize)]
+struct TrainTest {
+    train_accuracy: f64,
+    test_accuracy: f64,
+}
+
+#[derive(Serialize)]
+struct DepthRow {
+    depth: usize,
+    train_accuracy: f64,
+    test_accuracy: f64,
+}
+
+#[derive(Serialize)]
+struct Forest {
+    n_trees: usize,
+    max_features: usize,
+    test_accuracy: f64,
+    oob_score: Option<f64>,
+    #[serde(skip)]
+    ms: f64,
+}
+
+#[derive(Serialize)]
+struct Boosting {
+    rounds: usize,
+    learning_rate: f64,
+    train_mse: Vec<f64>,
+    test_mse: f64,
+    test_r2: f64,
+    #[serde(skip)]
+    ms: f64,
+}
+
+#[derive(Serialize)]
+struct Penalised {
+    alpha: f64,
+    coefficients: Vec<f64>,
+    intercept: f64,
+}
+
+/// The share of right answers (0 for an empty test set, which a test fraction in (0, 1) cannot
+/// leave on data of two rows or more).
+fn accuracy(predicted: &[usize], truth: &[usize]) -> f64 {
+    wb_core::accuracy(truth, predicted).unwrap_or(0.0)
 }
 
 /// A labelled CSV: (x, class indices, class names, feature names).
@@ -106,13 +185,21 @@ fn split(x: &Array2<f64>, y: &[usize], f: f64, seed: u64) -> Split {
     }
 }
 
-fn main() -> Result<()> {
+fn main() -> ExitCode {
     let args = Args::parse();
+    wb_lab::run(
+        "week05-trees",
+        "Week 5 — trees, ensembles, overfitting and regularisation",
+        &args.lab,
+        |lab| run(&args, lab),
+    )
+}
+
+fn run(args: &Args, lab: &mut Lab) -> Result<Report> {
     check_open_fraction("--test-fraction", args.test_fraction)?;
     if args.max_depth == 0 {
         bail!("--max-depth must be at least 1");
     }
-    let t0 = Instant::now();
     let (criterion, quality) = match args.criterion {
         CriterionArg::Gini => (Criterion::Gini, SplitQuality::Gini),
         CriterionArg::Entropy => (Criterion::Entropy, SplitQuality::Entropy),
@@ -167,11 +254,11 @@ fn main() -> Result<()> {
             ..params
         };
         let tree = DecisionTree::fit(s.xtr.view(), &targets, &p)?;
-        sweep.push((
-            d,
-            accuracy(&tree.predict_class(s.xtr.view())?, &s.ytr),
-            accuracy(&tree.predict_class(s.xte.view())?, &s.yte),
-        ));
+        sweep.push(DepthRow {
+            depth: d,
+            train_accuracy: accuracy(&tree.predict_class(s.xtr.view())?, &s.ytr),
+            test_accuracy: accuracy(&tree.predict_class(s.xte.view())?, &s.yte),
+        });
     }
     let full = DecisionTree::fit(
         s.xtr.view(),
@@ -255,8 +342,7 @@ fn main() -> Result<()> {
         .collect::<Result<Vec<_>, _>>()?;
 
     // 5. Plots. --------------------------------------------------------------------------------
-    let mut plots = Vec::new();
-    plots.extend(
+    lab.saved(
         LinePlot::new(
             "Accuracy against tree depth: overfitting",
             "maximum depth",
@@ -264,13 +350,19 @@ fn main() -> Result<()> {
         )
         .series(Series::new(
             "training rows",
-            sweep.iter().map(|s| (s.0 as f64, s.1)).collect(),
+            sweep
+                .iter()
+                .map(|s| (s.depth as f64, s.train_accuracy))
+                .collect(),
         ))
         .series(Series::new(
             "test rows",
-            sweep.iter().map(|s| (s.0 as f64, s.2)).collect(),
+            sweep
+                .iter()
+                .map(|s| (s.depth as f64, s.test_accuracy))
+                .collect(),
         ))
-        .save(&args.plots, "depth_sweep")?,
+        .save(lab.plots_dir(), "depth_sweep")?,
     );
     let (iris, species) =
         wb_data::read_labelled_csv(&wb_data::dataset("tabular/iris.csv")?, "species")?;
@@ -313,8 +405,8 @@ fn main() -> Result<()> {
     for i in 0..petals.nrows() {
         boundary = boundary.point(petals[[i, 0]], petals[[i, 1]], iy[i]);
     }
-    plots.extend(boundary.save(&args.plots, "decision_regions")?);
-    plots.extend(
+    lab.saved(boundary.save(lab.plots_dir(), "decision_regions")?);
+    lab.saved(
         LinePlot::new(
             "Gradient boosting: training loss per round",
             "boosting round",
@@ -328,7 +420,7 @@ fn main() -> Result<()> {
                 .map(|(i, &v)| (i as f64, v))
                 .collect(),
         ))
-        .save(&args.plots, "boosting_loss")?,
+        .save(lab.plots_dir(), "boosting_loss")?,
     );
     let mut path_plot = LinePlot::new(
         "Lasso path on diabetes (standardised features)",
@@ -345,124 +437,186 @@ fn main() -> Result<()> {
                 .collect(),
         ));
     }
-    plots.extend(path_plot.save(&args.plots, "lasso_path")?);
+    lab.saved(path_plot.save(lab.plots_dir(), "lasso_path")?);
 
-    if args.json || args.json_out.is_some() {
-        let out = json!({
-            "lab": "week05-trees",
-            "data": display_path(&path),
-            "classes": classes,
-            "tree": {"criterion": format!("{criterion:?}"), "max_depth": args.max_depth, "test_accuracy": ours_acc, "linfa_test_accuracy": linfa_acc,
-                     "leaves": leaves, "depth": depth, "importances": importance.iter().map(|(n, v)| json!({"feature": n, "importance": v})).collect::<Vec<_>>()},
-            "unbounded_tree": {"train_accuracy": full_train, "test_accuracy": full_test},
-            "depth_sweep": sweep.iter().map(|s| json!({"depth": s.0, "train_accuracy": s.1, "test_accuracy": s.2})).collect::<Vec<_>>(),
-            "forest": {"n_trees": args.n_trees, "max_features": max_features, "test_accuracy": forest_acc, "oob_score": forest.oob_score},
-            "boosting": {"rounds": 200, "learning_rate": 0.05, "train_mse_first": gb.train_mse[0], "train_mse_last": gb.train_mse.last(), "test_mse": gb_test, "test_r2": r2(gb_test)},
-            "ridge": {"alpha": ridge_alpha, "coefficients": ridge.weights.to_vec(), "intercept": ridge.intercept},
-            "lasso": {"alpha": lasso_alpha, "coefficients": lasso.weights.to_vec(), "intercept": lasso.intercept, "linfa_coefficients": enet.hyperplane().to_vec()},
-            "ols_standardised": ols.weights.to_vec(),
-            "timings_ms": {"total": elapsed_ms(t0), "tree_ours": ours_ms, "tree_linfa": linfa_ms, "forest": forest_ms, "boosting": gb_ms},
-            "plots": plots.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
-        });
-        let text = serde_json::to_string_pretty(&out)?;
-        if wb_core::lab::emit_json(&text, args.json, args.json_out.as_deref())? {
-            return Ok(());
-        }
+    for (name, ms) in [
+        ("tree_ours", ours_ms),
+        ("tree_linfa", linfa_ms),
+        ("forest", forest_ms),
+        ("boosting", gb_ms),
+    ] {
+        lab.record_ms(name, ms);
     }
-
-    println!("Week 5 — trees, ensembles, overfitting and regularisation");
-    println!("=========================================================\n");
-    println!(
-        "Data for the trees: {} ({} rows, {} features, classes {:?}); split {}/{} (seed {})",
-        display_path(&path),
-        x.nrows(),
-        x.ncols(),
+    let penalised = |alpha: f64, fit: &week05_trees::regularized::PenalizedFit| Penalised {
+        alpha,
+        coefficients: fit.weights.to_vec(),
+        intercept: fit.intercept,
+    };
+    Ok(Report {
+        data: display_path(&path),
+        shape: [x.nrows(), x.ncols()],
         classes,
-        s.ytr.len(),
-        s.yte.len(),
-        args.seed
-    );
-    println!(
-        "\n1. One tree ({criterion:?}, max depth {}, ≥ {} rows per leaf)",
-        args.max_depth, args.min_samples_leaf
-    );
-    println!(
-        "   from scratch: test accuracy {:.1}%, {leaves} leaves, depth {depth} ({ours_ms:.1} ms)",
-        100.0 * ours_acc
-    );
-    println!(
-        "   linfa-trees:  test accuracy {:.1}% ({linfa_ms:.1} ms)",
-        100.0 * linfa_acc
-    );
-    println!("   most important features (impurity decrease):");
-    for (n, v) in importance.iter().take(5) {
-        println!("     {n:<28} {v:.3}");
-    }
-    println!("\n2. Overfitting: the deeper the tree, the better it fits the training rows");
-    println!("   {:>5} {:>7} {:>7}", "depth", "train", "test");
-    for (d, a, b) in &sweep {
-        println!("   {d:>5} {:>6.1}% {:>6.1}%", 100.0 * a, 100.0 * b);
-    }
-    println!(
-        "   unbounded: {:.1}% on the training rows (every leaf pure), {:.1}% on the test rows",
-        100.0 * full_train,
-        100.0 * full_test
-    );
-    println!(
-        "\n3. Random forest: {} unbounded trees, bootstrap samples, {max_features} random features per split ({forest_ms:.0} ms)",
-        args.n_trees
-    );
-    println!(
-        "   test accuracy {:.1}% (one unbounded tree: {:.1}%)",
-        100.0 * forest_acc,
-        100.0 * full_test
-    );
-    if let Some(oob) = forest.oob_score {
-        println!(
-            "   out-of-bag accuracy {:.1}%: an estimate of the test accuracy from the training rows alone",
-            100.0 * oob
-        );
-    }
-    println!(
-        "\n4. Gradient boosting on diabetes: 200 rounds of depth-3 trees, learning rate 0.05 ({gb_ms:.0} ms)"
-    );
-    println!(
-        "   training MSE {:.0} → {:.0} ({}); test MSE {gb_test:.0}, test R² {:.3}",
-        gb.train_mse[0],
-        gb.train_mse.last().copied().unwrap_or(f64::NAN),
-        if gb.train_mse.windows(2).all(|w| w[1] < w[0]) {
-            "it fell at every round"
-        } else {
-            "it rose at some round!"
+        seed: args.seed,
+        n_train: s.ytr.len(),
+        n_test: s.yte.len(),
+        tree: Tree {
+            criterion: format!("{criterion:?}"),
+            max_depth: args.max_depth,
+            min_samples_leaf: args.min_samples_leaf,
+            test_accuracy: ours_acc,
+            linfa_test_accuracy: linfa_acc,
+            leaves,
+            depth,
+            importances: importance
+                .into_iter()
+                .map(|(feature, importance)| Importance {
+                    feature,
+                    importance,
+                })
+                .collect(),
+            ms: (ours_ms, linfa_ms),
         },
-        r2(gb_test)
-    );
-    println!("\n5. Regularisation on diabetes (standardised features): coefficients");
-    println!(
-        "   {:<8} {:>10} {:>12} {:>12} {:>14}",
-        "feature",
-        "OLS",
-        format!("ridge α={ridge_alpha}"),
-        format!("lasso α={lasso_alpha}"),
-        "linfa lasso"
-    );
-    for (j, n) in dnames.iter().enumerate() {
-        println!(
-            "   {n:<8} {:>10.3} {:>12.3} {:>12.3} {:>14.3}",
-            ols.weights[j],
-            ridge.weights[j],
-            lasso.weights[j],
-            enet.hyperplane()[j]
-        );
+        unbounded_tree: TrainTest {
+            train_accuracy: full_train,
+            test_accuracy: full_test,
+        },
+        depth_sweep: sweep,
+        forest: Forest {
+            n_trees: args.n_trees,
+            max_features,
+            test_accuracy: forest_acc,
+            oob_score: forest.oob_score,
+            ms: forest_ms,
+        },
+        boosting: Boosting {
+            rounds: 200,
+            learning_rate: 0.05,
+            train_mse: gb.train_mse.clone(),
+            test_mse: gb_test,
+            test_r2: r2(gb_test),
+            ms: gb_ms,
+        },
+        diabetes_features: dnames,
+        ridge: penalised(ridge_alpha, &ridge),
+        lasso: penalised(lasso_alpha, &lasso),
+        linfa_lasso_coefficients: enet.hyperplane().to_vec(),
+        ols_standardised: ols.weights.to_vec(),
+    })
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "Data for the trees: {} ({} rows, {} features, classes {:?}); split {}/{} (seed {})",
+            self.data, self.shape[0], self.shape[1], self.classes, self.n_train, self.n_test, self.seed
+        )?;
+        let t = &self.tree;
+        writeln!(
+            f,
+            "\n1. One tree ({}, max depth {}, ≥ {} rows per leaf)",
+            t.criterion, t.max_depth, t.min_samples_leaf
+        )?;
+        writeln!(
+            f,
+            "   from scratch: test accuracy {:.1}%, {} leaves, depth {} ({:.1} ms)",
+            100.0 * t.test_accuracy,
+            t.leaves,
+            t.depth,
+            t.ms.0
+        )?;
+        writeln!(
+            f,
+            "   linfa-trees:  test accuracy {:.1}% ({:.1} ms)",
+            100.0 * t.linfa_test_accuracy,
+            t.ms.1
+        )?;
+        writeln!(f, "   most important features (impurity decrease):")?;
+        for i in t.importances.iter().take(5) {
+            writeln!(f, "     {:<28} {:.3}", i.feature, i.importance)?;
+        }
+        writeln!(
+            f,
+            "\n2. Overfitting: the deeper the tree, the better it fits the training rows"
+        )?;
+        writeln!(f, "   {:>5} {:>7} {:>7}", "depth", "train", "test")?;
+        for r in &self.depth_sweep {
+            let (a, b) = (100.0 * r.train_accuracy, 100.0 * r.test_accuracy);
+            writeln!(f, "   {:>5} {a:>6.1}% {b:>6.1}%", r.depth)?;
+        }
+        let full = &self.unbounded_tree;
+        writeln!(
+            f,
+            "   unbounded: {:.1}% on the training rows (every leaf pure), {:.1}% on the test rows",
+            100.0 * full.train_accuracy,
+            100.0 * full.test_accuracy
+        )?;
+        let fo = &self.forest;
+        writeln!(
+            f,
+            "\n3. Random forest: {} unbounded trees, bootstrap samples, {} random features per split ({:.0} ms)",
+            fo.n_trees, fo.max_features, fo.ms
+        )?;
+        writeln!(
+            f,
+            "   test accuracy {:.1}% (one unbounded tree: {:.1}%)",
+            100.0 * fo.test_accuracy,
+            100.0 * full.test_accuracy
+        )?;
+        if let Some(oob) = fo.oob_score {
+            writeln!(
+                f,
+                "   out-of-bag accuracy {:.1}%: an estimate of the test accuracy from the training rows alone",
+                100.0 * oob
+            )?;
+        }
+        let gb = &self.boosting;
+        writeln!(
+            f,
+            "\n4. Gradient boosting on diabetes: {} rounds of depth-3 trees, learning rate {} ({:.0} ms)",
+            gb.rounds, gb.learning_rate, gb.ms
+        )?;
+        writeln!(
+            f,
+            "   training MSE {:.0} → {:.0} ({}); test MSE {:.0}, test R² {:.3}",
+            gb.train_mse.first().copied().unwrap_or(f64::NAN),
+            gb.train_mse.last().copied().unwrap_or(f64::NAN),
+            if gb.train_mse.windows(2).all(|w| w[1] < w[0]) {
+                "it fell at every round"
+            } else {
+                "it rose at some round!"
+            },
+            gb.test_mse,
+            gb.test_r2
+        )?;
+        writeln!(
+            f,
+            "\n5. Regularisation on diabetes (standardised features): coefficients"
+        )?;
+        writeln!(
+            f,
+            "   {:<8} {:>10} {:>12} {:>12} {:>14}",
+            "feature",
+            "OLS",
+            format!("ridge α={}", self.ridge.alpha),
+            format!("lasso α={}", self.lasso.alpha),
+            "linfa lasso"
+        )?;
+        for (j, n) in self.diabetes_features.iter().enumerate() {
+            writeln!(
+                f,
+                "   {n:<8} {:>10.3} {:>12.3} {:>12.3} {:>14.3}",
+                self.ols_standardised[j],
+                self.ridge.coefficients[j],
+                self.lasso.coefficients[j],
+                self.linfa_lasso_coefficients[j]
+            )?;
+        }
+        let zeros = self.lasso.coefficients.iter().filter(|w| **w == 0.0).count();
+        writeln!(
+            f,
+            "   ridge shrinks every coefficient; lasso sets {zeros} of {} exactly to zero: it selects features.",
+            self.diabetes_features.len()
+        )
     }
-    let zeros = lasso.weights.iter().filter(|w| **w == 0.0).count();
-    println!(
-        "   ridge shrinks every coefficient; lasso sets {zeros} of {} exactly to zero: it selects features.",
-        dnames.len()
-    );
-    println!("\nPlots:");
-    for p in &plots {
-        println!("   {}", p.display());
-    }
-    Ok(())
 }

@@ -6,10 +6,12 @@ use linfa::prelude::*;
 use linfa_linear::LinearRegression;
 use linfa_logistic::{LogisticRegression, MultiLogisticRegression};
 use ndarray::{Array1, Array2, Axis};
-use serde_json::json;
-use std::path::PathBuf;
+use serde::Serialize;
+use std::fmt;
+use std::process::ExitCode;
 use std::time::Instant;
 use wb_core::lab::{check_open_fraction, elapsed_ms, standardise_with_train};
+use wb_lab::{Lab, LabArgs};
 use wb_plot::{Heatmap, LinePlot, Series};
 use week06_evaluation::curves::{auc_rank, auc_trapezoid, precision_recall, roc_curve};
 use week06_evaluation::cv::{kfold, stratified_kfold};
@@ -32,15 +34,68 @@ struct Args {
     /// Seed of the split and of the fold shuffles
     #[arg(long, default_value_t = 42)]
     seed: u64,
-    /// Folder for the plots (PNG and SVG)
-    #[arg(long, value_name = "DIR", default_value = "output/week06-evaluation")]
-    plots: PathBuf,
-    /// Print the key results as one JSON object instead of the report
-    #[arg(long)]
-    json: bool,
-    /// Also write the JSON results to FILE, and print the report as usual
-    #[arg(long, value_name = "FILE", value_parser = wb_core::lab::writable_file)]
-    json_out: Option<PathBuf>,
+    #[command(flatten)]
+    lab: LabArgs,
+}
+
+#[derive(Serialize)]
+struct Report {
+    binary: Binary,
+    multiclass: Multiclass,
+    regression: Regression,
+    folds: usize,
+    cross_validation: Vec<CvScheme>,
+}
+
+#[derive(Serialize)]
+struct Binary {
+    n_test: usize,
+    confusion_matrix: Vec<Vec<usize>>,
+    precision_malignant: f64,
+    recall_malignant: f64,
+    f1_malignant: f64,
+    auc_trapezoid: f64,
+    auc_rank: f64,
+    average_precision: f64,
+    log_loss: f64,
+    roc_thresholds: usize,
+    #[serde(skip)]
+    metrics_ms: f64,
+}
+
+#[derive(Serialize)]
+struct Multiclass {
+    n_test: usize,
+    classes: Vec<String>,
+    confusion_matrix: Vec<Vec<usize>>,
+    averages: Vec<Averaged>,
+}
+
+#[derive(Serialize)]
+struct Averaged {
+    average: &'static str,
+    precision: f64,
+    recall: f64,
+    f1: f64,
+}
+
+#[derive(Serialize)]
+struct Regression {
+    mae: f64,
+    rmse: f64,
+    r2: f64,
+}
+
+#[derive(Serialize)]
+struct CvScheme {
+    scheme: &'static str,
+    auc: Vec<f64>,
+    positive_share: Vec<f64>,
+}
+
+/// The rows of a matrix as vectors.
+fn rows<T: Clone>(a: &Array2<T>) -> Vec<Vec<T>> {
+    a.rows().into_iter().map(|r| r.to_vec()).collect()
 }
 
 /// Probability of "malignant" from a logistic regression fitted on the training rows.
@@ -70,10 +125,18 @@ fn malignant_probability(
     })
 }
 
-fn main() -> Result<()> {
+fn main() -> ExitCode {
     let args = Args::parse();
+    wb_lab::run(
+        "week06-evaluation",
+        "Week 6 — evaluation: metrics, curves and cross-validation",
+        &args.lab,
+        |lab| run(&args, lab),
+    )
+}
+
+fn run(args: &Args, lab: &mut Lab) -> Result<Report> {
     check_open_fraction("--test-fraction", args.test_fraction)?;
-    let t0 = Instant::now();
 
     // 1. A binary scorer: breast cancer, logistic regression. -------------------------------------
     let (bc, diag) =
@@ -94,7 +157,7 @@ fn main() -> Result<()> {
     let auc_r = auc_rank(&yte, p.view())?;
     let (pr, ap) = precision_recall(&yte, p.view())?;
     let ll = log_loss(&truth, p.view())?;
-    let metrics_ms = elapsed_ms(t);
+    lab.record_ms("metrics", elapsed_ms(t));
 
     // 2. Three classes: wine, multinomial logistic regression. -----------------------------------
     let (wine, wclass) =
@@ -121,13 +184,21 @@ fn main() -> Result<()> {
     let wpred = wmodel.predict(&b).to_vec();
     let wtruth: Vec<usize> = wte.iter().map(|&i| wy[i]).collect();
     let wcm = confusion_matrix(&wtruth, &wpred, wnames.len())?;
-    let averages: Vec<(&str, (f64, f64, f64))> = [
+    let averages: Vec<Averaged> = [
         ("macro", Average::Macro),
         ("micro", Average::Micro),
         ("weighted", Average::Weighted),
     ]
     .iter()
-    .map(|(n, a)| Ok((*n, averaged_scores(&wtruth, &wpred, wnames.len(), *a)?)))
+    .map(|&(average, a)| {
+        let (precision, recall, f1) = averaged_scores(&wtruth, &wpred, wnames.len(), a)?;
+        Ok(Averaged {
+            average,
+            precision,
+            recall,
+            f1,
+        })
+    })
     .collect::<Result<_>>()?;
 
     // 3. Regression metrics: diabetes, least squares on a split. --------------------------------
@@ -156,7 +227,7 @@ fn main() -> Result<()> {
             stratified_kfold(&labels, args.folds, Some(args.seed))?,
         ),
     ] {
-        let mut scores = Vec::new();
+        let (mut auc, mut positive_share) = (Vec::new(), Vec::new());
         for (train, test) in &folds {
             let ytrain: Vec<bool> = train.iter().map(|&i| y[i]).collect();
             let ytest: Vec<bool> = test.iter().map(|&i| y[i]).collect();
@@ -166,14 +237,18 @@ fn main() -> Result<()> {
                 &bc.data.select(Axis(0), test),
             )?;
             let share = test.iter().filter(|&&i| y[i]).count() as f64 / test.len() as f64;
-            scores.push((auc_rank(&ytest, prob.view())?, share));
+            auc.push(auc_rank(&ytest, prob.view())?);
+            positive_share.push(share);
         }
-        cv_rows.push((name, scores));
+        cv_rows.push(CvScheme {
+            scheme: name,
+            auc,
+            positive_share,
+        });
     }
 
     // 5. Plots. -------------------------------------------------------------------------------
-    let mut plots = Vec::new();
-    plots.extend(
+    lab.saved(
         LinePlot::new(
             "ROC curve: breast-cancer test rows",
             "false positive rate",
@@ -188,10 +263,10 @@ fn main() -> Result<()> {
             vec![(0.0, 0.0), (1.0, 1.0)],
         ))
         .legend(wb_plot::LegendPosition::LowerRight)
-        .save(&args.plots, "roc_curve")?,
+        .save(lab.plots_dir(), "roc_curve")?,
     );
     let base = yte.iter().filter(|&&b| b).count() as f64 / yte.len() as f64;
-    plots.extend(
+    lab.saved(
         LinePlot::new(
             "Precision–recall curve: breast-cancer test rows",
             "recall",
@@ -206,9 +281,9 @@ fn main() -> Result<()> {
             vec![(0.0, base), (1.0, base)],
         ))
         .legend(wb_plot::LegendPosition::LowerLeft)
-        .save(&args.plots, "pr_curve")?,
+        .save(lab.plots_dir(), "pr_curve")?,
     );
-    plots.extend(
+    lab.saved(
         Heatmap::new(
             "Confusion matrix: wine test rows",
             "predicted class",
@@ -220,106 +295,121 @@ fn main() -> Result<()> {
                 .map(|r| r.iter().map(|&v| v as f64).collect())
                 .collect(),
         )
-        .save(&args.plots, "confusion_matrix")?,
+        .save(lab.plots_dir(), "confusion_matrix")?,
     );
 
-    let mean = |v: &[(f64, f64)]| v.iter().map(|s| s.0).sum::<f64>() / v.len() as f64;
-    let sd = |v: &[(f64, f64)]| {
-        let m = mean(v);
-        (v.iter().map(|s| (s.0 - m).powi(2)).sum::<f64>() / (v.len() as f64 - 1.0)).sqrt()
-    };
-    if args.json || args.json_out.is_some() {
-        let out = json!({
-            "lab": "week06-evaluation",
-            "binary": {
-                "confusion_matrix": cm.rows().into_iter().map(|r| r.to_vec()).collect::<Vec<_>>(),
-                "precision_malignant": per[1].precision, "recall_malignant": per[1].recall, "f1_malignant": per[1].f1,
-                "auc_trapezoid": auc_t, "auc_rank": auc_r, "average_precision": ap, "log_loss": ll,
-            },
-            "multiclass": {
-                "classes": wnames,
-                "confusion_matrix": wcm.rows().into_iter().map(|r| r.to_vec()).collect::<Vec<_>>(),
-                "averages": averages.iter().map(|(n, s)| json!({"average": n, "precision": s.0, "recall": s.1, "f1": s.2})).collect::<Vec<_>>(),
-            },
-            "regression": {"mae": reg.mae, "rmse": reg.rmse, "r2": reg.r2},
-            "cross_validation": cv_rows.iter().map(|(n, s)| json!({"scheme": n, "auc": s.iter().map(|v| v.0).collect::<Vec<_>>(), "positive_share": s.iter().map(|v| v.1).collect::<Vec<_>>()})).collect::<Vec<_>>(),
-            "timings_ms": {"total": elapsed_ms(t0), "metrics": metrics_ms},
-            "plots": plots.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
-        });
-        let text = serde_json::to_string_pretty(&out)?;
-        if wb_core::lab::emit_json(&text, args.json, args.json_out.as_deref())? {
-            return Ok(());
+    Ok(Report {
+        binary: Binary {
+            n_test: yte.len(),
+            confusion_matrix: rows(&cm),
+            precision_malignant: per[1].precision,
+            recall_malignant: per[1].recall,
+            f1_malignant: per[1].f1,
+            auc_trapezoid: auc_t,
+            auc_rank: auc_r,
+            average_precision: ap,
+            log_loss: ll,
+            roc_thresholds: roc.thresholds.len(),
+            metrics_ms: lab.ms("metrics"),
+        },
+        multiclass: Multiclass {
+            n_test: wtruth.len(),
+            classes: wnames,
+            confusion_matrix: rows(&wcm),
+            averages,
+        },
+        regression: Regression {
+            mae: reg.mae,
+            rmse: reg.rmse,
+            r2: reg.r2,
+        },
+        folds: args.folds,
+        cross_validation: cv_rows,
+    })
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let b = &self.binary;
+        writeln!(
+            f,
+            "1. Breast cancer, logistic regression, {} test rows (positive = malignant)",
+            b.n_test
+        )?;
+        let cm = &b.confusion_matrix;
+        writeln!(f, "   confusion matrix (rows: truth, columns: prediction)")?;
+        writeln!(f, "   {:>16} {:>9} {:>10}", "", "benign", "malignant")?;
+        writeln!(f, "   {:>16} {:>9} {:>10}", "benign", cm[0][0], cm[0][1])?;
+        writeln!(f, "   {:>16} {:>9} {:>10}", "malignant", cm[1][0], cm[1][1])?;
+        writeln!(
+            f,
+            "   malignant: precision {:.3}, recall {:.3}, F1 {:.3}",
+            b.precision_malignant, b.recall_malignant, b.f1_malignant
+        )?;
+        writeln!(
+            f,
+            "   ROC AUC {:.4} by trapezoids = {:.4} by ranks; average precision {:.4}; log loss {:.4}",
+            b.auc_trapezoid, b.auc_rank, b.average_precision, b.log_loss
+        )?;
+        writeln!(
+            f,
+            "   ({} thresholds on the ROC curve; the metrics took {:.2} ms)\n",
+            b.roc_thresholds, b.metrics_ms
+        )?;
+        let m = &self.multiclass;
+        writeln!(
+            f,
+            "2. Wine, three classes, multinomial logistic regression, {} test rows",
+            m.n_test
+        )?;
+        for (n, row) in m.classes.iter().zip(&m.confusion_matrix) {
+            writeln!(f, "   class {n}: {row:?}")?;
         }
+        for a in &m.averages {
+            let (n, p, r, f1) = (a.average, a.precision, a.recall, a.f1);
+            writeln!(f, "   {n:<9} precision {p:.3}  recall {r:.3}  F1 {f1:.3}")?;
+        }
+        writeln!(
+            f,
+            "   (micro averages pool all decisions: for single-label data they all equal the accuracy)\n"
+        )?;
+        let r = &self.regression;
+        writeln!(
+            f,
+            "3. Regression, diabetes, least squares: MAE {:.2}, RMSE {:.2}, R² {:.3}\n",
+            r.mae, r.rmse, r.r2
+        )?;
+        writeln!(
+            f,
+            "4. {}-fold cross-validation of the breast-cancer model (ROC AUC per fold)",
+            self.folds
+        )?;
+        for cv in &self.cross_validation {
+            let n = cv.auc.len() as f64;
+            let mean = cv.auc.iter().sum::<f64>() / n;
+            let sd = (cv.auc.iter().map(|a| (a - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
+            let aucs: Vec<String> = cv.auc.iter().map(|v| format!("{v:.3}")).collect();
+            let shares: Vec<String> = cv
+                .positive_share
+                .iter()
+                .map(|v| format!("{:.0}%", 100.0 * v))
+                .collect();
+            writeln!(
+                f,
+                "   {:<18} AUC {}  mean {mean:.4} ± {sd:.4}",
+                cv.scheme,
+                aucs.join(" ")
+            )?;
+            writeln!(
+                f,
+                "   {:<18} malignant share per test fold: {}",
+                "",
+                shares.join(" ")
+            )?;
+        }
+        writeln!(
+            f,
+            "   Stratification keeps each fold's share of malignant tumours at the data set's 37%."
+        )
     }
-
-    println!("Week 6 — evaluation: metrics, curves and cross-validation");
-    println!("=========================================================\n");
-    println!(
-        "1. Breast cancer, logistic regression, {} test rows (positive = malignant)",
-        yte.len()
-    );
-    println!("   confusion matrix (rows: truth, columns: prediction)");
-    println!("   {:>16} {:>9} {:>10}", "", "benign", "malignant");
-    println!("   {:>16} {:>9} {:>10}", "benign", cm[[0, 0]], cm[[0, 1]]);
-    println!(
-        "   {:>16} {:>9} {:>10}",
-        "malignant",
-        cm[[1, 0]],
-        cm[[1, 1]]
-    );
-    println!(
-        "   malignant: precision {:.3}, recall {:.3}, F1 {:.3}",
-        per[1].precision, per[1].recall, per[1].f1
-    );
-    println!(
-        "   ROC AUC {auc_t:.4} by trapezoids = {auc_r:.4} by ranks; average precision {ap:.4}; log loss {ll:.4}"
-    );
-    println!(
-        "   ({} thresholds on the ROC curve; the metrics took {metrics_ms:.2} ms)\n",
-        roc.thresholds.len()
-    );
-    println!(
-        "2. Wine, three classes, multinomial logistic regression, {} test rows",
-        wtruth.len()
-    );
-    for (k, n) in wnames.iter().enumerate() {
-        println!("   class {n}: {:?}", wcm.row(k).to_vec());
-    }
-    for (n, (p, r, f)) in &averages {
-        println!("   {n:<9} precision {p:.3}  recall {r:.3}  F1 {f:.3}");
-    }
-    println!(
-        "   (micro averages pool all decisions: for single-label data they all equal the accuracy)\n"
-    );
-    println!(
-        "3. Regression, diabetes, least squares: MAE {:.2}, RMSE {:.2}, R² {:.3}\n",
-        reg.mae, reg.rmse, reg.r2
-    );
-    println!(
-        "4. {}-fold cross-validation of the breast-cancer model (ROC AUC per fold)",
-        args.folds
-    );
-    for (name, s) in &cv_rows {
-        let aucs: Vec<String> = s.iter().map(|v| format!("{:.3}", v.0)).collect();
-        let shares: Vec<String> = s.iter().map(|v| format!("{:.0}%", 100.0 * v.1)).collect();
-        println!(
-            "   {name:<18} AUC {}  mean {:.4} ± {:.4}",
-            aucs.join(" "),
-            mean(s),
-            sd(s)
-        );
-        println!(
-            "   {:<18} malignant share per test fold: {}",
-            "",
-            shares.join(" ")
-        );
-    }
-    println!(
-        "   Stratification keeps each fold's share of malignant tumours at the data set's 37%.\n"
-    );
-    println!("Plots:");
-    for p in &plots {
-        println!("   {}", p.display());
-    }
-    Ok(())
 }

@@ -5,10 +5,11 @@ use clap::Parser;
 use linfa::prelude::*;
 use linfa_logistic::LogisticRegression;
 use ndarray::{Array1, Array2};
-use serde_json::json;
-use std::path::PathBuf;
-use std::time::Instant;
-use wb_core::lab::{check_open_fraction, elapsed_ms};
+use serde::Serialize;
+use std::fmt;
+use std::process::ExitCode;
+use wb_core::lab::check_open_fraction;
+use wb_lab::{Lab, LabArgs};
 use wb_plot::{LegendPosition, LinePlot, Series};
 use week07_features_pipelines::analysis::{auc, slice_metrics};
 use week07_features_pipelines::features::{Interactions, QuantileBins};
@@ -35,19 +36,67 @@ struct Args {
     /// as if it had m more rows
     #[arg(long, default_value_t = 1.0)]
     smoothing: f64,
-    /// Folder for the plots (PNG and SVG)
-    #[arg(
-        long,
-        value_name = "DIR",
-        default_value = "output/week07-features-pipelines"
-    )]
-    plots: PathBuf,
-    /// Print the key results as one JSON object instead of the report
-    #[arg(long)]
-    json: bool,
-    /// Also write the JSON results to FILE, and print the report as usual
-    #[arg(long, value_name = "FILE", value_parser = wb_core::lab::writable_file)]
-    json_out: Option<PathBuf>,
+    #[command(flatten)]
+    lab: LabArgs,
+}
+
+#[derive(Serialize)]
+struct Report {
+    n_rows: usize,
+    n_bad: usize,
+    seed: u64,
+    n_train: usize,
+    n_test: usize,
+    missing: Vec<Missing>,
+    features: Vec<String>,
+    base: Auc,
+    target_encoding: Vec<Encoding>,
+    slices: Vec<SliceTable>,
+    learning_curve: Vec<CurvePoint>,
+    #[serde(skip)]
+    pipeline_ms: f64,
+}
+
+#[derive(Serialize)]
+struct Missing {
+    column: String,
+    missing: usize,
+}
+
+#[derive(Serialize)]
+struct Auc {
+    train_auc: f64,
+    test_auc: f64,
+}
+
+#[derive(Serialize)]
+struct Encoding {
+    variant: &'static str,
+    train_auc: f64,
+    test_auc: f64,
+}
+
+#[derive(Serialize)]
+struct SliceTable {
+    column: &'static str,
+    slices: Vec<Slice>,
+}
+
+#[derive(Serialize)]
+struct Slice {
+    slice: String,
+    rows: usize,
+    accuracy: f64,
+    bad_rate: f64,
+    /// The share of the slice's bad credits found (none when it has none).
+    recall: Option<f64>,
+}
+
+#[derive(Serialize)]
+struct CurvePoint {
+    rows: usize,
+    train_auc: f64,
+    test_auc: f64,
 }
 
 /// The base preprocessing: numeric pipeline, one-hot categories, interactions, age bins.
@@ -97,39 +146,44 @@ fn with_price_id(frame: &Frame) -> Result<Frame> {
     Ok(Frame::new(names, columns)?)
 }
 
-fn main() -> Result<()> {
+fn main() -> ExitCode {
     let args = Args::parse();
+    wb_lab::run(
+        "week07-features-pipelines",
+        "Week 7 — features, pipelines and error analysis",
+        &args.lab,
+        |lab| run(&args, lab),
+    )
+}
+
+fn run(args: &Args, lab: &mut Lab) -> Result<Report> {
     check_open_fraction("--test-fraction", args.test_fraction)?;
-    let t0 = Instant::now();
     let (frame, y) = load_credit(&wb_data::dataset("tabular/credit_data.csv")?)?;
     let frame = with_price_id(&frame)?;
     let (tr, te) = wb_data::train_test_indices(y.len(), args.test_fraction, args.seed);
     let (ftr, fte) = (frame.select(&tr), frame.select(&te));
     let ytr: Vec<usize> = tr.iter().map(|&i| y[i]).collect();
     let yte: Vec<usize> = te.iter().map(|&i| y[i]).collect();
-    let missing: Vec<(String, usize)> = frame
+    let missing: Vec<Missing> = frame
         .names
         .iter()
         .zip(&frame.columns)
-        .map(|(n, c)| {
-            (
-                n.clone(),
-                match c {
-                    Column::Num(v) => v.iter().filter(|x| x.is_nan()).count(),
-                    Column::Cat(v) => v.iter().filter(|x| x.is_none()).count(),
-                },
-            )
+        .map(|(n, c)| Missing {
+            column: n.clone(),
+            missing: match c {
+                Column::Num(v) => v.iter().filter(|x| x.is_nan()).count(),
+                Column::Cat(v) => v.iter().filter(|x| x.is_none()).count(),
+            },
         })
-        .filter(|(_, k)| *k > 0)
+        .filter(|m| m.missing > 0)
         .collect();
 
     // 1. The base pipeline, fitted on the training rows only. -----------------------------------
-    let t = Instant::now();
     let mut base = base_pipeline();
-    let xtr = base.fit_transform(&ftr, &ytr)?;
-    let xte = base.transform(&fte)?;
-    let names = base.feature_names()?;
-    let pipe_ms = elapsed_ms(t);
+    let (xtr, xte, names) = lab.timed("pipeline", || -> Result<_> {
+        let xtr = base.fit_transform(&ftr, &ytr)?;
+        Ok((xtr, base.transform(&fte)?, base.feature_names()?))
+    })?;
     let scores = fit_scores(&xtr, &ytr, &[&xtr, &xte])?;
     let (base_train, base_test) = (auc(&ytr, &scores[0])?, auc(&yte, &scores[1])?);
 
@@ -148,14 +202,32 @@ fn main() -> Result<()> {
         let a = ct.fit_transform(&ftr, &ytr)?;
         let b = ct.transform(&fte)?;
         let s = fit_scores(&a, &ytr, &[&a, &b])?;
-        te_rows.push((name, auc(&ytr, &s[0])?, auc(&yte, &s[1])?));
+        te_rows.push(Encoding {
+            variant: name,
+            train_auc: auc(&ytr, &s[0])?,
+            test_auc: auc(&yte, &s[1])?,
+        });
     }
 
     // 3. Error analysis by slice, on the test rows (decision threshold 0.5). --------------------
     let pred: Vec<usize> = scores[1].iter().map(|&p| usize::from(p >= 0.5)).collect();
     let mut slices = Vec::new();
     for col in ["Home", "Job", "Marital"] {
-        slices.push((col, slice_metrics(fte.categorical(col)?, &yte, &pred)?));
+        let metrics = slice_metrics(fte.categorical(col)?, &yte, &pred)?;
+        let slices_of_col = metrics
+            .into_iter()
+            .map(|m| Slice {
+                slice: m.slice,
+                rows: m.rows,
+                accuracy: m.accuracy,
+                bad_rate: m.positive_rate,
+                recall: (!m.recall.is_nan()).then_some(m.recall),
+            })
+            .collect();
+        slices.push(SliceTable {
+            column: col,
+            slices: slices_of_col,
+        });
     }
 
     // 4. Learning curve: the same pipeline and model on growing shares of the training rows. -----
@@ -168,11 +240,14 @@ fn main() -> Result<()> {
         let a = ct.fit_transform(&f, yy)?;
         let b = ct.transform(&fte)?;
         let s = fit_scores(&a, yy, &[&a, &b])?;
-        curve.push((n, auc(yy, &s[0])?, auc(&yte, &s[1])?));
+        curve.push(CurvePoint {
+            rows: n,
+            train_auc: auc(yy, &s[0])?,
+            test_auc: auc(&yte, &s[1])?,
+        });
     }
 
-    let mut plots = Vec::new();
-    plots.extend(
+    lab.saved(
         LinePlot::new(
             "Learning curve: credit default, logistic regression",
             "training rows",
@@ -180,146 +255,175 @@ fn main() -> Result<()> {
         )
         .series(Series::new(
             "on the training rows",
-            curve.iter().map(|c| (c.0 as f64, c.1)).collect(),
+            curve.iter().map(|c| (c.rows as f64, c.train_auc)).collect(),
         ))
         .series(Series::new(
             "on the test rows",
-            curve.iter().map(|c| (c.0 as f64, c.2)).collect(),
+            curve.iter().map(|c| (c.rows as f64, c.test_auc)).collect(),
         ))
         .legend(LegendPosition::LowerRight)
-        .save(&args.plots, "learning_curve")?,
+        .save(lab.plots_dir(), "learning_curve")?,
     );
 
-    if args.json || args.json_out.is_some() {
-        let out = json!({
-            "lab": "week07-features-pipelines",
-            "n_train": tr.len(), "n_test": te.len(),
-            "missing": missing.iter().map(|(n, k)| json!({"column": n, "missing": k})).collect::<Vec<_>>(),
-            "features": names,
-            "base": {"train_auc": base_train, "test_auc": base_test},
-            "target_encoding": te_rows.iter().map(|(n, a, b)| json!({"variant": n, "train_auc": a, "test_auc": b})).collect::<Vec<_>>(),
-            "slices": slices.iter().map(|(c, s)| json!({"column": c, "slices": s.iter().map(|m| json!({"slice": m.slice, "rows": m.rows, "accuracy": m.accuracy, "bad_rate": m.positive_rate, "recall": if m.recall.is_nan() { None } else { Some(m.recall) }})).collect::<Vec<_>>()})).collect::<Vec<_>>(),
-            "learning_curve": curve.iter().map(|c| json!({"rows": c.0, "train_auc": c.1, "test_auc": c.2})).collect::<Vec<_>>(),
-            "timings_ms": {"total": elapsed_ms(t0), "pipeline": pipe_ms},
-            "plots": plots.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
-        });
-        let text = serde_json::to_string_pretty(&out)?;
-        if wb_core::lab::emit_json(&text, args.json, args.json_out.as_deref())? {
-            return Ok(());
-        }
-    }
+    Ok(Report {
+        n_rows: y.len(),
+        n_bad: y.iter().sum(),
+        seed: args.seed,
+        n_train: tr.len(),
+        n_test: te.len(),
+        missing,
+        features: names,
+        base: Auc {
+            train_auc: base_train,
+            test_auc: base_test,
+        },
+        target_encoding: te_rows,
+        slices,
+        learning_curve: curve,
+        pipeline_ms: lab.ms("pipeline"),
+    })
+}
 
-    println!("Week 7 — features, pipelines and error analysis");
-    println!("===============================================\n");
-    println!(
-        "Data: datasets/tabular/credit_data.csv — {} applicants, {} with bad credit ({:.1}%)",
-        y.len(),
-        y.iter().sum::<usize>(),
-        100.0 * y.iter().sum::<usize>() as f64 / y.len() as f64
-    );
-    let miss: Vec<String> = missing.iter().map(|(n, k)| format!("{n} {k}")).collect();
-    println!(
-        "      missing values: {}; split {} / {} (seed {})\n",
-        miss.join(", "),
-        tr.len(),
-        te.len(),
-        args.seed
-    );
-    println!(
-        "1. The pipeline, fitted on the training rows only ({pipe_ms:.1} ms): {} features",
-        names.len()
-    );
-    println!(
-        "   numeric: ln(1 + x) for the skewed amounts, median for missing values, standardised;"
-    );
-    println!(
-        "   categories one-hot (missing is a category); Seniority×Age×Time interactions; Age in 5 quantile bins"
-    );
-    println!(
-        "   logistic regression: ROC AUC {base_train:.3} on the training rows, {base_test:.3} on the test rows\n"
-    );
-    println!(
-        "2. Target encoding of PriceId (1,419 distinct values: nearly an ID), added to the pipeline"
-    );
-    println!("   {:<36} {:>10} {:>9}", "", "train AUC", "test AUC");
-    println!(
-        "   {:<36} {:>10.3} {:>9.3}",
-        "without it", base_train, base_test
-    );
-    for (n, a, b) in &te_rows {
-        println!("   {n:<36} {a:>10.3} {b:>9.3}");
-    }
-    if let [(_, la, lb), (_, oa, ob)] = te_rows.as_slice() {
-        println!(
-            "   Leaky encoding shows each training row its own target: the training AUC jumps by {:+.3}",
-            la - oa
-        );
-        println!(
-            "   while the test AUC moves by {:+.3} — the model learned a shortcut that does not exist for",
-            lb - ob
-        );
-        println!(
-            "   new applicants. Out of fold, the encoding of a row never saw its own target.\n"
-        );
-    }
-    println!("3. Error analysis on the test rows (threshold 0.5): where is the model wrong?");
-    for (col, s) in &slices {
-        println!("   by {col}:");
-        println!(
-            "     {:<10} {:>5} {:>9} {:>9} {:>13}",
-            "slice", "rows", "accuracy", "bad rate", "bad found"
-        );
-        for m in s {
-            let recall = if m.recall.is_nan() {
-                "—".to_string()
-            } else {
-                format!("{:.0}%", 100.0 * m.recall)
-            };
-            println!(
-                "     {:<10} {:>5} {:>8.1}% {:>8.1}% {:>13}",
-                m.slice,
-                m.rows,
-                100.0 * m.accuracy,
-                100.0 * m.positive_rate,
-                recall
-            );
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "Data: datasets/tabular/credit_data.csv — {} applicants, {} with bad credit ({:.1}%)",
+            self.n_rows,
+            self.n_bad,
+            100.0 * self.n_bad as f64 / self.n_rows as f64
+        )?;
+        let miss: Vec<String> = self
+            .missing
+            .iter()
+            .map(|m| format!("{} {}", m.column, m.missing))
+            .collect();
+        writeln!(
+            f,
+            "      missing values: {}; split {} / {} (seed {})\n",
+            miss.join(", "),
+            self.n_train,
+            self.n_test,
+            self.seed
+        )?;
+        writeln!(
+            f,
+            "1. The pipeline, fitted on the training rows only ({:.1} ms): {} features",
+            self.pipeline_ms,
+            self.features.len()
+        )?;
+        writeln!(
+            f,
+            "   numeric: ln(1 + x) for the skewed amounts, median for missing values, standardised;"
+        )?;
+        writeln!(
+            f,
+            "   categories one-hot (missing is a category); Seniority×Age×Time interactions; Age in 5 quantile bins"
+        )?;
+        let base = &self.base;
+        writeln!(
+            f,
+            "   logistic regression: ROC AUC {:.3} on the training rows, {:.3} on the test rows\n",
+            base.train_auc, base.test_auc
+        )?;
+        writeln!(
+            f,
+            "2. Target encoding of PriceId (1,419 distinct values: nearly an ID), added to the pipeline"
+        )?;
+        writeln!(f, "   {:<36} {:>10} {:>9}", "", "train AUC", "test AUC")?;
+        writeln!(
+            f,
+            "   {:<36} {:>10.3} {:>9.3}",
+            "without it", base.train_auc, base.test_auc
+        )?;
+        for e in &self.target_encoding {
+            let (n, a, b) = (e.variant, e.train_auc, e.test_auc);
+            writeln!(f, "   {n:<36} {a:>10.3} {b:>9.3}")?;
         }
+        if let [leaky, oof] = self.target_encoding.as_slice() {
+            writeln!(
+                f,
+                "   Leaky encoding shows each training row its own target: the training AUC jumps by {:+.3}",
+                leaky.train_auc - oof.train_auc
+            )?;
+            writeln!(
+                f,
+                "   while the test AUC moves by {:+.3} — the model learned a shortcut that does not exist for",
+                leaky.test_auc - oof.test_auc
+            )?;
+            writeln!(
+                f,
+                "   new applicants. Out of fold, the encoding of a row never saw its own target.\n"
+            )?;
+        }
+        writeln!(
+            f,
+            "3. Error analysis on the test rows (threshold 0.5): where is the model wrong?"
+        )?;
+        for table in &self.slices {
+            writeln!(f, "   by {}:", table.column)?;
+            writeln!(
+                f,
+                "     {:<10} {:>5} {:>9} {:>9} {:>13}",
+                "slice", "rows", "accuracy", "bad rate", "bad found"
+            )?;
+            for m in &table.slices {
+                let recall = m
+                    .recall
+                    .map_or("—".to_string(), |r| format!("{:.0}%", 100.0 * r));
+                writeln!(
+                    f,
+                    "     {:<10} {:>5} {:>8.1}% {:>8.1}% {:>13}",
+                    m.slice,
+                    m.rows,
+                    100.0 * m.accuracy,
+                    100.0 * m.bad_rate,
+                    recall
+                )?;
+            }
+        }
+        // Among slices of at least 30 test rows: where the model finds the most and the fewest bad
+        // credits.
+        let big: Vec<(&str, &Slice, f64)> = self
+            .slices
+            .iter()
+            .flat_map(|t| t.slices.iter().map(move |m| (t.column, m)))
+            .filter(|(_, m)| m.rows >= 30)
+            .filter_map(|(c, m)| Some((c, m, m.recall?)))
+            .collect();
+        let lo = big.iter().min_by(|a, b| a.2.total_cmp(&b.2));
+        let hi = big.iter().max_by(|a, b| a.2.total_cmp(&b.2));
+        if let (Some((lc, l, l_recall)), Some((hc, h, h_recall))) = (lo, hi) {
+            writeln!(
+                f,
+                "   Of the slices with 30 test rows or more, the model finds {:.0}% of the bad credits where {hc} = {}",
+                100.0 * h_recall,
+                h.slice
+            )?;
+            writeln!(
+                f,
+                "   (bad rate {:.0}%) but only {:.0}% where {lc} = {} (bad rate {:.0}%): at threshold 0.5 it leans on",
+                100.0 * h.bad_rate,
+                100.0 * l_recall,
+                l.slice,
+                100.0 * l.bad_rate
+            )?;
+            writeln!(
+                f,
+                "   each slice's base rate, so the rare bad credits of a safe-looking slice are the ones it misses.\n"
+            )?;
+        }
+        writeln!(
+            f,
+            "4. Learning curve (ROC AUC): training rows → train / test"
+        )?;
+        for c in &self.learning_curve {
+            let (n, a, b) = (c.rows, c.train_auc, c.test_auc);
+            writeln!(f, "   {n:>5} rows  {a:.3} / {b:.3}")?;
+        }
+        writeln!(
+            f,
+            "   The gap closes as data grows: more rows would help a little, a richer model more."
+        )
     }
-    // Among slices of at least 30 test rows: where the model finds the most and the fewest bad credits.
-    let big: Vec<(&str, &week07_features_pipelines::analysis::SliceMetrics)> = slices
-        .iter()
-        .flat_map(|(c, s)| s.iter().map(move |m| (*c, m)))
-        .filter(|(_, m)| m.rows >= 30 && !m.recall.is_nan())
-        .collect();
-    let lo = big.iter().min_by(|a, b| a.1.recall.total_cmp(&b.1.recall));
-    let hi = big.iter().max_by(|a, b| a.1.recall.total_cmp(&b.1.recall));
-    if let (Some((lc, l)), Some((hc, h))) = (lo, hi) {
-        println!(
-            "   Of the slices with 30 test rows or more, the model finds {:.0}% of the bad credits where {hc} = {}",
-            100.0 * h.recall,
-            h.slice
-        );
-        println!(
-            "   (bad rate {:.0}%) but only {:.0}% where {lc} = {} (bad rate {:.0}%): at threshold 0.5 it leans on",
-            100.0 * h.positive_rate,
-            100.0 * l.recall,
-            l.slice,
-            100.0 * l.positive_rate
-        );
-        println!(
-            "   each slice's base rate, so the rare bad credits of a safe-looking slice are the ones it misses.\n"
-        );
-    }
-    println!("4. Learning curve (ROC AUC): training rows → train / test");
-    for (n, a, b) in &curve {
-        println!("   {n:>5} rows  {a:.3} / {b:.3}");
-    }
-    println!(
-        "   The gap closes as data grows: more rows would help a little, a richer model more.\n"
-    );
-    println!("Plots:");
-    for p in &plots {
-        println!("   {}", p.display());
-    }
-    Ok(())
 }

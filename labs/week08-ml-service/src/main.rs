@@ -2,10 +2,14 @@
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use serde::Serialize;
+use std::fmt;
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::Duration;
-use week08_ml_service::loadgen::{self, Stop};
-use week08_ml_service::model::{ModelArtifact, train};
+use wb_lab::{Lab, LabArgs};
+use week08_ml_service::loadgen::{self, LoadReport, Stop};
+use week08_ml_service::model::{ModelArtifact, TrainMetrics, train};
 use week08_ml_service::service::{AppState, Limits, serve, shutdown_signal};
 
 /// Week 8: a production-grade ML REST service with axum — train a model artifact, serve it with
@@ -15,16 +19,29 @@ use week08_ml_service::service::{AppState, Limits, serve, shutdown_signal};
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
-    /// (Without a command: the end-to-end demo.) Folder for the plot
-    #[arg(long, value_name = "DIR", default_value = "output/week08-ml-service")]
-    plots: PathBuf,
-    /// (Without a command: the end-to-end demo.) Print its results as one JSON object
-    #[arg(long)]
-    json: bool,
-    /// (Without a command: the end-to-end demo.) Also write its JSON results to FILE, and print
-    /// the report as usual
-    #[arg(long, value_name = "FILE", value_parser = wb_core::lab::writable_file)]
-    json_out: Option<PathBuf>,
+    /// (Without a command: the end-to-end demo's options.)
+    #[command(flatten)]
+    lab: LabArgs,
+}
+
+/// What the end-to-end demo found.
+#[derive(Serialize)]
+struct Report {
+    artifact: String,
+    format_version: u32,
+    model_version: String,
+    content_hash: String,
+    metrics: TrainMetrics,
+    examples: Vec<Example>,
+    load: LoadReport,
+}
+
+/// One request of the demo and what the service answered.
+#[derive(Serialize)]
+struct Example {
+    request: String,
+    status: u16,
+    body: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -108,9 +125,9 @@ pub fn sample_body() -> Result<String> {
 
 /// The end-to-end demo: train, serve on a free loopback port, send good and bad requests, load
 /// it, shut it down gracefully — all in one process, so one command shows everything.
-fn demo(plots: &std::path::Path, json: bool, json_out: Option<&std::path::Path>) -> Result<()> {
-    let t0 = std::time::Instant::now();
-    std::fs::create_dir_all(plots)?;
+fn demo(lab: &mut Lab) -> Result<Report> {
+    let plots = lab.plots_dir().to_path_buf();
+    std::fs::create_dir_all(&plots)?;
     let artifact_path = PathBuf::from("output/week08-ml-service/model.json");
     std::fs::create_dir_all("output/week08-ml-service")?;
     let artifact = train(&wb_data::dataset("tabular/breast_cancer.csv")?, 42)?;
@@ -179,14 +196,14 @@ fn demo(plots: &std::path::Path, json: bool, json_out: Option<&std::path::Path>)
             let r = req.send().await?;
             let status = r.status().as_u16();
             let text = r.text().await?;
-            examples.push((
-                format!(
+            examples.push(Example {
+                request: format!(
                     "{method} {path}{}",
                     ct.map_or(String::new(), |c| format!(" ({c})"))
                 ),
                 status,
-                text,
-            ));
+                body: text,
+            });
         }
         let report = loadgen::run(&url("/v1/predict"), &body, 16, Stop::Requests(4000)).await?;
         let _ = tx.send(());
@@ -202,72 +219,89 @@ fn demo(plots: &std::path::Path, json: bool, json_out: Option<&std::path::Path>)
         "POST /v1/predict, one record",
         report.percentiles.clone(),
     ))
-    .save(plots, "latency_percentiles")?;
-    if json || json_out.is_some() {
-        let out = serde_json::json!({
-            "lab": "week08-ml-service",
-            "model_version": artifact.model_version, "content_hash": artifact.content_hash, "metrics": artifact.metrics,
-            "examples": examples.iter().map(|(r, s, b)| serde_json::json!({"request": r, "status": s, "body": b})).collect::<Vec<_>>(),
-            "load": report,
-            "timings_ms": {"total": wb_core::lab::elapsed_ms(t0)},
-            "plots": plot.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
-        });
-        let text = serde_json::to_string_pretty(&out)?;
-        if wb_core::lab::emit_json(&text, json, json_out)? {
-            return Ok(());
-        }
-    }
-    println!("Week 8 — an ML REST service, end to end");
-    println!("=======================================\n");
-    println!(
-        "1. Trained {} on {} rows: test accuracy {:.1}%, test AUC {:.4}",
-        artifact.model_version,
-        artifact.metrics.n_train,
-        100.0 * artifact.metrics.test_accuracy,
-        artifact.metrics.test_auc
-    );
-    println!(
-        "   artifact {} (format {}, SHA-256 {}…)\n",
-        wb_core::lab::display_path(&artifact_path),
-        artifact.format_version,
-        &artifact.content_hash[..16]
-    );
-    println!("2. Served on a free loopback port; what the endpoints answer:");
-    for (request, status, body) in &examples {
-        let shown = if body.len() > 160 {
-            format!("{}…", &body[..160])
-        } else {
-            body.clone()
-        };
-        println!("   {request} → {status}\n      {shown}");
-    }
-    println!(
-        "\n3. Load: 16 concurrent clients, 4000 requests of one record each (a debug build: try --release)"
-    );
-    println!(
-        "   {} errors; throughput {:.0} requests/s",
-        report.errors, report.throughput_rps
-    );
-    println!(
-        "   latency p50 {:.3} ms, p95 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
-        report.p50_ms, report.p95_ms, report.p99_ms, report.max_ms
-    );
-    println!("\n4. Shutdown: stopped accepting, answered what was in flight, exited cleanly.\n");
-    println!(
-        "Run it for real: cargo run -p week08-ml-service -- serve   (then curl, or loadgen in another terminal)"
-    );
-    println!("Plots:");
-    for p in &plot {
-        println!("   {}", wb_core::lab::display_path(p));
-    }
-    Ok(())
+    .save(&plots, "latency_percentiles")?;
+    lab.saved(plot);
+    Ok(Report {
+        artifact: wb_core::lab::display_path(&artifact_path),
+        format_version: artifact.format_version,
+        model_version: artifact.model_version,
+        content_hash: artifact.content_hash,
+        metrics: artifact.metrics,
+        examples,
+        load: report,
+    })
 }
 
-fn main() -> Result<()> {
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let m = &self.metrics;
+        writeln!(
+            f,
+            "1. Trained {} on {} rows: test accuracy {:.1}%, test AUC {:.4}",
+            self.model_version,
+            m.n_train,
+            100.0 * m.test_accuracy,
+            m.test_auc
+        )?;
+        writeln!(
+            f,
+            "   artifact {} (format {}, SHA-256 {}…)\n",
+            self.artifact,
+            self.format_version,
+            self.content_hash.get(..16).unwrap_or(&self.content_hash)
+        )?;
+        writeln!(
+            f,
+            "2. Served on a free loopback port; what the endpoints answer:"
+        )?;
+        for e in &self.examples {
+            let shown = match e.body.char_indices().nth(160) {
+                Some((cut, _)) => format!("{}…", &e.body[..cut]),
+                None => e.body.clone(),
+            };
+            writeln!(f, "   {} → {}\n      {shown}", e.request, e.status)?;
+        }
+        let load = &self.load;
+        writeln!(
+            f,
+            "\n3. Load: 16 concurrent clients, 4000 requests of one record each (a debug build: try --release)"
+        )?;
+        writeln!(
+            f,
+            "   {} errors; throughput {:.0} requests/s",
+            load.errors, load.throughput_rps
+        )?;
+        writeln!(
+            f,
+            "   latency p50 {:.3} ms, p95 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
+            load.p50_ms, load.p95_ms, load.p99_ms, load.max_ms
+        )?;
+        writeln!(
+            f,
+            "\n4. Shutdown: stopped accepting, answered what was in flight, exited cleanly.\n"
+        )?;
+        writeln!(
+            f,
+            "Run it for real: cargo run -p week08-ml-service -- serve   (then curl, or loadgen in another terminal)"
+        )
+    }
+}
+
+fn main() -> ExitCode {
     let cli = Cli::parse();
-    let Some(command) = cli.command else {
-        return demo(&cli.plots, cli.json, cli.json_out.as_deref());
-    };
+    match cli.command {
+        None => wb_lab::run(
+            "week08-ml-service",
+            "Week 8 — an ML REST service, end to end",
+            &cli.lab,
+            demo,
+        ),
+        Some(command) => wb_lab::exit(run_command(command)),
+    }
+}
+
+/// `train`, `serve` and `loadgen`: the service's own commands.
+fn run_command(command: Command) -> Result<()> {
     match command {
         Command::Train { model, seed, json } => {
             let artifact = train(&wb_data::dataset("tabular/breast_cancer.csv")?, seed)?;

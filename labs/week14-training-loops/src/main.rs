@@ -57,7 +57,7 @@ struct EarlyStopping {
 struct Run {
     epochs_run: usize,
     stopped_early: bool,
-    steps: usize,
+    steps: u64,
     valid_accuracy: Vec<f64>,
     test_accuracy: f64,
     last_lr: f64,
@@ -66,10 +66,10 @@ struct Run {
 
 #[derive(Serialize)]
 struct Resume {
-    interrupt_after: usize,
-    stopped_after_steps: usize,
-    resumed_at_step: Option<usize>,
-    final_steps: usize,
+    interrupt_after: u64,
+    stopped_after_steps: u64,
+    resumed_at_step: Option<u64>,
+    final_steps: u64,
     bit_identical: bool,
     max_abs_diff: f32,
 }
