@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Scaffolds a lab that follows the lab contract: the crate, lab.toml, a grader test target with
-# one check, the grader feature, the workspace entries and a chapter in the book.
+# Scaffolds a lab that follows the lab contract: one folder (the crate on the lab harness, its
+# lab.toml, its checks in tests/grade.rs) and its chapter, registered by one line of the book's
+# SUMMARY.md. Nothing else lists the labs: the workspace, the grader and `workbook` find them.
 # Usage: bash scripts/new-lab.sh WEEK SLUG "TITLE"     e.g. bash scripts/new-lab.sh 3 preprocessing "Preprocessing"
 # Afterwards: cargo run -p workbook -- verify-exercises weekNN proves the scaffold's exercise fails.
 set -euo pipefail
@@ -10,20 +11,17 @@ week=$((10#$1)); slug=$2; title=$3
 ww=$(printf '%02d' "$week")
 pkg="week${ww}-${slug}"
 crate="week${ww}_${slug//-/_}"
-test_name="week${ww}_${slug//-/_}"
 dir="labs/$pkg"
-if   [ "$week" -le 3 ];  then phase=0
-elif [ "$week" -le 8 ];  then phase=1
-elif [ "$week" -le 16 ]; then phase=2
-elif [ "$week" -le 24 ]; then phase=3
-elif [ "$week" -le 36 ]; then phase=4
-else phase=5; fi
+# The phase whose weeks hold this week, from the roadmap.
+phase=$(awk -v w="$week" '/^\[\[phase\]\]/ { p = "" } /^number = / { p = $3 }
+  /^weeks = / { gsub(/[][,]/, " "); if (p != "" && w >= $3 && w <= $4) { print p; exit } }' crates/workbook/roadmap.toml)
+[ -n "$phase" ] || { echo "week $week is in no phase of crates/workbook/roadmap.toml" >&2; exit 1; }
 grep -q "package = \"$pkg\"" crates/workbook/roadmap.toml || {
   echo "$pkg is not in crates/workbook/roadmap.toml: use the package name the roadmap gives week $week" >&2; exit 1; }
 [ -e "$dir" ] && { echo "$dir exists already" >&2; exit 1; }
 chapter="book/src/phase${phase}/${pkg}.md"
 
-mkdir -p "$dir/src" "book/src/phase${phase}"
+mkdir -p "$dir/src" "$dir/tests" "book/src/phase${phase}"
 cat > "$dir/Cargo.toml" <<TOML
 [package]
 name = "$pkg"
@@ -42,6 +40,14 @@ ndarray.workspace = true
 clap.workspace = true
 serde.workspace = true
 anyhow.workspace = true
+
+[dev-dependencies]
+grader.workspace = true
+
+# The grader's checks of this lab: \`workbook grade week$ww\` and \`cargo test -p grader\` run them.
+[[test]]
+name = "grade"
+test = false
 
 [lints]
 workspace = true
@@ -110,20 +116,13 @@ impl fmt::Display for Report {
 }
 RUST
 cat > "$dir/lab.toml" <<TOML
-# Metadata and hints of the week $week lab, read by the \`workbook\` CLI.
+# Metadata and hints of the week $week lab, read by the \`workbook\` CLI. The week, the package, the
+# phase and the chapter follow from the folder's name.
 
 [lab]
-week = $week
-package = "$pkg"
 title = "$title"
-phase = $phase
 data = []
-chapter = "$chapter"
 objectives = ["Compute a mean"]
-
-[grading]
-test = "$test_name"
-allowed_to_pass = []
 
 [[exercise]]
 id = "mean"
@@ -131,20 +130,18 @@ file = "src/lib.rs"
 title = "The mean"
 hints = ["Add the values and divide by how many there are.", "\`x.sum()\` and \`x.len()\`.", "\`Ok(x.sum() / x.len() as f64)\`"]
 TOML
-cat > "crates/grader/tests/${test_name}.rs" <<RUST
+cat > "$dir/tests/grade.rs" <<RUST
 //! Grader checks for week $week: $title.
 
-use grader::{Called, Check, Tol, close};
+use grader::{Called, Tol, check, close};
 use ndarray::array;
 
-const LAB: &str = "week$ww";
-
-#[test]
-fn mean_is_hand_worked() {
-    Check::new(LAB, "mean_is_hand_worked", "mean").run(|| {
+check! {
+    /// The mean of three numbers, worked by hand.
+    fn mean_is_hand_worked(exercise = "mean") {
         let got = $crate::mean(array![1.0, 2.0, 6.0].view()).called("mean")?;
         close("mean([1, 2, 6]) = 3", 3.0, got, Tol::rel(1e-15))
-    });
+    }
 }
 RUST
 cat > "$chapter" <<MD
@@ -169,17 +166,9 @@ cargo run -p workbook -- grade week$ww
 \`\`\`
 MD
 
-# Grader: an optional dependency, a feature (on by default) and the test target.
-sed -i "s|^default = \[\(.*\)\]|default = [\1, \"week$ww\"]|" crates/grader/Cargo.toml
-sed -i "/^\[dependencies\]/i week$ww = [\"dep:$pkg\"]\n" crates/grader/Cargo.toml
-printf '\n[dependencies.%s]\nworkspace = true\noptional = true\n\n[[test]]\nname = "%s"\nrequired-features = ["week%s"]\n' \
-  "$pkg" "$test_name" "$ww" >> crates/grader/Cargo.toml
-# Workspace: the path dependency and the dev-profile optimisation of the lab.
-sed -i "/^# Numerics\./i $pkg = { path = \"$dir\" }" Cargo.toml
-printf '[profile.dev.package.%s]\nopt-level = 2\n' "$pkg" >> Cargo.toml
-# Book: the chapter replaces the "(coming)" entry of this week.
+# The registration line: the chapter replaces the "(coming)" entry of this week in the book.
 sed -i "s|^- \[Week $week: \(.*\) (coming)\]()|- [Week $week: $title]($(echo "$chapter" | sed 's|book/src/||'))|" book/src/SUMMARY.md
 cargo run -q -p "$pkg" > "book/src/phase${phase}/${pkg}-output.txt"
 cargo fmt --all
-echo "Scaffolded $pkg: $dir, crates/grader/tests/${test_name}.rs, $chapter."
+echo "Scaffolded $pkg: $dir (its checks in $dir/tests/grade.rs) and $chapter, listed in book/src/SUMMARY.md."
 echo "Next: cargo run -p workbook -- verify-exercises week$ww"

@@ -1,14 +1,21 @@
 //! The grader: checks every lab against independent reference results.
 //!
-//! Each lab has a test target `tests/weekNN_slug.rs`; each `#[test]` in it is one *check*:
+//! Each lab's checks sit beside it, in `labs/weekNN-slug/tests/grade.rs` (a test target named
+//! `grade`); each [`check!`] in it is one *check*, a `#[test]` named once:
 //!
 //! ```no_run
-//! use grader::{Check, Tol, close};
-//! Check::new("week02", "dot_matches_numpy", "dot").run(|| {
-//!     let got = 32.0; // the learner's function, called here
-//!     close("dot([1,2,3], [4,5,6])", 32.0, got, Tol::rel(1e-12))
-//! });
+//! use grader::{Tol, check, close};
+//! check! {
+//!     /// The dot product of two small vectors.
+//!     fn dot_matches_numpy(exercise = "dot") {
+//!         let got = 32.0; // the learner's function, called here
+//!         close("dot([1,2,3], [4,5,6])", 32.0, got, Tol::rel(1e-12))
+//!     }
+//! }
 //! ```
+//!
+//! `workbook grade weekNN` runs one lab's checks (`cargo test -p <lab> --test grade`), building
+//! only what that lab needs; `cargo test -p grader` runs every lab's (`tests/every_lab.rs`).
 //!
 //! A check runs its body on its own thread under a time limit, so a looping exercise cannot hang
 //! the grader; a `todo!()` or any panic in the learner's code becomes a failed check, not a crash.
@@ -255,6 +262,61 @@ fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
         None if msg == "not yet implemented" => "this exercise is not done yet (todo!)".to_string(),
         None => msg.to_string(),
     }
+}
+
+/// The lab's id (`week02`) from its package name (`week02-linreg`).
+pub fn lab_id(package: &'static str) -> &'static str {
+    package.split('-').next().unwrap_or(package)
+}
+
+/// The id (`week02`) of the lab whose checks call it.
+#[macro_export]
+macro_rules! this_lab {
+    () => {
+        $crate::lab_id(env!("CARGO_PKG_NAME"))
+    };
+}
+
+/// One check: a `#[test]` named after the function, whose body returns an [`Outcome`], run by
+/// [`Check::run`] on its own thread under a time limit (60 s, or `timeout_s`). `exercise` names
+/// the exercise whose hints a failure points to.
+///
+/// ```no_run
+/// use grader::{check, ensure};
+/// check! {
+///     /// A doc comment says what the check proves.
+///     fn the_sum_is_right(exercise = "sum", timeout_s = 5) {
+///         ensure(1 + 1 == 2, "1 + 1", "is 2")
+///     }
+/// }
+/// ```
+#[macro_export]
+macro_rules! check {
+    (
+        $(#[$attr:meta])*
+        fn $name:ident(exercise = $exercise:literal $(, timeout_s = $secs:expr)? $(,)?) $body:block
+    ) => {
+        $(#[$attr])*
+        #[test]
+        fn $name() {
+            $crate::Check::new($crate::this_lab!(), stringify!($name), $exercise)
+                $(.timeout(::std::time::Duration::from_secs($secs)))?
+                .run(move || $body);
+        }
+    };
+}
+
+/// A candle tensor's values as an n-dimensional f64 array of the same shape, for
+/// [`close_array`].
+#[cfg(feature = "candle")]
+pub fn tensor_values(t: &candle_core::Tensor) -> Result<ndarray::ArrayD<f64>, Failure> {
+    let v: Vec<f64> = t
+        .flatten_all()
+        .and_then(|f| f.to_dtype(candle_core::DType::F64))
+        .and_then(|f| f.to_vec1::<f64>())
+        .called("reading a tensor")?;
+    ndarray::ArrayD::from_shape_vec(ndarray::IxDyn(t.dims()), v)
+        .map_err(|e| Failure::new("tensor shape", e.to_string()))
 }
 
 /// The folder of the fixture files made by `fixtures/make_fixtures.py`.

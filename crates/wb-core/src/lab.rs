@@ -1,5 +1,5 @@
-//! Small helpers every lab binary (`src/main.rs`) uses: timings, paths in reports, the shared
-//! command-line checks, and train-only standardisation. Never the answer to an exercise: weeks 2
+//! Small helpers the labs use: timings, paths in reports, the shared command-line checks, and
+//! train-only standardisation (the lab harness itself is the `wb-lab` crate). Never the answer to an exercise: weeks 2
 //! and 3 ask the learner to write standardisation; later labs use this one.
 
 use crate::{MlError, Result};
@@ -40,52 +40,6 @@ pub fn display_path(path: &Path) -> String {
         .unwrap_or(path)
         .display()
         .to_string()
-}
-
-/// Writes a lab's JSON results to `path` (the `--json-out` option), creating its folder; an error
-/// names the option and the file.
-pub fn write_json_out(path: &Path, json: &str) -> Result<()> {
-    let fail = |e: std::io::Error| MlError::InvalidArgument {
-        arg: "--json-out".into(),
-        detail: format!("cannot write {}: {e}", path.display()),
-    };
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(fail)?;
-    }
-    std::fs::write(path, json).map_err(fail)
-}
-
-/// Parses `--json-out FILE` (a clap `value_parser`): creates the file's folder and checks that
-/// the file can be written there, so that a bad path fails when the lab starts, not after its
-/// training. A file that did not exist is removed again; an existing one is left as it is.
-pub fn writable_file(arg: &str) -> std::result::Result<std::path::PathBuf, String> {
-    let path = std::path::PathBuf::from(arg);
-    let fail = |e: std::io::Error| format!("cannot write {arg}: {e}");
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(fail)?;
-    }
-    let existed = path.exists();
-    std::fs::OpenOptions::new()
-        .append(true)
-        .create(true)
-        .open(&path)
-        .map_err(fail)?;
-    if !existed {
-        std::fs::remove_file(&path).map_err(fail)?;
-    }
-    Ok(path)
-}
-
-/// Sends a lab's JSON results where its options say: to `file` when given (`--json-out`), to
-/// stdout when `print` (`--json`). Returns `print`, true when the JSON replaces the report.
-pub fn emit_json(json: &str, print: bool, file: Option<&Path>) -> Result<bool> {
-    if let Some(path) = file {
-        write_json_out(path, json)?;
-    }
-    if print {
-        println!("{json}");
-    }
-    Ok(print)
 }
 
 /// Fails unless `value` is strictly between 0 and 1 (a test fraction, for example), naming the
@@ -172,28 +126,5 @@ mod tests {
         assert_eq!(a, array![[-1.0, 0.0], [1.0, 0.0]]);
         assert_eq!(b, array![[3.0, 1.0]]);
         assert!(standardise_with_train(&array![[1.0]], &array![[1.0, 2.0]]).is_err());
-        let dir = std::env::temp_dir().join(format!("wb-core-json-out-{}", std::process::id()));
-        let file = dir.join("sub").join("out.json");
-        write_json_out(&file, "{}").unwrap();
-        assert_eq!(std::fs::read_to_string(&file).unwrap(), "{}");
-        let err = write_json_out(&file.join("below-a-file.json"), "{}")
-            .unwrap_err()
-            .to_string();
-        assert!(
-            err.contains("--json-out") && err.contains("below-a-file"),
-            "{err}"
-        );
-        assert_eq!(writable_file(&file.display().to_string()).unwrap(), file);
-        assert_eq!(
-            std::fs::read_to_string(&file).unwrap(),
-            "{}",
-            "left as it was"
-        );
-        let fresh = dir.join("new").join("fresh.json");
-        assert_eq!(writable_file(&fresh.display().to_string()).unwrap(), fresh);
-        assert!(!fresh.exists(), "a file the check created is removed");
-        let bad = file.join("x.json").display().to_string();
-        assert!(writable_file(&bad).unwrap_err().contains("cannot write"));
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -197,7 +197,7 @@ pub fn run<R: Serialize + Display>(
     let outcome = body(&mut lab).and_then(|report| {
         let json = serde_json::to_string_pretty(&lab.envelope(&report, elapsed_ms(start))?)?;
         if let Some(path) = &args.json_out {
-            wb_core::lab::write_json_out(path, &json)?;
+            write_json_out(path, &json)?;
         }
         if args.json {
             println!("{json}");
@@ -221,6 +221,17 @@ pub fn exit(outcome: anyhow::Result<()>) -> ExitCode {
     }
 }
 
+/// Writes a lab's JSON results to `path` (the `--json-out` option), creating its folder; an error
+/// names the option and the file.
+pub fn write_json_out(path: &Path, json: &str) -> anyhow::Result<()> {
+    let fail =
+        |e: std::io::Error| anyhow::anyhow!("--json-out: cannot write {}: {e}", path.display());
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(fail)?;
+    }
+    std::fs::write(path, json).map_err(fail)
+}
+
 /// Parses `--json-out FILE` (a clap `value_parser`): creates the file's folder and checks that
 /// the file can be written there, so that a bad path fails when the lab starts, not after its
 /// training. A file that did not exist is removed again; an existing one is left as it is.
@@ -228,6 +239,13 @@ pub fn writable_file(arg: &str) -> Result<PathBuf, String> {
     let path = PathBuf::from(arg);
     let fail = |e: std::io::Error| format!("cannot write {arg}: {e}");
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        // "File exists" is what the system says when a folder on the way is a file: name it.
+        if let Some(file) = dir.ancestors().find(|a| a.is_file()) {
+            return Err(format!(
+                "cannot write {arg}: {} is a file, not a folder",
+                file.display()
+            ));
+        }
         std::fs::create_dir_all(dir).map_err(fail)?;
     }
     let existed = path.exists();
@@ -331,9 +349,19 @@ mod tests {
         writable_file(&fresh.display().to_string()).unwrap();
         assert_eq!(std::fs::read_to_string(&fresh).unwrap(), "{}", "kept");
         let bad = fresh.join("x.json").display().to_string();
-        assert!(writable_file(&bad).unwrap_err().contains("cannot write"));
+        let err = writable_file(&bad).unwrap_err();
+        assert!(err.contains("fresh.json is a file, not a folder"), "{err}");
         let args = Args::try_parse_from(["lab", "--json-out", &bad]);
         assert!(args.is_err(), "clap refuses the path at start-up");
+        let file = dir.join("sub").join("out.json");
+        write_json_out(&file, "{}").unwrap();
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "{}");
+        let err = write_json_out(&file.join("below-a-file.json"), "{}").unwrap_err();
+        let err = err.to_string();
+        assert!(
+            err.contains("--json-out") && err.contains("below-a-file"),
+            "{err}"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

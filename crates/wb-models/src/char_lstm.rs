@@ -87,7 +87,7 @@ impl CharLstm {
         n: usize,
         temperature: f64,
         rng: &mut SplitMix64,
-    ) -> std::result::Result<String, Box<dyn std::error::Error + Send + Sync>> {
+    ) -> crate::ModelResult<String> {
         let ids = vocab.encode_prompt(prompt)?;
         let mut state = self.lstm.zero_state(1)?;
         let mut logits = Vec::new();

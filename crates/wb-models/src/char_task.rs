@@ -32,7 +32,7 @@ impl CharCorpus {
     }
 
     /// Moby-Dick (the workbook's copy), split 90/10.
-    pub fn moby_dick() -> std::result::Result<Self, Box<dyn std::error::Error + Send + Sync>> {
+    pub fn moby_dick() -> crate::ModelResult<Self> {
         Ok(Self::new(&crate::text::moby_dick()?)?)
     }
 

@@ -5,6 +5,7 @@
 //! Shapes: tokens `[batch, seq]` (u32), activations `[batch, seq, d_model]`, attention
 //! `[batch, heads, seq, seq]`, logits `[batch, seq, vocab]`.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use candle_core::{D, DType, Device, IndexOp, Module, Tensor};
@@ -12,10 +13,9 @@ use candle_nn::{Embedding, Linear, VarBuilder, VarMap};
 use serde::{Deserialize, Serialize};
 use wb_data::SplitMix64;
 
+use crate::error::{ModelError, ModelResult};
 use crate::sampling::sample;
 use crate::text::CharVocab;
-
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// Sizes of the model; saved beside its weights as `config.json`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,23 +30,56 @@ pub struct GptConfig {
 }
 
 impl GptConfig {
-    pub fn check(&self) -> Result<(), BoxError> {
+    pub fn check(&self) -> ModelResult<()> {
         if self.vocab == 0
             || self.ctx == 0
             || self.d_model == 0
             || self.n_layers == 0
             || self.d_ff == 0
         {
-            return Err(format!("every size must be at least 1: {self:?}").into());
+            return Err(ModelError::Invalid(format!(
+                "every size must be at least 1: {self:?}"
+            )));
         }
         if self.n_heads == 0 || !self.d_model.is_multiple_of(self.n_heads) {
-            return Err(format!(
+            return Err(ModelError::Invalid(format!(
                 "d_model ({}) must be a multiple of n_heads ({})",
                 self.d_model, self.n_heads
-            )
-            .into());
+            )));
         }
         Ok(())
+    }
+
+    /// The name and shape of every tensor of a model of this config, as [`Gpt::new`] creates
+    /// them and [`Gpt::save`] writes them; computed without allocating any.
+    pub fn tensor_shapes(&self) -> BTreeMap<String, Vec<usize>> {
+        let (v, c, d, f) = (self.vocab, self.ctx, self.d_model, self.d_ff);
+        let mut shapes = BTreeMap::new();
+        let mut add = |name: String, shape: &[usize]| {
+            shapes.insert(name, shape.to_vec());
+        };
+        add("tok.weight".into(), &[v, d]);
+        add("pos.weight".into(), &[c, d]);
+        for i in 0..self.n_layers {
+            let p = format!("blocks.{i}");
+            for ln in ["ln1", "ln2"] {
+                add(format!("{p}.{ln}.weight"), &[d]);
+                add(format!("{p}.{ln}.bias"), &[d]);
+            }
+            for m in ["q", "k", "v", "o"] {
+                add(format!("{p}.attn.{m}.weight"), &[d, d]);
+                add(format!("{p}.attn.{m}.bias"), &[d]);
+            }
+            add(format!("{p}.mlp.fc1.weight"), &[f, d]);
+            add(format!("{p}.mlp.fc1.bias"), &[f]);
+            add(format!("{p}.mlp.fc2.weight"), &[d, f]);
+            add(format!("{p}.mlp.fc2.bias"), &[d]);
+        }
+        add("ln_f.weight".into(), &[d]);
+        add("ln_f.bias".into(), &[d]);
+        add("head.weight".into(), &[v, d]);
+        add("head.bias".into(), &[v]);
+        shapes
     }
 
     /// The number of parameters.
@@ -172,7 +205,7 @@ pub struct Gpt {
 
 impl Gpt {
     /// Creates the layers (names `tok`, `pos`, `blocks.N.…`, `ln_f`, `head`) through `vb`.
-    pub fn new(config: GptConfig, vb: VarBuilder) -> Result<Self, BoxError> {
+    pub fn new(config: GptConfig, vb: VarBuilder) -> ModelResult<Self> {
         config.check()?;
         let (d, f) = (config.d_model, config.d_ff);
         let blocks = (0..config.n_layers)
@@ -202,25 +235,29 @@ impl Gpt {
     }
 
     /// Refuses a sequence longer than the context, or empty.
-    pub fn check_tokens(&self, tokens: &Tensor) -> Result<(usize, usize), BoxError> {
+    pub fn check_tokens(&self, tokens: &Tensor) -> ModelResult<(usize, usize)> {
         let (b, t) = tokens
             .dims2()
-            .map_err(|_| format!("tokens: expected [batch, seq], got {:?}", tokens.dims()))?;
+            .map_err(|_| wb_core::MlError::ShapeMismatch {
+                arg: "tokens".into(),
+                expected: "[batch, seq]".into(),
+                got: wb_core::shape_str(tokens.dims()),
+            })?;
         if t == 0 || t > self.config.ctx {
-            return Err(format!(
-                "tokens: a sequence of {t} tokens, but the model's context is 1 to {} tokens",
-                self.config.ctx
-            )
+            return Err(wb_core::MlError::InvalidArgument {
+                arg: "tokens".into(),
+                detail: format!(
+                    "a sequence of {t} tokens, but the model's context is 1 to {} tokens",
+                    self.config.ctx
+                ),
+            }
             .into());
         }
         Ok((b, t))
     }
 
     /// Logits `[batch, seq, vocab]` and every block's attention weights `[batch, heads, seq, seq]`.
-    pub fn forward_with_attention(
-        &self,
-        tokens: &Tensor,
-    ) -> Result<(Tensor, Vec<Tensor>), BoxError> {
+    pub fn forward_with_attention(&self, tokens: &Tensor) -> ModelResult<(Tensor, Vec<Tensor>)> {
         let (_, t) = self.check_tokens(tokens)?;
         let positions = Tensor::arange(0u32, t as u32, tokens.device())?;
         let mut x = self
@@ -237,12 +274,12 @@ impl Gpt {
     }
 
     /// Logits `[batch, seq, vocab]`.
-    pub fn forward(&self, tokens: &Tensor) -> Result<Tensor, BoxError> {
+    pub fn forward(&self, tokens: &Tensor) -> ModelResult<Tensor> {
         Ok(self.forward_with_attention(tokens)?.0)
     }
 
     /// Mean cross-entropy of predicting `targets` from `tokens`, both `[batch, seq]`.
-    pub fn loss(&self, tokens: &Tensor, targets: &Tensor) -> Result<Tensor, BoxError> {
+    pub fn loss(&self, tokens: &Tensor, targets: &Tensor) -> ModelResult<Tensor> {
         let logits = self.forward(tokens)?;
         let (b, t, v) = logits.dims3()?;
         Ok(candle_nn::loss::cross_entropy(
@@ -260,7 +297,14 @@ impl Gpt {
         n: usize,
         temperature: f64,
         rng: &mut SplitMix64,
-    ) -> Result<String, BoxError> {
+    ) -> ModelResult<String> {
+        if vocab.len() != self.config.vocab {
+            return Err(ModelError::Invalid(format!(
+                "the model predicts {} characters but the vocabulary has {}: a model and the vocabulary it was trained with go together",
+                self.config.vocab,
+                vocab.len()
+            )));
+        }
         let mut ids = vocab.encode_prompt(prompt)?;
         let start = ids.len();
         for _ in 0..n {
@@ -277,31 +321,230 @@ impl Gpt {
     }
 
     /// Saves the weights (`model.safetensors`) and the config (`config.json`) into `dir`.
-    pub fn save(&self, varmap: &VarMap, dir: &Path) -> Result<(), BoxError> {
-        std::fs::create_dir_all(dir)?;
-        varmap.save(dir.join("model.safetensors"))?;
-        std::fs::write(
-            dir.join("config.json"),
-            serde_json::to_string_pretty(&self.config)?,
-        )?;
+    pub fn save(&self, varmap: &VarMap, dir: &Path) -> ModelResult<()> {
+        let fail = |path: &Path, e: &dyn std::fmt::Display| ModelError::File {
+            path: path.to_path_buf(),
+            detail: format!("cannot write: {e}"),
+        };
+        std::fs::create_dir_all(dir).map_err(|e| fail(dir, &e))?;
+        let weights = dir.join("model.safetensors");
+        varmap.save(&weights).map_err(|e| fail(&weights, &e))?;
+        let config = dir.join("config.json");
+        let json = serde_json::to_string_pretty(&self.config).map_err(|e| fail(&config, &e))?;
+        std::fs::write(&config, json).map_err(|e| fail(&config, &e))?;
         Ok(())
     }
 
-    /// Rebuilds a model from `dir` (as [`Gpt::save`] wrote it). Every tensor must be present
-    /// with its shape; on any error no model is returned (never half a model).
-    pub fn load(dir: &Path) -> Result<(Gpt, VarMap), BoxError> {
+    /// Rebuilds a model from `dir` (as [`Gpt::save`] wrote it). The file's tensors must be
+    /// exactly the config's ([`GptConfig::tensor_shapes`]): none missing, none of another shape,
+    /// none left over (a config with fewer layers than the weights is refused, not loaded with
+    /// weights ignored), and every value finite. All of it is checked against the tensors the file
+    /// holds before the model is built, so a config with absurd sizes allocates nothing. On any
+    /// error no model is returned (never half a model).
+    pub fn load(dir: &Path) -> ModelResult<(Gpt, VarMap)> {
+        let file = |path: &Path, detail: String| ModelError::File {
+            path: path.to_path_buf(),
+            detail,
+        };
         let cfg_path = dir.join("config.json");
         let text = std::fs::read_to_string(&cfg_path)
-            .map_err(|e| format!("cannot read {}: {e}", cfg_path.display()))?;
+            .map_err(|e| file(&cfg_path, format!("cannot read: {e}")))?;
         let config: GptConfig = serde_json::from_str(&text)
-            .map_err(|e| format!("{} is not a GPT config: {e}", cfg_path.display()))?;
+            .map_err(|e| file(&cfg_path, format!("not a GPT config: {e}")))?;
+        config.check()?;
+        let weights = dir.join("model.safetensors");
+        let tensors = candle_core::safetensors::load(&weights, &Device::Cpu)
+            .map_err(|e| file(&weights, format!("cannot load: {e}")))?;
+        let expected = config.tensor_shapes();
+        let mut problems = Vec::new();
+        for (name, shape) in &expected {
+            match tensors.get(name) {
+                None => problems.push(format!("`{name}` is missing")),
+                Some(t) if t.dims() != shape.as_slice() => problems.push(format!(
+                    "`{name}` is {:?}, the config needs {shape:?}",
+                    t.dims()
+                )),
+                Some(_) => {}
+            }
+        }
+        let mut unused: Vec<&String> = tensors
+            .keys()
+            .filter(|k| !expected.contains_key(*k))
+            .collect();
+        unused.sort();
+        if !unused.is_empty() {
+            problems.push(format!(
+                "{} tensor(s) that this config does not use, such as `{}` (does config.json have fewer layers or heads than the weights?)",
+                unused.len(),
+                unused[0]
+            ));
+        }
+        if !problems.is_empty() {
+            return Err(file(
+                &weights,
+                format!(
+                    "does not match {}: {}",
+                    cfg_path.display(),
+                    problems.join("; ")
+                ),
+            ));
+        }
+        for (name, t) in &tensors {
+            let values = t.to_dtype(DType::F32)?.flatten_all()?.to_vec1::<f32>()?;
+            if let Some(i) = values.iter().position(|v| !v.is_finite()) {
+                return Err(file(
+                    &weights,
+                    format!("`{name}` holds {} at flat index {i}", values[i]),
+                ));
+            }
+        }
         let mut varmap = VarMap::new();
         let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
         let model = Gpt::new(config, vb)?;
-        let weights = dir.join("model.safetensors");
-        varmap
-            .load(&weights)
-            .map_err(|e| format!("cannot load {}: {e}", weights.display()))?;
+        for (name, t) in tensors {
+            varmap.set_one(name, t.to_dtype(DType::F32)?)?;
+        }
         Ok((model, varmap))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tiny() -> GptConfig {
+        GptConfig {
+            vocab: 5,
+            ctx: 4,
+            d_model: 8,
+            n_heads: 2,
+            n_layers: 2,
+            d_ff: 16,
+        }
+    }
+
+    fn saved(config: &GptConfig, dir: &Path) -> (Gpt, VarMap) {
+        let varmap = VarMap::new();
+        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+        let model = Gpt::new(config.clone(), vb).unwrap();
+        model.save(&varmap, dir).unwrap();
+        (model, varmap)
+    }
+
+    fn temp_dir(name: &str) -> std::path::PathBuf {
+        std::env::temp_dir().join(format!("wb-models-{name}-{}", std::process::id()))
+    }
+
+    #[test]
+    fn tensor_shapes_are_those_the_model_creates_and_count_its_parameters() {
+        let config = tiny();
+        let varmap = VarMap::new();
+        let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+        Gpt::new(config.clone(), vb).unwrap();
+        let built: BTreeMap<String, Vec<usize>> = varmap
+            .data()
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.dims().to_vec()))
+            .collect();
+        assert_eq!(built, config.tensor_shapes());
+        let count: usize = built.values().map(|s| s.iter().product::<usize>()).sum();
+        assert_eq!(count, config.parameters());
+    }
+
+    #[test]
+    fn load_gives_back_the_same_model() {
+        let dir = temp_dir("round-trip");
+        let (model, _) = saved(&tiny(), &dir);
+        let (again, _) = Gpt::load(&dir).unwrap();
+        let tokens = Tensor::new(&[[0u32, 3, 1, 4]], &Device::Cpu).unwrap();
+        let diff = (model.forward(&tokens).unwrap() - again.forward(&tokens).unwrap())
+            .unwrap()
+            .abs()
+            .unwrap()
+            .max_all()
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        assert_eq!(diff, 0.0);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn load_refuses_a_config_that_does_not_match_its_weights() {
+        let dir = temp_dir("mismatch");
+        saved(&tiny(), &dir);
+        let write_config = |c: &GptConfig| {
+            std::fs::write(dir.join("config.json"), serde_json::to_string(c).unwrap()).unwrap()
+        };
+        // Fewer layers than the weights: the third block's tensors would be ignored.
+        write_config(&GptConfig {
+            n_layers: 1,
+            ..tiny()
+        });
+        let err = Gpt::load(&dir).unwrap_err().to_string();
+        assert!(
+            err.contains("this config does not use") && err.contains("blocks.1."),
+            "{err}"
+        );
+        // A huge width is refused from the file's shapes, before anything is allocated.
+        write_config(&GptConfig {
+            d_model: 1 << 20,
+            n_heads: 2,
+            ..tiny()
+        });
+        let err = Gpt::load(&dir).unwrap_err().to_string();
+        assert!(
+            err.contains("`tok.weight` is [5, 8], the config needs [5, 1048576]"),
+            "{err}"
+        );
+        // More layers than the weights.
+        write_config(&GptConfig {
+            n_layers: 3,
+            ..tiny()
+        });
+        let err = Gpt::load(&dir).unwrap_err().to_string();
+        assert!(err.contains("`blocks.2.attn.k.bias` is missing"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn load_refuses_non_finite_weights_and_generate_a_vocabulary_of_another_size() {
+        let dir = temp_dir("nan");
+        let (model, varmap) = saved(&tiny(), &dir);
+        let mut bad = VarMap::new();
+        for (name, var) in varmap.data().lock().unwrap().iter() {
+            let mut t = var.as_tensor().clone();
+            if name == "ln_f.bias" {
+                t = Tensor::new(
+                    &[0f32, 0.0, f32::NAN, 0.0, 0.0, 0.0, 0.0, 0.0],
+                    &Device::Cpu,
+                )
+                .unwrap();
+            }
+            bad.data()
+                .lock()
+                .unwrap()
+                .insert(name.clone(), candle_core::Var::from_tensor(&t).unwrap());
+        }
+        bad.save(dir.join("model.safetensors")).unwrap();
+        let err = Gpt::load(&dir).unwrap_err().to_string();
+        assert!(
+            err.contains("`ln_f.bias` holds NaN at flat index 2"),
+            "{err}"
+        );
+        let _ = &mut bad;
+        let vocab = CharVocab::from_text("abcdefg").unwrap();
+        let mut rng = SplitMix64::new(1);
+        let err = model
+            .generate(&vocab, "ab", 3, 1.0, &mut rng)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("predicts 5 characters but the vocabulary has 7"),
+            "{err}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

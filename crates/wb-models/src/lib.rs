@@ -11,12 +11,14 @@
 
 pub mod char_lstm;
 pub mod char_task;
+pub mod error;
 pub mod gpt;
 pub mod sampling;
 pub mod text;
 
 pub use char_lstm::{CharLstm, CharLstmConfig};
 pub use char_task::{CharCorpus, CharModel, CharTask, char_fit_config};
+pub use error::{ModelError, ModelResult};
 pub use gpt::{Gpt, GptConfig};
 pub use sampling::sample;
 pub use text::{CharVocab, moby_dick, windows};

@@ -143,10 +143,15 @@ pub fn windows(
 }
 
 /// Moby-Dick (1.2 MB of text, checked against datasets/SHA256SUMS).
-pub fn moby_dick() -> std::result::Result<String, Box<dyn std::error::Error + Send + Sync>> {
+pub fn moby_dick() -> crate::ModelResult<String> {
     let path = wb_data::dataset("text/moby_dick.txt.gz")?;
     let mut text = String::new();
-    wb_data::open(&path)?.read_to_string(&mut text)?;
+    wb_data::open(&path)?
+        .read_to_string(&mut text)
+        .map_err(|e| crate::ModelError::File {
+            path: path.clone(),
+            detail: format!("cannot read: {e}"),
+        })?;
     Ok(text)
 }
 

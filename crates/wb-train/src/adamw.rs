@@ -34,7 +34,7 @@ pub struct AdamWState {
 
 /// AdamW on the variables of `vars`, in their order, at learning rate `lr`, with candle-nn's
 /// other defaults (β₁ 0.9, β₂ 0.999, ε 1e-8, weight decay 0.01): what every lab trains with.
-pub fn adamw(vars: &crate::checkpoint::NamedVars, lr: f64) -> Result<ResumableAdamW> {
+pub fn adamw(vars: &crate::vars::NamedVars, lr: f64) -> Result<ResumableAdamW> {
     ResumableAdamW::new(
         vars.iter().map(|(_, v)| v.clone()).collect(),
         ParamsAdamW {

@@ -16,29 +16,17 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use candle_core::{Device, Tensor, Var};
-use candle_nn::VarMap;
+use candle_core::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use crate::adamw::{AdamWState, ResumableAdamW};
 use crate::error::{TrainError, TrainResult};
+use crate::vars::NamedVars;
 
 /// The format tag written into `state.json`; a checkpoint with another tag is refused.
 pub const FORMAT: &str = "wb-train-checkpoint/1";
 const TENSORS: &str = "tensors.safetensors";
 const STATE: &str = "state.json";
-
-/// A model's variables with their names, sorted by name: the order the optimiser and the
-/// checkpoint share.
-pub type NamedVars = Vec<(String, Var)>;
-
-/// The variables of a `VarMap`, sorted by name (a `VarMap` is a hash map: its own order varies).
-pub fn named_vars(varmap: &VarMap) -> NamedVars {
-    let data = varmap.data().lock().unwrap_or_else(|p| p.into_inner());
-    let mut v: NamedVars = data.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-    v.sort_by(|a, b| a.0.cmp(&b.0));
-    v
-}
 
 /// Where a run stands, besides its tensors.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

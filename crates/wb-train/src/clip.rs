@@ -3,8 +3,8 @@
 use candle_core::backprop::GradStore;
 use wb_core::MlError;
 
-use crate::checkpoint::NamedVars;
 use crate::error::TrainResult;
+use crate::vars::NamedVars;
 
 /// Scales the gradients of `vars` in `grads` so that their global L2 norm is at most
 /// `max_norm` (PyTorch's `clip_grad_norm_` rule, factor `max_norm / (norm + 1e-6)`); returns the

@@ -14,13 +14,14 @@ use wb_core::MlError;
 use wb_data::SplitMix64;
 
 use crate::adamw::ResumableAdamW;
-use crate::checkpoint::{self, NamedVars, RunState};
+use crate::checkpoint::{self, RunState};
 use crate::clip::clip_grads;
 use crate::early_stop::{EarlyStopping, Goal, StopDecision};
 use crate::error::TrainResult;
 use crate::loader::BatchLoader;
 use crate::metrics::MetricsLog;
 use crate::schedule::LrSchedule;
+use crate::vars::NamedVars;
 
 /// What a lab provides to [`fit`].
 pub trait Task {
@@ -108,7 +109,7 @@ pub struct FitReport {
     pub seconds: f64,
 }
 
-/// Trains `vars` (the model's variables, as [`checkpoint::named_vars`] lists them) with `opt`
+/// Trains `vars` (the model's variables, as [`crate::named_vars`] lists them) with `opt`
 /// (built on the same variables in the same order) on `n_train` rows.
 pub fn fit<T: Task>(
     task: &mut T,

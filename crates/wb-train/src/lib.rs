@@ -27,6 +27,7 @@ pub mod init;
 pub mod loader;
 pub mod metrics;
 pub mod schedule;
+pub mod vars;
 
 pub use adamw::{AdamWState, ResumableAdamW, adamw};
 /// Every program that links wb-train allocates with mimalloc. candle allocates a new buffer for
@@ -38,7 +39,7 @@ pub use adamw::{AdamWState, ResumableAdamW, adamw};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-pub use checkpoint::{NamedVars, RunState, named_vars};
+pub use checkpoint::RunState;
 pub use clip::clip_grads;
 pub use early_stop::{EarlyStopping, Goal, StopDecision};
 pub use error::{TrainError, TrainResult};
@@ -46,6 +47,7 @@ pub use fit::{EpochSummary, FitConfig, FitReport, Task, fit};
 pub use loader::BatchLoader;
 pub use metrics::{MetricsLog, MetricsRecord, accuracy, read_metrics};
 pub use schedule::LrSchedule;
+pub use vars::{NamedVars, named_vars};
 
 /// The device to train on: the first CUDA GPU when the crate is built with the `cuda` feature
 /// and one is present, the CPU otherwise.

@@ -1,5 +1,5 @@
-//! Grading one lab: `cargo test -p grader` with only that lab's feature and test target, so that
-//! another lab that does not compile cannot stop it.
+//! Grading one lab: `cargo test -p <lab> --test grade`, the checks beside the lab. Only that lab
+//! and what it needs are built, so that another lab that does not compile cannot stop it.
 
 use crate::lab::Lab;
 use anyhow::{Context, Result};
@@ -44,20 +44,11 @@ pub fn run(root: &Path, lab: &Lab, live: bool) -> Result<Grade> {
         .args([
             "test",
             "-p",
-            "grader",
-            "--no-default-features",
-            "--features",
-        ])
-        .arg(lab.week_id())
-        .args([
+            lab.package(),
             "--test",
-            &lab.meta.grading.test,
-            "--color",
-            "never",
-            "--",
-            "--color",
-            "never",
+            crate::lab::GRADE_TEST,
         ])
+        .args(["--color", "never", "--", "--color", "never"])
         .stdout(Stdio::piped())
         .stderr(if live {
             Stdio::inherit()

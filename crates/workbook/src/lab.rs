@@ -7,30 +7,43 @@ use std::path::{Path, PathBuf};
 pub const BEGIN: &str = "// BEGIN SOLUTION";
 pub const END: &str = "// END SOLUTION";
 
+/// The test target of every lab's checks: `labs/<lab>/tests/grade.rs`.
+pub const GRADE_TEST: &str = "grade";
+
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LabToml {
     pub lab: LabMeta,
+    #[serde(default)]
     pub grading: Grading,
     #[serde(default)]
     pub exercise: Vec<Exercise>,
 }
 
+/// The `[lab]` table. What the folder name already says (`week07-features-pipelines`: week 7,
+/// that package) is derived, not written: the week, the package, the phase (from the roadmap)
+/// and the chapter (`book/src/phase<P>/<package>.md`).
 #[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct LabMeta {
+    #[serde(skip)]
     pub week: u32,
+    #[serde(skip)]
     pub package: String,
     pub title: String,
+    #[serde(skip)]
     pub phase: u32,
     #[serde(default)]
     pub data: Vec<String>,
+    #[serde(skip)]
     pub chapter: String,
     #[serde(default)]
     pub objectives: Vec<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Grading {
-    pub test: String,
     #[serde(default)]
     pub allowed_to_pass: Vec<AllowedToPass>,
 }
@@ -61,8 +74,23 @@ impl Lab {
         let path = dir.join("lab.toml");
         let text = std::fs::read_to_string(&path)
             .with_context(|| format!("reading {}", path.display()))?;
-        let meta: LabToml =
+        let mut meta: LabToml =
             toml::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+        let package = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let week = package
+            .strip_prefix("week")
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|n| n.parse::<u32>().ok())
+            .with_context(|| format!("{}: a lab's folder is named weekNN-slug", dir.display()))?;
+        let phase = crate::roadmap::phase_of(week)
+            .with_context(|| format!("{package}: week {week} is in no phase of the roadmap"))?;
+        meta.lab.chapter = format!("book/src/phase{phase}/{package}.md");
+        meta.lab.week = week;
+        meta.lab.phase = phase;
+        meta.lab.package = package;
         for ex in &meta.exercise {
             if ex.hints.len() < 3 {
                 bail!(

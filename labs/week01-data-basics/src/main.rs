@@ -316,7 +316,11 @@ impl fmt::Display for Report {
             ("min (axis 0)", &iris.min, 1),
             ("max (axis 0)", &iris.max, 1),
         ] {
-            writeln!(f, "   {name:<20}{}", fmt_row(values.iter().copied(), decimals))?;
+            writeln!(
+                f,
+                "   {name:<20}{}",
+                fmt_row(values.iter().copied(), decimals)
+            )?;
         }
         let z_mean = iris.standardized_mean.iter().map(near_zero);
         writeln!(f, "   {:<20}{}", "standardised mean", fmt_row(z_mean, 3))?;

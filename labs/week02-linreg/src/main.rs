@@ -168,7 +168,8 @@ fn main() -> ExitCode {
     )
 }
 
-fn run(args: &Args, lab: &mut Lab) -> Result<Report> {    if !(0.0..1.0).contains(&args.test_fraction) {
+fn run(args: &Args, lab: &mut Lab) -> Result<Report> {
+    if !(0.0..1.0).contains(&args.test_fraction) {
         bail!(
             "--test-fraction must be in [0, 1), got {}",
             args.test_fraction
@@ -248,13 +249,13 @@ fn run(args: &Args, lab: &mut Lab) -> Result<Report> {    if !(0.0..1.0).contain
     // 5. Batch gradient descent on standardised features.
     let gd = lab.timed("gradient_descent", || {
         fit_gradient_descent(
-        xs_train.view(),
-        y_train.view(),
-        GdConfig {
-            learning_rate: args.learning_rate,
-            iterations: args.iterations,
-        },
-    )
+            xs_train.view(),
+            y_train.view(),
+            GdConfig {
+                learning_rate: args.learning_rate,
+                iterations: args.iterations,
+            },
+        )
         .context("gradient descent on standardised features (try a smaller --learning-rate)")
     })?;
     let gd_model = scaler.unscale_model(&gd.model)?;
@@ -263,15 +264,15 @@ fn run(args: &Args, lab: &mut Lab) -> Result<Report> {    if !(0.0..1.0).contain
     let sgd_lr = args.learning_rate / 10.0;
     let sgd = lab.timed("minibatch_sgd", || {
         fit_minibatch_sgd(
-        xs_train.view(),
-        y_train.view(),
-        SgdConfig {
-            learning_rate: sgd_lr,
-            epochs: args.epochs,
-            batch_size: args.batch_size,
-            seed: args.seed,
-        },
-    )
+            xs_train.view(),
+            y_train.view(),
+            SgdConfig {
+                learning_rate: sgd_lr,
+                epochs: args.epochs,
+                batch_size: args.batch_size,
+                seed: args.seed,
+            },
+        )
         .context("mini-batch SGD (try a smaller --learning-rate or a larger --batch-size)")
     })?;
 
@@ -503,7 +504,10 @@ impl fmt::Display for Report {
             .zip(&exact.coefficients)
             .map(|(a, b)| (a - b).abs())
             .enumerate()
-            .fold((0, 0.0_f64), |best, cur| if cur.1 > best.1 { cur } else { best });
+            .fold(
+                (0, 0.0_f64),
+                |best, cur| if cur.1 > best.1 { cur } else { best },
+            );
         writeln!(
             f,
             "   coefficients (back in raw units): furthest from the normal equations is `{}`, {:.3} instead of {:.3}",
@@ -513,10 +517,7 @@ impl fmt::Display for Report {
             f,
             "   (correlated features make a flat valley floor: the loss is nearly optimal while"
         )?;
-        writeln!(
-            f,
-            "   some coefficients are still drifting along it)\n"
-        )?;
+        writeln!(f, "   some coefficients are still drifting along it)\n")?;
 
         let sgd = &self.minibatch_sgd;
         let batch = sgd.batch_size.unwrap_or(0);

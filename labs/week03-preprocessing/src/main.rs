@@ -8,8 +8,8 @@ use std::fmt;
 use std::process::ExitCode;
 use std::time::Instant;
 use wb_core::lab::{check_open_fraction, elapsed_ms};
-use wb_lab::{Lab, LabArgs};
 use wb_data::SplitMix64;
+use wb_lab::{Lab, LabArgs};
 use wb_plot::{Histogram, LinePlot, Series};
 use week03_preprocessing::logistic::{
     BinaryMetrics, binary_metrics, fit_logistic, log_loss, majority_class,

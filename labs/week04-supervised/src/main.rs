@@ -229,7 +229,10 @@ fn run(args: &Args, lab: &mut Lab) -> Result<Report> {
             .save(lab.plots_dir(), "kmeans_iris")?,
     );
     let curve = |f: &dyn Fn(&DegreeRow) -> f64| {
-        sweep.iter().map(|s| (s.degree as f64, f(s))).collect::<Vec<_>>()
+        sweep
+            .iter()
+            .map(|s| (s.degree as f64, f(s)))
+            .collect::<Vec<_>>()
     };
     lab.saved(
         LinePlot::new(
@@ -315,7 +318,12 @@ fn run(args: &Args, lab: &mut Lab) -> Result<Report> {
             purity,
             contingency: table,
             species: names,
-            centroids: ours.centroids.rows().into_iter().map(|r| r.to_vec()).collect(),
+            centroids: ours
+                .centroids
+                .rows()
+                .into_iter()
+                .map(|r| r.to_vec())
+                .collect(),
         },
         linear_regression: Linear {
             rows: dx.nrows(),
@@ -422,7 +430,11 @@ impl fmt::Display for Report {
             "3. Bias vs variance: polynomials fitted to {} noisy points of sin(2πx) (noise sd {noise})",
             self.n_train_points
         )?;
-        writeln!(f, "   {:>6} {:>12} {:>12}", "degree", "train MSE", "test MSE")?;
+        writeln!(
+            f,
+            "   {:>6} {:>12} {:>12}",
+            "degree", "train MSE", "test MSE"
+        )?;
         for r in &self.degree_sweep {
             let mark = if r.degree == self.best_degree {
                 "   ← lowest test error"

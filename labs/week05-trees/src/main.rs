@@ -509,7 +509,13 @@ impl fmt::Display for Report {
         writeln!(
             f,
             "Data for the trees: {} ({} rows, {} features, classes {:?}); split {}/{} (seed {})",
-            self.data, self.shape[0], self.shape[1], self.classes, self.n_train, self.n_test, self.seed
+            self.data,
+            self.shape[0],
+            self.shape[1],
+            self.classes,
+            self.n_train,
+            self.n_test,
+            self.seed
         )?;
         let t = &self.tree;
         writeln!(
@@ -612,7 +618,12 @@ impl fmt::Display for Report {
                 self.linfa_lasso_coefficients[j]
             )?;
         }
-        let zeros = self.lasso.coefficients.iter().filter(|w| **w == 0.0).count();
+        let zeros = self
+            .lasso
+            .coefficients
+            .iter()
+            .filter(|w| **w == 0.0)
+            .count();
         writeln!(
             f,
             "   ridge shrinks every coefficient; lasso sets {zeros} of {} exactly to zero: it selects features.",

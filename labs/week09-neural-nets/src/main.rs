@@ -203,7 +203,15 @@ fn mlps(args: &Args, plots: &std::path::Path) -> Result<Vec<(MlpRow, Vec<std::pa
         let y_train: Vec<usize> = split.0.iter().map(|&i| y[i]).collect();
         let y_test: Vec<usize> = split.1.iter().map(|&i| y[i]).collect();
         let mut mlp = Mlp::new(&[2, 64, 64, 2], Activation::Relu, Init::He, args.seed)?;
-        let losses = train(&mut mlp, x_train.view(), &y_train, args.epochs, 0.01, 32, args.seed)?;
+        let losses = train(
+            &mut mlp,
+            x_train.view(),
+            &y_train,
+            args.epochs,
+            0.01,
+            32,
+            args.seed,
+        )?;
         let train_accuracy = wb_core::accuracy(&mlp.predict(x_train.view())?, &y_train)?;
         let test_accuracy = wb_core::accuracy(&mlp.predict(x_test.view())?, &y_test)?;
         let lo = x.fold_axis(Axis(0), f64::INFINITY, |m, &v| m.min(v)) - 0.3;

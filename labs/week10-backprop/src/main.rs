@@ -7,8 +7,8 @@ use serde::Serialize;
 use std::fmt;
 use std::process::ExitCode;
 use wb_core::lab::check_open_fraction;
-use wb_lab::{Lab, LabArgs};
 use wb_data::SplitMix64;
+use wb_lab::{Lab, LabArgs};
 use wb_plot::{LegendPosition, LinePlot, Series};
 use week10_backprop::autograd::Tape;
 use week10_backprop::net::{Act, Init, Net, backward, clip_by_global_norm, numerical_gradient};
@@ -226,7 +226,16 @@ fn run(args: &Args, lab: &mut Lab) -> Result<Report> {
     let show = lab.progress();
     let losses = lab.timed("digits_training", || {
         let (xv, seed) = (x_train.view(), args.seed);
-        train_epochs(&mut net, &mut adam, xv, &y_train, args.epochs, 32, seed, show)
+        train_epochs(
+            &mut net,
+            &mut adam,
+            xv,
+            &y_train,
+            args.epochs,
+            32,
+            seed,
+            show,
+        )
     })?;
     let digits = Digits {
         epochs: args.epochs,

@@ -151,7 +151,7 @@ fn run(args: &Args, lab: &mut Lab) -> Result<Report> {
     }
 
     // 4. A character-level LSTM on Moby-Dick. -----------------------------------------------------
-    let text = wb_models::moby_dick().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let text = wb_models::moby_dick()?;
     let corpus = Corpus::new(&text)?;
     let counts = corpus
         .train

@@ -11,7 +11,7 @@ use wb_data::SplitMix64;
 use wb_models::{Gpt, GptConfig};
 use wb_train::{FitConfig, LrSchedule, Task};
 
-use crate::{Result, boxed};
+use crate::Result;
 
 pub const SYMBOLS: u32 = 4;
 pub const DISTRACTORS: u32 = 4;
@@ -82,7 +82,7 @@ pub fn train_copy(delay: usize, steps: usize, seed: u64) -> Result<(f64, f64)> {
         n_layers: 1,
         d_ff: 64,
     };
-    let model = Gpt::new(cfg, vb).map_err(boxed)?;
+    let model = Gpt::new(cfg, vb)?;
     let vars = wb_train::named_vars(&varmap);
     let mut opt = wb_train::adamw(&vars, 3e-3)?;
     let mut test_rng = SplitMix64::new(seed ^ 0x7e57);

@@ -14,12 +14,3 @@ pub mod train;
 
 /// Errors of this lab: bad arguments (which one, what was expected) or a tensor error.
 pub type Result<T> = std::result::Result<T, wb_train::TrainError>;
-
-/// An error from a library call that reports a boxed error, as this lab's error.
-pub fn boxed(e: Box<dyn std::error::Error + Send + Sync>) -> wb_train::TrainError {
-    wb_core::MlError::InvalidArgument {
-        arg: "model".to_string(),
-        detail: e.to_string(),
-    }
-    .into()
-}

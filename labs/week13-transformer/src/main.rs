@@ -5,10 +5,10 @@ use candle_core::{D, DType, Device, IndexOp, Tensor};
 use clap::Parser;
 use serde::Serialize;
 use std::fmt;
-use std::process::ExitCode;
-use wb_lab::{Lab, LabArgs};
 use std::path::PathBuf;
+use std::process::ExitCode;
 use wb_data::SplitMix64;
+use wb_lab::{Lab, LabArgs};
 use wb_models::Gpt;
 use wb_plot::{ImageGrid, LegendPosition, LinePlot, Series};
 use week13_transformer::attention::{attention, causal_mask, padding_mask};
@@ -155,7 +155,7 @@ fn run(args: &Args, lab: &mut Lab) -> Result<Report> {
     let pe = sinusoidal(8, 16)?;
 
     // 2. A character GPT, saved and reloaded; its block against yours. --------------------------
-    let corpus = Corpus::moby_dick().map_err(|e| anyhow::anyhow!(e))?;
+    let corpus = Corpus::moby_dick()?;
     let cfg = RunConfig {
         steps: args.steps,
         seed: args.seed,
@@ -166,22 +166,14 @@ fn run(args: &Args, lab: &mut Lab) -> Result<Report> {
         .iter()
         .map(|(_, v)| v.elem_count())
         .sum::<usize>();
-    gpt.save(&varmap, &model_dir)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let (reloaded, _) = Gpt::load(&model_dir).map_err(|e| anyhow::anyhow!("{e}"))?;
+    gpt.save(&varmap, &model_dir)?;
+    let (reloaded, _) = Gpt::load(&model_dir)?;
     let probe_text = "Call me Ishmael. Some years ago—never mind how long precisely—having little";
     let probe64: String = probe_text.chars().take(64).collect();
     let probe =
         Tensor::new(corpus.vocab.encode(&probe64)?.as_slice(), &Device::Cpu)?.unsqueeze(0)?;
-    let (logits, attn) = gpt
-        .forward_with_attention(&probe)
-        .map_err(|e| anyhow::anyhow!("{e}"))?;
-    let reload_diff = max_abs(
-        &logits,
-        &reloaded
-            .forward(&probe)
-            .map_err(|e| anyhow::anyhow!("{e}"))?,
-    )?;
+    let (logits, attn) = gpt.forward_with_attention(&probe)?;
+    let reload_diff = max_abs(&logits, &reloaded.forward(&probe)?)?;
     // Your block on the GPT's first block's weights, against the library's block.
     let x = random(&[2, 10, 64], &mut rng)?;
     let (ours, _) = block(
@@ -196,9 +188,7 @@ fn run(args: &Args, lab: &mut Lab) -> Result<Report> {
     let samples = [0.5, 0.8]
         .iter()
         .map(|&temperature| {
-            let text = gpt
-                .generate(&corpus.vocab, "Call me ", 160, temperature, &mut srng)
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let text = gpt.generate(&corpus.vocab, "Call me ", 160, temperature, &mut srng)?;
             Ok(Sample { temperature, text })
         })
         .collect::<Result<Vec<_>>>()?;
@@ -389,7 +379,11 @@ impl fmt::Display for Report {
             writeln!(f, "   temperature {}: \"Call me {text}\"", s.temperature)?;
         }
         writeln!(f, "   a sequence of 65 tokens: {}", g.too_long_error)?;
-        writeln!(f, "   a prompt with an emoji: {}\n", g.unknown_character_error)?;
+        writeln!(
+            f,
+            "   a prompt with an emoji: {}\n",
+            g.unknown_character_error
+        )?;
         let r = &self.race;
         writeln!(
             f,

@@ -5,7 +5,7 @@ use candle_nn::VarMap;
 use wb_models::{CharLstm, CharLstmConfig, CharModel, CharTask, Gpt, GptConfig};
 use wb_train::NamedVars;
 
-use crate::{Result, boxed};
+use crate::Result;
 
 /// Moby-Dick as ids (`Corpus::moby_dick()`): the first 90 % trains, the last 10 % validates.
 pub use wb_models::CharCorpus as Corpus;
@@ -93,7 +93,7 @@ pub fn train_gpt(
 ) -> Result<(Gpt, VarMap, Measured)> {
     let varmap = VarMap::new();
     let vb = wb_train::init::seeded(&varmap, cfg.seed, DType::F32, &Device::Cpu);
-    let model = Gpt::new(gpt_config(corpus.vocab.len(), cfg.seq_len), vb).map_err(boxed)?;
+    let model = Gpt::new(gpt_config(corpus.vocab.len(), cfg.seq_len), vb)?;
     let vars = wb_train::named_vars(&varmap);
     let m = fit_model(&model, &vars, corpus, cfg, progress)?;
     Ok((model, varmap, m))

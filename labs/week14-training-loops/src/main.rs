@@ -93,31 +93,35 @@ struct Speed {
     round_trip_ms: Option<f64>,
 }
 
-/// The file that marks a folder as this lab's runs folder: the only kind it ever clears.
-const RUNS_MARKER: &str = ".week14-runs";
-/// The runs this lab writes, the only folders it removes from its runs folder.
+/// The runs this lab writes: the only folders it ever removes from its runs folder.
 const RUN_NAMES: [&str; 4] = ["lr-2e-3", "interrupted", "lr-5e-4", "lr-1e-2"];
 
-/// Makes `dir` ready for this lab's runs without ever deleting a learner's files: a new or empty
-/// folder is marked as the lab's; a folder the lab marked before loses only the runs the lab
-/// writes; any other non-empty folder is refused.
+/// Makes `dir` ready for this lab's runs without ever deleting a learner's files: the folder
+/// must be new, empty, or hold nothing but this lab's earlier runs, which are removed.
 fn prepare_runs_dir(dir: &Path) -> Result<()> {
-    let marked = dir.join(RUNS_MARKER).is_file();
-    if dir.exists() && !marked && std::fs::read_dir(dir)?.next().is_some() {
-        anyhow::bail!(
-            "--runs {}: the folder holds files this lab did not write; give an empty or new folder",
-            dir.display()
-        );
-    }
-    for name in RUN_NAMES {
-        let run = dir.join(name);
-        if run.exists() {
-            std::fs::remove_dir_all(&run)
-                .with_context(|| format!("clearing the old run {}", run.display()))?;
+    if dir.exists() {
+        let listing =
+            std::fs::read_dir(dir).with_context(|| format!("--runs {}", dir.display()))?;
+        for entry in listing {
+            let name = entry?.file_name();
+            if !RUN_NAMES.iter().any(|r| name == *r) {
+                anyhow::bail!(
+                    "--runs {}: the folder holds {:?}, which this lab did not write; give a new or empty folder (the lab clears only its own runs: {})",
+                    dir.display(),
+                    name,
+                    RUN_NAMES.join(", ")
+                );
+            }
+        }
+        for name in RUN_NAMES {
+            let run = dir.join(name);
+            if run.exists() {
+                std::fs::remove_dir_all(&run)
+                    .with_context(|| format!("clearing the earlier run {}", run.display()))?;
+            }
         }
     }
     std::fs::create_dir_all(dir).with_context(|| format!("--runs {}", dir.display()))?;
-    std::fs::write(dir.join(RUNS_MARKER), "runs of week14-training-loops\n")?;
     Ok(())
 }
 

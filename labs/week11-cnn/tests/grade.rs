@@ -4,26 +4,15 @@
 //! cases worked by hand, and the test split of MNIST-10k for the accuracy floor.
 
 use candle_core::{Device, Tensor};
-use grader::{Called, Check, Failure, Outcome, Tol, close, close_array, ensure, expect_err};
+use grader::{
+    Called, Failure, Outcome, Tol, check, close, close_array, ensure, expect_err, tensor_values,
+};
 use ndarray::{ArrayD, IxDyn};
-use std::time::Duration;
 use wb_data::SplitMix64;
 use week11_cnn::augment::{Augmentation, rotate, shift};
 use week11_cnn::conv::{conv2d_direct, conv2d_im2col, im2col, max_pool2d};
 use week11_cnn::data::{self, Which};
 use week11_cnn::model::{self, Cnn, TrainConfig, accuracy, predict};
-
-const LAB: &str = "week11";
-
-fn arr(t: &Tensor) -> Result<ArrayD<f64>, Failure> {
-    let v: Vec<f64> = t
-        .flatten_all()
-        .and_then(|f| f.to_dtype(candle_core::DType::F64))
-        .and_then(|f| f.to_vec1::<f64>())
-        .called("reading a tensor")?;
-    ArrayD::from_shape_vec(IxDyn(t.dims()), v)
-        .map_err(|e| Failure::new("tensor shape", e.to_string()))
-}
 
 fn random(shape: &[usize], seed: u64) -> Tensor {
     let mut rng = SplitMix64::new(seed);
@@ -57,22 +46,16 @@ fn against_candle(
             &format!(
                 "{name}: x {xs:?}, kernels {ws:?}, stride {stride}, padding {padding} (vs candle's conv2d)"
             ),
-            arr(&expected)?.view(),
-            arr(&got)?.view(),
+            tensor_values(&expected)?.view(),
+            tensor_values(&got)?.view(),
             Tol::abs(1e-5),
         )?;
     }
     Ok(())
 }
 
-#[test]
-fn conv2d_direct_matches_a_hand_worked_case_and_candle() {
-    Check::new(
-        LAB,
-        "conv2d_direct_matches_a_hand_worked_case_and_candle",
-        "direct",
-    )
-    .run(|| {
+check! {
+    fn conv2d_direct_matches_a_hand_worked_case_and_candle(exercise = "direct") {
         // x = 1..9 in a 3 × 3 image, a 2 × 2 kernel of ones: each output sums a 2 × 2 window.
         let x = Tensor::from_vec(
             (1..=9).map(|v| v as f32).collect::<Vec<_>>(),
@@ -88,12 +71,12 @@ fn conv2d_direct_matches_a_hand_worked_case_and_candle() {
         close_array(
             "2 × 2 window sums of 1..9",
             expected.view(),
-            arr(&got)?.view(),
+            tensor_values(&got)?.view(),
             Tol::abs(1e-6),
         )?;
         // With padding 1, the corner output sees only x[0, 0] = 1 under the kernel's last cell.
         let got = conv2d_direct(&x, &w, 1, 1).called("conv2d_direct with padding")?;
-        let a = arr(&got)?;
+        let a = tensor_values(&got)?;
         ensure(
             a.shape() == [1, 1, 4, 4],
             "output shape with padding 1",
@@ -106,12 +89,11 @@ fn conv2d_direct_matches_a_hand_worked_case_and_candle() {
             Tol::abs(1e-6),
         )?;
         against_candle(conv2d_direct, "conv2d_direct")
-    });
+    }
 }
 
-#[test]
-fn im2col_rows_are_the_patches() {
-    Check::new(LAB, "im2col_rows_are_the_patches", "im2col").run(|| {
+check! {
+    fn im2col_rows_are_the_patches(exercise = "im2col") {
         // Two channels of a 3 × 3 image (1..9 and 10..18), 2 × 2 kernels, stride 1, no padding:
         // 4 positions, each row = channel 0's window then channel 1's window.
         let x = Tensor::from_vec((1..=18).map(|v| v as f32).collect::<Vec<_>>(), (1, 2, 3, 3), &Device::Cpu)
@@ -125,9 +107,9 @@ fn im2col_rows_are_the_patches() {
             5.0, 6.0, 8.0, 9.0, 14.0, 15.0, 17.0, 18.0,
         ];
         let expected = ArrayD::from_shape_vec(IxDyn(&[4, 8]), expected).map_err(|e| Failure::new("shape", e.to_string()))?;
-        close_array("im2col of a [1, 2, 3, 3] image, 2 × 2 kernels", expected.view(), arr(&got)?.view(), Tol::abs(0.0))?;
+        close_array("im2col of a [1, 2, 3, 3] image, 2 × 2 kernels", expected.view(), tensor_values(&got)?.view(), Tol::abs(0.0))?;
         // Padding 1, stride 2: the first row's patch starts in the padding (zeros) top-left.
-        let got = arr(&im2col(&x, 2, 2, 2, 1).called("im2col with padding 1, stride 2")?)?;
+        let got = tensor_values(&im2col(&x, 2, 2, 2, 1).called("im2col with padding 1, stride 2")?)?;
         ensure(got.shape() == [4, 8], "shape with padding 1, stride 2", format!("expected [4, 8], got {:?}", got.shape()))?;
         let row0: Vec<f64> = (0..8).map(|c| got[[0, c]]).collect();
         ensure(
@@ -135,18 +117,17 @@ fn im2col_rows_are_the_patches() {
             "first patch with padding 1",
             format!("expected [0, 0, 0, 1, 0, 0, 0, 10] (three zeros of padding, then x[0, 0]), got {row0:?}"),
         )
-    });
+    }
 }
 
-#[test]
-fn conv2d_im2col_matches_candle() {
-    Check::new(LAB, "conv2d_im2col_matches_candle", "im2col_matmul")
-        .run(|| against_candle(conv2d_im2col, "conv2d_im2col"));
+check! {
+    fn conv2d_im2col_matches_candle(exercise = "im2col_matmul") {
+        against_candle(conv2d_im2col, "conv2d_im2col")
+    }
 }
 
-#[test]
-fn max_pool_matches_candle() {
-    Check::new(LAB, "max_pool_matches_candle", "maxpool").run(|| {
+check! {
+    fn max_pool_matches_candle(exercise = "maxpool") {
         for (k, (shape, size, stride)) in [
             ([2, 3, 8, 8], 2, 2),
             ([1, 2, 7, 9], 3, 2),
@@ -162,23 +143,17 @@ fn max_pool_matches_candle() {
             let got = max_pool2d(&x, *size, *stride).called("max_pool2d")?;
             close_array(
                 &format!("max_pool2d of {shape:?}, window {size}, stride {stride} (vs candle)"),
-                arr(&expected)?.view(),
-                arr(&got)?.view(),
+                tensor_values(&expected)?.view(),
+                tensor_values(&got)?.view(),
                 Tol::abs(0.0),
             )?;
         }
         Ok(())
-    });
+    }
 }
 
-#[test]
-fn bad_image_tensors_are_refused_with_a_message() {
-    Check::new(
-        LAB,
-        "bad_image_tensors_are_refused_with_a_message",
-        "direct",
-    )
-    .run(|| {
+check! {
+    fn bad_image_tensors_are_refused_with_a_message(exercise = "direct") {
         let x = random(&[1, 3, 6, 6], 1);
         let w = random(&[2, 3, 3, 3], 2);
         let ok = conv2d_direct(&x, &w, 1, 0).called("conv2d_direct on valid input")?;
@@ -225,12 +200,11 @@ fn bad_image_tensors_are_refused_with_a_message() {
             "the CNN's error says what it expects",
             e,
         )
-    });
+    }
 }
 
-#[test]
-fn shift_moves_pixels_and_fills_with_background() {
-    Check::new(LAB, "shift_moves_pixels_and_fills_with_background", "shift").run(|| {
+check! {
+    fn shift_moves_pixels_and_fills_with_background(exercise = "shift") {
         // 3 × 2 image (width 3): [1 2 3; 4 5 6]. Right 1, up 1: only the bottom row moves up.
         let img = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0];
         let got = shift(&img, 3, 2, 1, -1).called("shift")?;
@@ -252,17 +226,11 @@ fn shift_moves_pixels_and_fills_with_background() {
             format!("expected the image itself, got {got:?}"),
         )?;
         expect_err("5 pixels for a 3 × 2 image", shift(&img[..5], 3, 2, 1, 0)).map(|_| ())
-    });
+    }
 }
 
-#[test]
-fn rotate_turns_by_exact_right_angles_and_keeps_the_centre() {
-    Check::new(
-        LAB,
-        "rotate_turns_by_exact_right_angles_and_keeps_the_centre",
-        "rotate",
-    )
-    .run(|| {
+check! {
+    fn rotate_turns_by_exact_right_angles_and_keeps_the_centre(exercise = "rotate") {
         // 3 × 3 image 1..9. A quarter turn counter-clockwise (on screen) puts the right column on top.
         let img: Vec<f32> = (1..=9).map(|v| v as f32).collect();
         let got = rotate(&img, 3, 3, 90.0).called("rotate by 90°")?;
@@ -312,18 +280,11 @@ fn rotate_turns_by_exact_right_angles_and_keeps_the_centre() {
             f64::from(got[1]),
             Tol::abs(1e-4),
         )
-    });
+    }
 }
 
-#[test]
-fn the_cnn_passes_97_percent_on_mnist_test_split() {
-    Check::new(
-        LAB,
-        "the_cnn_passes_97_percent_on_mnist_test_split",
-        "forward",
-    )
-    .timeout(Duration::from_secs(600))
-    .run(|| {
+check! {
+    fn the_cnn_passes_97_percent_on_mnist_test_split(exercise = "forward", timeout_s = 600) {
         let (train, test) = data::load(Which::Mnist).called("loading mnist-10k")?;
         ensure(
             test.len() == 2_000,
@@ -339,18 +300,11 @@ fn the_cnn_passes_97_percent_on_mnist_test_split() {
             "test accuracy after the lab's default training (5 epochs)",
             format!("expected at least 97.00 %, got {:.2} %", 100.0 * acc),
         )
-    });
+    }
 }
 
-#[test]
-fn augmentation_helps_with_1000_training_images() {
-    Check::new(
-        LAB,
-        "augmentation_helps_with_1000_training_images",
-        "rotate",
-    )
-    .timeout(Duration::from_secs(600))
-    .run(|| {
+check! {
+    fn augmentation_helps_with_1000_training_images(exercise = "rotate", timeout_s = 600) {
         let (train, test) = data::load(Which::Mnist).called("loading mnist-10k")?;
         let small = train.head(1_000);
         let cfg = TrainConfig {
@@ -377,5 +331,5 @@ fn augmentation_helps_with_1000_training_images() {
                 100.0 * aug.test_accuracy
             ),
         )
-    });
+    }
 }

@@ -4,8 +4,7 @@
 //! `wb_train` (the workbook's loop, itself tested against hand-worked cases and candle-nn).
 
 use candle_core::{DType, Device, Tensor, Var};
-use grader::{Called, Check, Failure, Tol, close, ensure};
-use std::time::Duration;
+use grader::{Called, Failure, Tol, check, close, ensure};
 use wb_train::{EarlyStopping, LrSchedule, NamedVars, StopDecision};
 use week14_training_loops::clip::clip_global_norm;
 use week14_training_loops::early::{Goal, stop_epoch};
@@ -13,11 +12,8 @@ use week14_training_loops::mlp::{self, RunConfig, train_interrupted, train_run, 
 use week14_training_loops::schedules::{cosine_lr, step_lr, warmup_cosine_lr};
 use week14_training_loops::tracking::compare_runs;
 
-const LAB: &str = "week14";
-
-#[test]
-fn schedules_match_hand_values_and_wb_train() {
-    Check::new(LAB, "schedules_match_hand_values_and_wb_train", "schedules").run(|| {
+check! {
+    fn schedules_match_hand_values_and_wb_train(exercise = "schedules") {
         close(
             "step_lr(0.1, every 10, ×0.5) at step 25 = 0.1 · 0.5²",
             0.025,
@@ -99,7 +95,7 @@ fn schedules_match_hand_values_and_wb_train() {
             }
         }
         Ok(())
-    });
+    }
 }
 
 fn two_vars(
@@ -128,9 +124,8 @@ fn grad(grads: &candle_core::backprop::GradStore, v: &Var) -> Result<Vec<f32>, F
         .called("reading a gradient")
 }
 
-#[test]
-fn clipping_matches_hand_values_and_wb_train() {
-    Check::new(LAB, "clipping_matches_hand_values_and_wb_train", "clip").run(|| {
+check! {
+    fn clipping_matches_hand_values_and_wb_train(exercise = "clip") {
         // Gradients (3) and (4): global norm 5; clipped to 1 they become 3/5 and 4/5 (÷ (5 + 1e-6)).
         let (vars, mut g) = two_vars(&[3.0], &[4.0])?;
         let norm = clip_global_norm(&mut g, &vars, 1.0).called("clip_global_norm")?;
@@ -175,17 +170,11 @@ fn clipping_matches_hand_values_and_wb_train() {
             }
         }
         Ok(())
-    });
+    }
 }
 
-#[test]
-fn early_stopping_matches_hand_cases_and_wb_train() {
-    Check::new(
-        LAB,
-        "early_stopping_matches_hand_cases_and_wb_train",
-        "early_stopping",
-    )
-    .run(|| {
+check! {
+    fn early_stopping_matches_hand_cases_and_wb_train(exercise = "early_stopping") {
         let h = [0.5, 0.6, 0.6, 0.61, 0.59, 0.7];
         ensure(
             stop_epoch(&h, Goal::Maximise, 2, 0.02) == Some(3),
@@ -241,18 +230,11 @@ fn early_stopping_matches_hand_cases_and_wb_train() {
             )?;
         }
         Ok(())
-    });
+    }
 }
 
-#[test]
-fn a_resumed_run_is_bit_identical_and_runs_compare_from_their_logs() {
-    Check::new(
-        LAB,
-        "a_resumed_run_is_bit_identical_and_runs_compare_from_their_logs",
-        "resume",
-    )
-    .timeout(Duration::from_secs(300))
-    .run(|| {
+check! {
+    fn a_resumed_run_is_bit_identical_and_runs_compare_from_their_logs(exercise = "resume", timeout_s = 300) {
         let data = mlp::load().map_err(|e| Failure::new("loading fashion-mnist", e.to_string()))?;
         let root = std::env::temp_dir().join(format!("grader-week14-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
@@ -376,5 +358,5 @@ fn a_resumed_run_is_bit_identical_and_runs_compare_from_their_logs() {
         )?;
         let _ = std::fs::remove_dir_all(&root);
         Ok(())
-    });
+    }
 }

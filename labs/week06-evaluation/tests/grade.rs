@@ -4,7 +4,7 @@
 //! `fixtures/make_fixtures.py`) and hand-worked cases.
 
 use grader::{
-    Called, Check, Failure, Tol, close, close_array, ensure, expect_err, fixture, matrix, num, nums,
+    Called, Failure, Tol, check, close, close_array, ensure, expect_err, fixture, matrix, num, nums,
 };
 use ndarray::{Array1, Array2, array};
 use serde_json::Value;
@@ -15,8 +15,6 @@ use week06_evaluation::cv::{kfold, stratified_kfold};
 use week06_evaluation::metrics::{
     Average, averaged_scores, confusion_matrix, log_loss, per_class_scores, regression_scores,
 };
-
-const LAB: &str = "week06";
 
 fn labels(v: &Value, pointer: &str) -> Vec<usize> {
     nums(v, pointer).iter().map(|&x| x as usize).collect()
@@ -29,9 +27,8 @@ fn flags(v: &Value, pointer: &str) -> Vec<bool> {
         .unwrap_or_default()
 }
 
-#[test]
-fn confusion_matrix_matches_sklearn() {
-    Check::new(LAB, "confusion_matrix_matches_sklearn", "confusion").run(|| {
+check! {
+    fn confusion_matrix_matches_sklearn(exercise = "confusion") {
         let f = fixture("week06");
         let m = confusion_matrix(
             &labels(&f, "/multiclass/y_true"),
@@ -46,12 +43,11 @@ fn confusion_matrix_matches_sklearn() {
             got.view(),
             Tol::abs(0.0),
         )
-    });
+    }
 }
 
-#[test]
-fn precision_recall_f1_match_sklearn() {
-    Check::new(LAB, "precision_recall_f1_match_sklearn", "scores").run(|| {
+check! {
+    fn precision_recall_f1_match_sklearn(exercise = "scores") {
         let f = fixture("week06");
         let (t, p) = (
             labels(&f, "/multiclass/y_true"),
@@ -99,12 +95,11 @@ fn precision_recall_f1_match_sklearn() {
             )?;
         }
         Ok(())
-    });
+    }
 }
 
-#[test]
-fn roc_curve_and_auc_match_sklearn() {
-    Check::new(LAB, "roc_curve_and_auc_match_sklearn", "roc").run(|| {
+check! {
+    fn roc_curve_and_auc_match_sklearn(exercise = "roc") {
         let f = fixture("week06");
         let (y, s) = (flags(&f, "/binary/y"), nums(&f, "/binary/scores"));
         let roc = roc_curve(&y, s.view()).called("roc_curve")?;
@@ -137,12 +132,11 @@ fn roc_curve_and_auc_match_sklearn() {
             auc_trapezoid(&roc).called("auc_trapezoid")?,
             Tol::rel(1e-12),
         )
-    });
+    }
 }
 
-#[test]
-fn rank_auc_equals_trapezoid_auc() {
-    Check::new(LAB, "rank_auc_equals_trapezoid_auc", "auc_rank").run(|| {
+check! {
+    fn rank_auc_equals_trapezoid_auc(exercise = "auc_rank") {
         let f = fixture("week06");
         let (y, s) = (flags(&f, "/binary/y"), nums(&f, "/binary/scores"));
         close(
@@ -164,12 +158,11 @@ fn rank_auc_equals_trapezoid_auc() {
             auc_rank(&y, flat.view()).called("auc_rank")?,
             Tol::abs(0.0),
         )
-    });
+    }
 }
 
-#[test]
-fn average_precision_matches_sklearn() {
-    Check::new(LAB, "average_precision_matches_sklearn", "pr").run(|| {
+check! {
+    fn average_precision_matches_sklearn(exercise = "pr") {
         let f = fixture("week06");
         let (y, s) = (flags(&f, "/binary/y"), nums(&f, "/binary/scores"));
         let (curve, ap) = precision_recall(&y, s.view()).called("precision_recall")?;
@@ -184,17 +177,11 @@ fn average_precision_matches_sklearn() {
             "recall",
             "must rise to 1 as the threshold falls",
         )
-    });
+    }
 }
 
-#[test]
-fn log_loss_and_regression_metrics_match_sklearn() {
-    Check::new(
-        LAB,
-        "log_loss_and_regression_metrics_match_sklearn",
-        "regression",
-    )
-    .run(|| {
+check! {
+    fn log_loss_and_regression_metrics_match_sklearn(exercise = "regression") {
         let f = fixture("week06");
         let y: Vec<usize> = flags(&f, "/binary/y")
             .into_iter()
@@ -214,12 +201,11 @@ fn log_loss_and_regression_metrics_match_sklearn() {
         close("MAE", num(&f, "/regression/mae"), r.mae, Tol::rel(1e-12))?;
         close("RMSE", num(&f, "/regression/rmse"), r.rmse, Tol::rel(1e-12))?;
         close("R²", num(&f, "/regression/r2"), r.r2, Tol::rel(1e-12))
-    });
+    }
 }
 
-#[test]
-fn folds_partition_the_rows_and_keep_strata() {
-    Check::new(LAB, "folds_partition_the_rows_and_keep_strata", "kfold").run(|| {
+check! {
+    fn folds_partition_the_rows_and_keep_strata(exercise = "kfold") {
         let f = fixture("week06");
         let folds = kfold(23, 5, None).called("kfold")?;
         let expected: Vec<Vec<usize>> = f["kfold_23_5_test"]
@@ -283,12 +269,11 @@ fn folds_partition_the_rows_and_keep_strata() {
             )?;
         }
         Ok(())
-    });
+    }
 }
 
-#[test]
-fn bad_input_returns_errors() {
-    Check::new(LAB, "bad_input_returns_errors", "confusion").run(|| {
+check! {
+    fn bad_input_returns_errors(exercise = "confusion") {
         expect_err(
             "confusion_matrix of empty arrays",
             confusion_matrix(&[], &[], 2),
@@ -327,5 +312,5 @@ fn bad_input_returns_errors() {
             format!("[[0, 1], [0, 1]] expected, got {m:?}"),
         )
         .map_err(|e: Failure| e)
-    });
+    }
 }

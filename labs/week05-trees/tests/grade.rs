@@ -4,7 +4,7 @@
 //! linfa-trees on the same split, closed forms and hand-worked cases.
 
 use grader::{
-    Called, Check, Failure, Tol, close, close_array, ensure, expect_err, fixture, num, nums,
+    Called, Failure, Tol, check, close, close_array, ensure, expect_err, fixture, num, nums,
 };
 use ndarray::{Array1, Array2, Axis, array};
 use serde_json::Value;
@@ -12,8 +12,6 @@ use week05_trees::ensemble::{gradient_boosting, random_forest};
 use week05_trees::linfa::prelude::*;
 use week05_trees::regularized::{Penalty, coordinate_descent};
 use week05_trees::tree::{Criterion, DecisionTree, Targets, TreeParams, best_split, impurity};
-
-const LAB: &str = "week05";
 
 /// (x, class indices, number of classes)
 fn labelled(name: &str, label: &str) -> Result<(Array2<f64>, Vec<usize>, usize), Failure> {
@@ -50,9 +48,8 @@ fn accuracy(a: &[usize], b: &[usize]) -> f64 {
     a.iter().zip(b).filter(|(x, y)| x == y).count() as f64 / a.len().max(1) as f64
 }
 
-#[test]
-fn impurities_match_sklearn() {
-    Check::new(LAB, "impurities_match_sklearn", "impurity").run(|| {
+check! {
+    fn impurities_match_sklearn(exercise = "impurity") {
         close(
             "Gini of [5, 5]",
             0.5,
@@ -94,12 +91,11 @@ fn impurities_match_sklearn() {
             }
         }
         Ok(())
-    });
+    }
 }
 
-#[test]
-fn best_root_split_matches_sklearn() {
-    Check::new(LAB, "best_root_split_matches_sklearn", "best_split").run(|| {
+check! {
+    fn best_root_split_matches_sklearn(exercise = "best_split") {
         let f = fixture("week05");
         for (name, label) in [("breast_cancer.csv", "diagnosis"), ("wine.csv", "class")] {
             let (x, y, k) = labelled(name, label)?;
@@ -150,12 +146,11 @@ fn best_root_split_matches_sklearn() {
             }
         }
         Ok(())
-    });
+    }
 }
 
-#[test]
-fn trees_fit_and_match_linfa() {
-    Check::new(LAB, "trees_fit_and_match_linfa", "best_split").run(|| {
+check! {
+    fn trees_fit_and_match_linfa(exercise = "best_split") {
         let f = fixture("week05");
         let (x, y, k) = labelled("breast_cancer.csv", "diagnosis")?;
         let (xtr, ytr, xte, yte) = split(&x, &y, 0.3);
@@ -232,63 +227,59 @@ fn trees_fit_and_match_linfa() {
             "min_samples_leaf",
             format!("a leaf holds {small} training rows, fewer than 20"),
         )
-    });
+    }
 }
 
-#[test]
-fn a_forest_beats_one_tree() {
-    Check::new(LAB, "a_forest_beats_one_tree", "forest")
-        .timeout(std::time::Duration::from_secs(120))
-        .run(|| {
-            let (x, y, k) = labelled("breast_cancer.csv", "diagnosis")?;
-            let (xtr, ytr, xte, yte) = split(&x, &y, 0.3);
-            let tree = DecisionTree::fit(
-                xtr.view(),
-                &Targets::Classes {
-                    y: &ytr,
-                    n_classes: k,
-                },
-                &TreeParams::default(),
-            )
-            .called("fit")?;
-            let one = accuracy(&tree.predict_class(xte.view()).called("predict")?, &yte);
-            let forest = random_forest(xtr.view(), &ytr, k, 100, 5, &TreeParams::default(), 42)
-                .called("random_forest")?;
-            ensure(
-                forest.trees.len() == 100,
-                "trees",
-                format!("expected 100 trees, got {}", forest.trees.len()),
-            )?;
-            let many = accuracy(&forest.predict(xte.view()).called("predict")?, &yte);
-            ensure(
-                many > one,
-                "forest vs tree",
-                format!("100 trees should beat one on the test rows: {many:.3} vs {one:.3}"),
-            )?;
-            let oob = forest
-                .oob_score
-                .ok_or_else(|| Failure::new("oob_score", "no out-of-bag estimate"))?;
-            close(
-                "out-of-bag accuracy, an estimate of the test accuracy",
-                many,
-                oob,
-                Tol::abs(0.05),
-            )?;
-            let again = random_forest(xtr.view(), &ytr, k, 10, 5, &TreeParams::default(), 7)
-                .called("random_forest")?;
-            let twice = random_forest(xtr.view(), &ytr, k, 10, 5, &TreeParams::default(), 7)
-                .called("random_forest")?;
-            ensure(
-                again.trees == twice.trees,
-                "reproducibility",
-                "the same seed must grow the same forest",
-            )
-        });
+check! {
+    fn a_forest_beats_one_tree(exercise = "forest", timeout_s = 120) {
+        let (x, y, k) = labelled("breast_cancer.csv", "diagnosis")?;
+        let (xtr, ytr, xte, yte) = split(&x, &y, 0.3);
+        let tree = DecisionTree::fit(
+            xtr.view(),
+            &Targets::Classes {
+                y: &ytr,
+                n_classes: k,
+            },
+            &TreeParams::default(),
+        )
+        .called("fit")?;
+        let one = accuracy(&tree.predict_class(xte.view()).called("predict")?, &yte);
+        let forest = random_forest(xtr.view(), &ytr, k, 100, 5, &TreeParams::default(), 42)
+            .called("random_forest")?;
+        ensure(
+            forest.trees.len() == 100,
+            "trees",
+            format!("expected 100 trees, got {}", forest.trees.len()),
+        )?;
+        let many = accuracy(&forest.predict(xte.view()).called("predict")?, &yte);
+        ensure(
+            many > one,
+            "forest vs tree",
+            format!("100 trees should beat one on the test rows: {many:.3} vs {one:.3}"),
+        )?;
+        let oob = forest
+            .oob_score
+            .ok_or_else(|| Failure::new("oob_score", "no out-of-bag estimate"))?;
+        close(
+            "out-of-bag accuracy, an estimate of the test accuracy",
+            many,
+            oob,
+            Tol::abs(0.05),
+        )?;
+        let again = random_forest(xtr.view(), &ytr, k, 10, 5, &TreeParams::default(), 7)
+            .called("random_forest")?;
+        let twice = random_forest(xtr.view(), &ytr, k, 10, 5, &TreeParams::default(), 7)
+            .called("random_forest")?;
+        ensure(
+            again.trees == twice.trees,
+            "reproducibility",
+            "the same seed must grow the same forest",
+        )
+    }
 }
 
-#[test]
-fn boosting_lowers_the_loss_every_round() {
-    Check::new(LAB, "boosting_lowers_the_loss_every_round", "boosting").run(|| {
+check! {
+    fn boosting_lowers_the_loss_every_round(exercise = "boosting") {
         let t = wb_data::read_numeric_csv(
             &wb_data::dataset("tabular/diabetes.csv").called("diabetes.csv")?,
         )
@@ -319,12 +310,11 @@ fn boosting_lowers_the_loss_every_round() {
             mse,
             Tol::rel(1e-9),
         )
-    });
+    }
 }
 
-#[test]
-fn ridge_and_lasso_match_sklearn() {
-    Check::new(LAB, "ridge_and_lasso_match_sklearn", "coordinate_descent").run(|| {
+check! {
+    fn ridge_and_lasso_match_sklearn(exercise = "coordinate_descent") {
         let f = fixture("week05");
         let t = wb_data::read_numeric_csv(
             &wb_data::dataset("tabular/diabetes.csv").called("diabetes.csv")?,
@@ -359,12 +349,11 @@ fn ridge_and_lasso_match_sklearn() {
             "lasso zeros",
             "lasso must set exactly 3 coefficients to 0 here (age, s2, s4)",
         )
-    });
+    }
 }
 
-#[test]
-fn bad_input_returns_errors() {
-    Check::new(LAB, "bad_input_returns_errors", "best_split").run(|| {
+check! {
+    fn bad_input_returns_errors(exercise = "best_split") {
         let x = array![[0.0], [1.0]];
         let y = [0usize, 1];
         let t = Targets::Classes {
@@ -430,5 +419,5 @@ fn bad_input_returns_errors() {
             "good input",
             "two separable rows must be classified right",
         )
-    });
+    }
 }

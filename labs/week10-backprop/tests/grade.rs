@@ -4,21 +4,17 @@
 //! `fixtures/week10.json` (each optimiser's first three steps in numpy, PyTorch's rules).
 
 use grader::{
-    Called, Check, Failure, Tol, close, close_array, ensure, expect_err, fixture, matrix,
+    Called, Failure, Tol, check, close, close_array, ensure, expect_err, fixture, matrix,
 };
 use ndarray::{Array1, Array2, Axis, array};
-use std::time::Duration;
 use wb_data::SplitMix64;
 use week10_backprop::autograd::Tape;
 use week10_backprop::net::{Act, Init, Net, backward, clip_by_global_norm};
 use week10_backprop::optim::{Adam, Momentum, Nesterov, Optimizer, RmsProp, Sgd, rosenbrock};
 use week10_backprop::train::{accuracy, digits, layer_gradient_norms, train_epochs};
 
-const LAB: &str = "week10";
-
-#[test]
-fn autograd_matches_hand_derived_gradients() {
-    Check::new(LAB, "autograd_matches_hand_derived_gradients", "backward").run(|| {
+check! {
+    fn autograd_matches_hand_derived_gradients(exercise = "backward") {
         // f = (a·b + a)² with a = 2, b = 3, where a is used twice: ∂f/∂a = 2(ab + a)(b + 1) = 64.
         let mut t = Tape::new();
         let (a, b) = (t.leaf(2.0), t.leaf(3.0));
@@ -71,12 +67,11 @@ fn autograd_matches_hand_derived_gradients() {
             t.grad(x),
             Tol::rel(1e-12),
         )
-    });
+    }
 }
 
-#[test]
-fn autograd_reports_where_a_nan_appeared() {
-    Check::new(LAB, "autograd_reports_where_a_nan_appeared", "backward").run(|| {
+check! {
+    fn autograd_reports_where_a_nan_appeared(exercise = "backward") {
         let mut t = Tape::new();
         let x = t.leaf(-1.0);
         let bad = t.ln(x); // node 1: ln(−1) = NaN
@@ -93,12 +88,11 @@ fn autograd_reports_where_a_nan_appeared() {
         let w = ok.powi(z, 3);
         ok.backward(w).called("backward on a finite graph")?;
         close("d/dz z³ at 3", 27.0, ok.grad(z), Tol::abs(1e-12))
-    });
+    }
 }
 
-#[test]
-fn backprop_matches_central_differences() {
-    Check::new(LAB, "backprop_matches_central_differences", "backprop").run(|| {
+check! {
+    fn backprop_matches_central_differences(exercise = "backprop") {
         let mut rng = SplitMix64::new(21);
         let x = Array2::from_shape_simple_fn((6, 4), || 2.0 * rng.next_f64() - 1.0);
         let y = [0, 1, 2, 0, 1, 2];
@@ -149,12 +143,11 @@ fn backprop_matches_central_differences() {
             )?;
         }
         Ok(())
-    });
+    }
 }
 
-#[test]
-fn optimisers_take_the_reference_steps() {
-    Check::new(LAB, "optimisers_take_the_reference_steps", "optimizers").run(|| {
+check! {
+    fn optimisers_take_the_reference_steps(exercise = "optimizers") {
         let f = fixture("week10");
         let opts: Vec<(&str, Box<dyn Optimizer>)> = vec![
             ("sgd", Box::new(Sgd { lr: 1e-3 })),
@@ -202,12 +195,11 @@ fn optimisers_take_the_reference_steps() {
             )?;
         }
         Ok(())
-    });
+    }
 }
 
-#[test]
-fn gradients_vanish_and_explode_as_expected() {
-    Check::new(LAB, "gradients_vanish_and_explode_as_expected", "backprop").run(|| {
+check! {
+    fn gradients_vanish_and_explode_as_expected(exercise = "backprop") {
         let sig = layer_gradient_norms(Act::Sigmoid, Init::Xavier, 20, 64, 1).called("layer_gradient_norms")?;
         ensure(sig.len() == 20, "norms", "one norm per layer")?;
         ensure(sig[0] < 1e-6 * sig[19], "sigmoid", format!("the first layer's gradient must be a million times smaller than the last's: {:.2e} vs {:.2e}", sig[0], sig[19]))?;
@@ -221,45 +213,41 @@ fn gradients_vanish_and_explode_as_expected() {
         let after = net_grads.flat().mapv(|v| v * v).sum().sqrt();
         ensure(before > 1.0, "clipping", "this gradient must start above the limit")?;
         close("global norm after clipping to 1", 1.0, after, Tol::rel(1e-9))
-    });
+    }
 }
 
-#[test]
-fn an_mlp_reaches_95_percent_on_digits() {
-    Check::new(LAB, "an_mlp_reaches_95_percent_on_digits", "optimizers")
-        .timeout(Duration::from_secs(180))
-        .run(|| {
-            let (x, y) = digits().map_err(|e| Failure::new("digits", e.to_string()))?;
-            let (tr, te) = wb_data::train_test_indices(x.nrows(), 0.25, 42);
-            let ytr: Vec<usize> = tr.iter().map(|&i| y[i]).collect();
-            let yte: Vec<usize> = te.iter().map(|&i| y[i]).collect();
-            let mut net =
-                Net::new(&[64, 128, 64, 10], Act::Relu, Init::He, 42).called("Net::new")?;
-            let mut adam = Adam::new(1e-3);
-            let losses = train_epochs(
-                &mut net,
-                &mut adam,
-                x.select(Axis(0), &tr).view(),
-                &ytr,
-                30,
-                32,
-                42,
-                false,
-            )
-            .called("train_epochs")?;
-            ensure(losses.last() < losses.first(), "training loss", "must fall")?;
-            let acc = accuracy(&net, x.select(Axis(0), &te).view(), &yte).called("accuracy")?;
-            ensure(
-                acc >= 0.95,
-                "test accuracy on digits",
-                format!("{acc:.3}, the floor is 0.95"),
-            )
-        });
+check! {
+    fn an_mlp_reaches_95_percent_on_digits(exercise = "optimizers", timeout_s = 180) {
+        let (x, y) = digits().map_err(|e| Failure::new("digits", e.to_string()))?;
+        let (tr, te) = wb_data::train_test_indices(x.nrows(), 0.25, 42);
+        let ytr: Vec<usize> = tr.iter().map(|&i| y[i]).collect();
+        let yte: Vec<usize> = te.iter().map(|&i| y[i]).collect();
+        let mut net =
+            Net::new(&[64, 128, 64, 10], Act::Relu, Init::He, 42).called("Net::new")?;
+        let mut adam = Adam::new(1e-3);
+        let losses = train_epochs(
+            &mut net,
+            &mut adam,
+            x.select(Axis(0), &tr).view(),
+            &ytr,
+            30,
+            32,
+            42,
+            false,
+        )
+        .called("train_epochs")?;
+        ensure(losses.last() < losses.first(), "training loss", "must fall")?;
+        let acc = accuracy(&net, x.select(Axis(0), &te).view(), &yte).called("accuracy")?;
+        ensure(
+            acc >= 0.95,
+            "test accuracy on digits",
+            format!("{acc:.3}, the floor is 0.95"),
+        )
+    }
 }
 
-#[test]
-fn bad_input_returns_errors() {
-    Check::new(LAB, "bad_input_returns_errors", "backprop").run(|| {
+check! {
+    fn bad_input_returns_errors(exercise = "backprop") {
         expect_err(
             "a network with a layer of size 0",
             Net::new(&[4, 0, 3], Act::Relu, Init::He, 1),
@@ -311,5 +299,5 @@ fn bad_input_returns_errors() {
             "gradient shapes",
             "one gradient per parameter, shaped like it",
         )
-    });
+    }
 }

@@ -6,16 +6,15 @@
 //! properties of the masks.
 
 use candle_core::{DType, Device, Tensor};
-use grader::{Called, Check, Failure, Tol, close_array, ensure, expect_err, fixture, num, nums};
+use grader::{
+    Called, Failure, Tol, check, close_array, ensure, expect_err, fixture, num, nums, tensor_values,
+};
 use ndarray::{ArrayD, IxDyn};
 use serde_json::Value;
-use std::time::Duration;
 use week13_transformer::attention::{
     MhaWeights, attention, causal_mask, multi_head_attention, padding_mask,
 };
 use week13_transformer::block::{BlockWeights, block, layer_norm, sinusoidal};
-
-const LAB: &str = "week13";
 
 /// The tensor stored at `pointer` as {"shape": [...], "data": [...]}.
 fn tensor(v: &Value, pointer: &str) -> Result<Tensor, Failure> {
@@ -39,16 +38,6 @@ fn expected(v: &Value, pointer: &str) -> Result<ArrayD<f64>, Failure> {
         .map_err(|e| Failure::new("fixture shape", e.to_string()))
 }
 
-fn arr(t: &Tensor) -> Result<ArrayD<f64>, Failure> {
-    let v: Vec<f64> = t
-        .to_dtype(DType::F64)
-        .and_then(|t| t.flatten_all())
-        .and_then(|t| t.to_vec1::<f64>())
-        .called("reading a tensor")?;
-    ArrayD::from_shape_vec(IxDyn(t.dims()), v)
-        .map_err(|e| Failure::new("tensor shape", e.to_string()))
-}
-
 fn mha_weights(f: &Value) -> Result<MhaWeights, Failure> {
     Ok(MhaWeights {
         wq: tensor(f, "/mha/wq")?,
@@ -64,14 +53,8 @@ fn mha_weights(f: &Value) -> Result<MhaWeights, Failure> {
 
 const TOL: f64 = 1e-5;
 
-#[test]
-fn attention_with_causal_and_padding_masks_matches_numpy() {
-    Check::new(
-        LAB,
-        "attention_with_causal_and_padding_masks_matches_numpy",
-        "attention",
-    )
-    .run(|| {
+check! {
+    fn attention_with_causal_and_padding_masks_matches_numpy(exercise = "attention") {
         let f = fixture("week13");
         let (q, k, v) = (
             tensor(&f, "/attention/q")?,
@@ -89,13 +72,13 @@ fn attention_with_causal_and_padding_masks_matches_numpy() {
         close_array(
             "output with the causal mask (vs numpy)",
             expected(&f, "/attention/causal_out")?.view(),
-            arr(&out)?.view(),
+            tensor_values(&out)?.view(),
             Tol::abs(TOL),
         )?;
         close_array(
             "weights with the causal mask (vs numpy)",
             expected(&f, "/attention/causal_weights")?.view(),
-            arr(&w)?.view(),
+            tensor_values(&w)?.view(),
             Tol::abs(TOL),
         )?;
         let pad = padding_mask(&lengths, t).called("padding_mask")?;
@@ -104,13 +87,13 @@ fn attention_with_causal_and_padding_masks_matches_numpy() {
         close_array(
             "output with the padding mask (vs numpy)",
             expected(&f, "/attention/padding_out")?.view(),
-            arr(&out)?.view(),
+            tensor_values(&out)?.view(),
             Tol::abs(TOL),
         )?;
         close_array(
             "weights with the padding mask (vs numpy)",
             expected(&f, "/attention/padding_weights")?.view(),
-            arr(&w)?.view(),
+            tensor_values(&w)?.view(),
             Tol::abs(TOL),
         )?;
         let both = causal.broadcast_mul(&pad).called("combining the masks")?;
@@ -118,11 +101,11 @@ fn attention_with_causal_and_padding_masks_matches_numpy() {
         close_array(
             "output with both masks (vs numpy)",
             expected(&f, "/attention/both_out")?.view(),
-            arr(&out)?.view(),
+            tensor_values(&out)?.view(),
             Tol::abs(TOL),
         )?;
         // No attention to the future, none to padding: exactly zero, not merely small.
-        let wc = arr(&attention(&q, &k, &v, Some(&causal)).called("attention")?.1)?;
+        let wc = tensor_values(&attention(&q, &k, &v, Some(&causal)).called("attention")?.1)?;
         for ((bi, hi, i, j), &x) in wc
             .indexed_iter()
             .map(|(ix, x)| ((ix[0], ix[1], ix[2], ix[3]), x))
@@ -133,7 +116,7 @@ fn attention_with_causal_and_padding_masks_matches_numpy() {
                 format!("batch {bi}, head {hi}: query {i} gives key {j} weight {x:e}"),
             )?;
         }
-        let wp = arr(&w)?;
+        let wp = tensor_values(&w)?;
         for ((bi, _, _, j), &x) in wp
             .indexed_iter()
             .map(|(ix, x)| ((ix[0], ix[1], ix[2], ix[3]), x))
@@ -148,12 +131,11 @@ fn attention_with_causal_and_padding_masks_matches_numpy() {
             )?;
         }
         Ok(())
-    });
+    }
 }
 
-#[test]
-fn a_mask_of_the_wrong_shape_is_refused() {
-    Check::new(LAB, "a_mask_of_the_wrong_shape_is_refused", "attention").run(|| {
+check! {
+    fn a_mask_of_the_wrong_shape_is_refused(exercise = "attention") {
         let f = fixture("week13");
         let (q, k, v) = (
             tensor(&f, "/attention/q")?,
@@ -182,12 +164,11 @@ fn a_mask_of_the_wrong_shape_is_refused() {
         ensure(e.contains('v'), "the error names v", e)?;
         expect_err("a padding length of 0", padding_mask(&[5, 0], 5))?;
         expect_err("a padding length above the sequence", padding_mask(&[6], 5)).map(|_| ())
-    });
+    }
 }
 
-#[test]
-fn multi_head_attention_matches_numpy() {
-    Check::new(LAB, "multi_head_attention_matches_numpy", "mha").run(|| {
+check! {
+    fn multi_head_attention_matches_numpy(exercise = "mha") {
         let f = fixture("week13");
         let x = tensor(&f, "/x")?;
         let heads = num(&f, "/sizes/heads") as usize;
@@ -197,13 +178,13 @@ fn multi_head_attention_matches_numpy() {
         close_array(
             "multi-head attention output [2, 5, 8] (vs numpy)",
             expected(&f, "/mha/out")?.view(),
-            arr(&out)?.view(),
+            tensor_values(&out)?.view(),
             Tol::abs(TOL),
         )?;
         close_array(
             "its weights [2, 2, 5, 5] (vs numpy)",
             expected(&f, "/mha/weights")?.view(),
-            arr(&w)?.view(),
+            tensor_values(&w)?.view(),
             Tol::abs(TOL),
         )?;
         expect_err(
@@ -211,17 +192,11 @@ fn multi_head_attention_matches_numpy() {
             multi_head_attention(&x, &mha_weights(&f)?, 3, None),
         )
         .map(|_| ())
-    });
+    }
 }
 
-#[test]
-fn layer_norm_and_sinusoidal_positions_match_numpy() {
-    Check::new(
-        LAB,
-        "layer_norm_and_sinusoidal_positions_match_numpy",
-        "layer_norm",
-    )
-    .run(|| {
+check! {
+    fn layer_norm_and_sinusoidal_positions_match_numpy(exercise = "layer_norm") {
         let f = fixture("week13");
         let out = layer_norm(
             &tensor(&f, "/x")?,
@@ -233,23 +208,22 @@ fn layer_norm_and_sinusoidal_positions_match_numpy() {
         close_array(
             "layer norm of x (vs numpy)",
             expected(&f, "/layer_norm/out")?.view(),
-            arr(&out)?.view(),
+            tensor_values(&out)?.view(),
             Tol::abs(TOL),
         )?;
         let pe = sinusoidal(6, 8).called("sinusoidal")?;
         close_array(
             "sinusoidal positions [6, 8] (vs numpy)",
             expected(&f, "/sinusoidal_6x8")?.view(),
-            arr(&pe)?.view(),
+            tensor_values(&pe)?.view(),
             Tol::abs(1e-6),
         )?;
         expect_err("an odd dimension", sinusoidal(4, 7)).map(|_| ())
-    });
+    }
 }
 
-#[test]
-fn the_pre_ln_block_matches_numpy() {
-    Check::new(LAB, "the_pre_ln_block_matches_numpy", "block").run(|| {
+check! {
+    fn the_pre_ln_block_matches_numpy(exercise = "block") {
         let f = fixture("week13");
         let w = BlockWeights {
             ln1_g: tensor(&f, "/block/ln1_g")?,
@@ -267,21 +241,14 @@ fn the_pre_ln_block_matches_numpy() {
         close_array(
             "pre-LN block output [2, 5, 8] (vs numpy)",
             expected(&f, "/block/out")?.view(),
-            arr(&out)?.view(),
+            tensor_values(&out)?.view(),
             Tol::abs(TOL),
         )
-    });
+    }
 }
 
-#[test]
-fn the_saved_gpt_reloads_to_identical_logits_and_refuses_bad_input() {
-    Check::new(
-        LAB,
-        "the_saved_gpt_reloads_to_identical_logits_and_refuses_bad_input",
-        "block",
-    )
-    .timeout(Duration::from_secs(300))
-    .run(|| {
+check! {
+    fn the_saved_gpt_reloads_to_identical_logits_and_refuses_bad_input(exercise = "block", timeout_s = 300) {
         use week13_transformer::train::{Corpus, RunConfig, train_gpt};
         let corpus = Corpus::moby_dick().called("Corpus::moby_dick")?;
         let cfg = RunConfig {
@@ -311,8 +278,8 @@ fn the_saved_gpt_reloads_to_identical_logits_and_refuses_bad_input() {
         let (theirs, _) = gpt.blocks[1].forward(&x).called("the library's block")?;
         close_array(
             "your block vs wb_models' block on the trained weights",
-            arr(&theirs)?.view(),
-            arr(&ours)?.view(),
+            tensor_values(&theirs)?.view(),
+            tensor_values(&ours)?.view(),
             Tol::abs(1e-4),
         )?;
         let dir = std::env::temp_dir().join(format!("grader-week13-{}", std::process::id()));
@@ -335,8 +302,8 @@ fn the_saved_gpt_reloads_to_identical_logits_and_refuses_bad_input() {
             .map_err(|e| Failure::new("forward after reload", e.to_string()))?;
         close_array(
             "logits after save and reload",
-            arr(&a)?.view(),
-            arr(&b)?.view(),
+            tensor_values(&a)?.view(),
+            tensor_values(&b)?.view(),
             Tol::abs(0.0),
         )?;
         let long = Tensor::zeros((1, 33), DType::U32, &Device::Cpu).called("tokens")?;
@@ -382,5 +349,5 @@ fn the_saved_gpt_reloads_to_identical_logits_and_refuses_bad_input() {
         )?;
         let _ = std::fs::remove_dir_all(&dir);
         Ok(())
-    });
+    }
 }

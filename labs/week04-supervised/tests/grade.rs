@@ -5,15 +5,13 @@
 //! resamples in Python) and hand-worked cases.
 
 use grader::{
-    Called, Check, Failure, Tol, close, close_array, ensure, expect_err, fixture, matrix, num, nums,
+    Called, Failure, Tol, check, close, close_array, ensure, expect_err, fixture, matrix, num, nums,
 };
 use ndarray::{Array1, Array2, Axis, array};
 use wb_data::SplitMix64;
 use week04_supervised::bias_variance::{PolyModel, bias_variance, mse, noisy_sine, poly_features};
 use week04_supervised::kmeans::{assign, kmeans, kmeans_plus_plus, update_centroids};
 use week04_supervised::supervised::{accuracy, linfa_linear, linfa_logistic};
-
-const LAB: &str = "week04";
 
 fn iris() -> Result<Array2<f64>, Failure> {
     let path = wb_data::dataset("tabular/iris.csv").called("iris.csv")?;
@@ -23,9 +21,8 @@ fn iris() -> Result<Array2<f64>, Failure> {
         .data)
 }
 
-#[test]
-fn kmeans_plus_plus_spreads_the_starts() {
-    Check::new(LAB, "kmeans_plus_plus_spreads_the_starts", "kmeans_pp").run(|| {
+check! {
+    fn kmeans_plus_plus_spreads_the_starts(exercise = "kmeans_pp") {
         // Two tight groups 100 apart: after a first centre in one group, the next is drawn with
         // probability ∝ squared distance, so it lands in the other group (≈ 1 − 1e-4).
         let x = array![
@@ -58,12 +55,11 @@ fn kmeans_plus_plus_spreads_the_starts() {
             )?;
         }
         Ok(())
-    });
+    }
 }
 
-#[test]
-fn assignment_and_update_are_hand_worked() {
-    Check::new(LAB, "assignment_and_update_are_hand_worked", "lloyd").run(|| {
+check! {
+    fn assignment_and_update_are_hand_worked(exercise = "lloyd") {
         let x = array![[0.0, 0.0], [1.0, 0.0], [9.0, 0.0], [10.0, 0.0]];
         let c = array![[0.0, 0.0], [10.0, 0.0]];
         let (labels, inertia) = assign(x.view(), c.view()).called("assign")?;
@@ -88,12 +84,11 @@ fn assignment_and_update_are_hand_worked() {
             kept.view(),
             Tol::abs(1e-12),
         )
-    });
+    }
 }
 
-#[test]
-fn kmeans_inertia_matches_sklearn() {
-    Check::new(LAB, "kmeans_inertia_matches_sklearn", "kmeans").run(|| {
+check! {
+    fn kmeans_inertia_matches_sklearn(exercise = "kmeans") {
         let f = fixture("week04");
         let x = iris()?;
         let fit = kmeans(x.view(), 3, 10, 300, 1e-4, 42).called("kmeans")?;
@@ -113,12 +108,11 @@ fn kmeans_inertia_matches_sklearn() {
             Tol::rel(1e-5),
         )?;
         ensure(fit.labels.len() == 150, "labels", "one label per flower")
-    });
+    }
 }
 
-#[test]
-fn linfa_linear_matches_sklearn() {
-    Check::new(LAB, "linfa_linear_matches_sklearn", "linfa_models").run(|| {
+check! {
+    fn linfa_linear_matches_sklearn(exercise = "linfa_models") {
         let f = fixture("week04");
         let t = wb_data::read_numeric_csv(
             &wb_data::dataset("tabular/diabetes.csv").called("diabetes.csv")?,
@@ -138,17 +132,11 @@ fn linfa_linear_matches_sklearn() {
             intercept,
             Tol::rel(1e-6),
         )
-    });
+    }
 }
 
-#[test]
-fn linfa_logistic_classifies_breast_cancer() {
-    Check::new(
-        LAB,
-        "linfa_logistic_classifies_breast_cancer",
-        "linfa_models",
-    )
-    .run(|| {
+check! {
+    fn linfa_logistic_classifies_breast_cancer(exercise = "linfa_models") {
         let f = fixture("week04");
         let (t, diag) = wb_data::read_labelled_csv(
             &wb_data::dataset("tabular/breast_cancer.csv").called("breast_cancer.csv")?,
@@ -174,12 +162,11 @@ fn linfa_logistic_classifies_breast_cancer() {
             acc,
             Tol::abs(0.03),
         )
-    });
+    }
 }
 
-#[test]
-fn degree_sweep_matches_numpy() {
-    Check::new(LAB, "degree_sweep_matches_numpy", "poly_features").run(|| {
+check! {
+    fn degree_sweep_matches_numpy(exercise = "poly_features") {
         let f = fixture("week04");
         let (xs, ys) = noisy_sine(40, 0.3, 42);
         close_array(
@@ -225,12 +212,11 @@ fn degree_sweep_matches_numpy() {
                 .view(),
             Tol::abs(0.0),
         )
-    });
+    }
 }
 
-#[test]
-fn bias_variance_matches_python() {
-    Check::new(LAB, "bias_variance_matches_python", "bias_variance").run(|| {
+check! {
+    fn bias_variance_matches_python(exercise = "bias_variance") {
         let f = fixture("week04");
         let (xs, ys) = noisy_sine(40, 0.3, 42);
         let grid = Array1::linspace(0.05, 0.95, 91);
@@ -264,12 +250,11 @@ fn bias_variance_matches_python() {
             "variance",
             "degree 5 must vary more than degree 3",
         )
-    });
+    }
 }
 
-#[test]
-fn bad_input_returns_errors() {
-    Check::new(LAB, "bad_input_returns_errors", "kmeans").run(|| {
+check! {
+    fn bad_input_returns_errors(exercise = "kmeans") {
         let x = array![[0.0, 1.0], [2.0, 3.0]];
         expect_err("kmeans with k = 0", kmeans(x.view(), 0, 1, 10, 1e-4, 1))?;
         expect_err(
@@ -307,5 +292,5 @@ fn bad_input_returns_errors() {
             fit.inertia,
             Tol::abs(1e-12),
         )
-    });
+    }
 }

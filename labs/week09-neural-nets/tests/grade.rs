@@ -3,7 +3,7 @@
 //! References: `fixtures/week09.json` (scipy's `expit`, `erf`, `softmax`, `log_softmax` and
 //! closed-form derivatives; scikit-learn's `make_moons`), closed forms and hand-worked cases.
 
-use grader::{Called, Check, Tol, close, close_array, ensure, expect_err, fixture, matrix, nums};
+use grader::{Called, Tol, check, close, close_array, ensure, expect_err, fixture, matrix, nums};
 use ndarray::{Array1, Array2, Axis, array};
 use wb_data::SplitMix64;
 use week09_neural_nets::activations::{Activation, log_softmax, softmax};
@@ -11,11 +11,8 @@ use week09_neural_nets::data::{moons, xor};
 use week09_neural_nets::mlp::{Dense, Init, Mlp, init_layer, train};
 use week09_neural_nets::perceptron::train_perceptron;
 
-const LAB: &str = "week09";
-
-#[test]
-fn activations_match_scipy() {
-    Check::new(LAB, "activations_match_scipy", "activations").run(|| {
+check! {
+    fn activations_match_scipy(exercise = "activations") {
         let f = fixture("week09");
         let x = nums(&f, "/x");
         for (name, a) in [
@@ -47,12 +44,11 @@ fn activations_match_scipy() {
             )?;
         }
         Ok(())
-    });
+    }
 }
 
-#[test]
-fn softmax_stays_finite() {
-    Check::new(LAB, "softmax_stays_finite", "softmax").run(|| {
+check! {
+    fn softmax_stays_finite(exercise = "softmax") {
         let f = fixture("week09");
         let rows = matrix(&f, "/softmax_rows");
         close_array(
@@ -74,17 +70,11 @@ fn softmax_stays_finite() {
             s.sum_axis(Axis(1)).view(),
             Tol::abs(1e-12),
         )
-    });
+    }
 }
 
-#[test]
-fn the_perceptron_learns_a_line_but_not_xor() {
-    Check::new(
-        LAB,
-        "the_perceptron_learns_a_line_but_not_xor",
-        "perceptron",
-    )
-    .run(|| {
+check! {
+    fn the_perceptron_learns_a_line_but_not_xor(exercise = "perceptron") {
         // A hand-worked run: (1, 1) → 1, (−1, −1) → 0; first pass: both mistakes, then none.
         let x = array![[1.0, 1.0], [-1.0, -1.0]];
         let p = train_perceptron(x.view(), &[1, 0], 1.0, 10).called("train_perceptron")?;
@@ -131,12 +121,11 @@ fn the_perceptron_learns_a_line_but_not_xor() {
             "XOR",
             "no line separates XOR: the rule must never stop making mistakes",
         )
-    });
+    }
 }
 
-#[test]
-fn xavier_and_he_have_the_right_spread() {
-    Check::new(LAB, "xavier_and_he_have_the_right_spread", "init").run(|| {
+check! {
+    fn xavier_and_he_have_the_right_spread(exercise = "init") {
         let mut rng = SplitMix64::new(11);
         let x = init_layer(300, 500, Init::Xavier, &mut rng);
         ensure(
@@ -169,12 +158,11 @@ fn xavier_and_he_have_the_right_spread() {
             h.w.mean().unwrap_or(f64::NAN),
             Tol::abs(0.002),
         )
-    });
+    }
 }
 
-#[test]
-fn the_forward_pass_is_hand_worked() {
-    Check::new(LAB, "the_forward_pass_is_hand_worked", "forward").run(|| {
+check! {
+    fn the_forward_pass_is_hand_worked(exercise = "forward") {
         // 2 → 2 (ReLU) → 1: z1 = x·W1 + b1, a1 = relu(z1), out = a1·W2 + b2.
         let mlp = Mlp {
             layers: vec![
@@ -214,68 +202,64 @@ fn the_forward_pass_is_hand_worked() {
             acts[1].view(),
             Tol::abs(1e-12),
         )
-    });
+    }
 }
 
-#[test]
-fn an_mlp_learns_the_moons() {
-    Check::new(LAB, "an_mlp_learns_the_moons", "forward")
-        .timeout(std::time::Duration::from_secs(120))
-        .run(|| {
-            let f = fixture("week09");
-            let (x, y) = moons(11, 0.0, 0).called("moons")?;
-            close_array(
-                "noiseless moons against sklearn make_moons(shuffle=False)",
-                matrix(&f, "/moons_11/x").view(),
-                x.view(),
-                Tol::abs(1e-12),
-            )?;
-            let expected: Vec<usize> = nums(&f, "/moons_11/y")
-                .iter()
-                .map(|&v| v as usize)
-                .collect();
-            ensure(
-                y == expected,
-                "moons labels",
-                format!("expected {expected:?}, got {y:?}"),
-            )?;
-            let (x, y) = moons(400, 0.15, 5).called("moons")?;
-            let (tr, te) = wb_data::train_test_indices(400, 0.3, 5);
-            let ytr: Vec<usize> = tr.iter().map(|&i| y[i]).collect();
-            let yte: Vec<usize> = te.iter().map(|&i| y[i]).collect();
-            let mut mlp =
-                Mlp::new(&[2, 32, 32, 2], Activation::Relu, Init::He, 5).called("Mlp::new")?;
-            let losses = train(
-                &mut mlp,
-                x.select(Axis(0), &tr).view(),
-                &ytr,
-                150,
-                0.01,
-                32,
-                5,
-            )
-            .called("train")?;
-            ensure(
-                losses.last() < losses.first(),
-                "training",
-                "the loss must fall",
-            )?;
-            let pred = mlp
-                .predict(x.select(Axis(0), &te).view())
-                .called("predict")?;
-            let acc =
-                pred.iter().zip(&yte).filter(|(a, b)| a == b).count() as f64 / yte.len() as f64;
-            ensure(
-                acc >= 0.95,
-                "test accuracy on noisy moons",
-                format!("{acc:.3}, expected at least 0.95"),
-            )
-        });
+check! {
+    fn an_mlp_learns_the_moons(exercise = "forward", timeout_s = 120) {
+        let f = fixture("week09");
+        let (x, y) = moons(11, 0.0, 0).called("moons")?;
+        close_array(
+            "noiseless moons against sklearn make_moons(shuffle=False)",
+            matrix(&f, "/moons_11/x").view(),
+            x.view(),
+            Tol::abs(1e-12),
+        )?;
+        let expected: Vec<usize> = nums(&f, "/moons_11/y")
+            .iter()
+            .map(|&v| v as usize)
+            .collect();
+        ensure(
+            y == expected,
+            "moons labels",
+            format!("expected {expected:?}, got {y:?}"),
+        )?;
+        let (x, y) = moons(400, 0.15, 5).called("moons")?;
+        let (tr, te) = wb_data::train_test_indices(400, 0.3, 5);
+        let ytr: Vec<usize> = tr.iter().map(|&i| y[i]).collect();
+        let yte: Vec<usize> = te.iter().map(|&i| y[i]).collect();
+        let mut mlp =
+            Mlp::new(&[2, 32, 32, 2], Activation::Relu, Init::He, 5).called("Mlp::new")?;
+        let losses = train(
+            &mut mlp,
+            x.select(Axis(0), &tr).view(),
+            &ytr,
+            150,
+            0.01,
+            32,
+            5,
+        )
+        .called("train")?;
+        ensure(
+            losses.last() < losses.first(),
+            "training",
+            "the loss must fall",
+        )?;
+        let pred = mlp
+            .predict(x.select(Axis(0), &te).view())
+            .called("predict")?;
+        let acc =
+            pred.iter().zip(&yte).filter(|(a, b)| a == b).count() as f64 / yte.len() as f64;
+        ensure(
+            acc >= 0.95,
+            "test accuracy on noisy moons",
+            format!("{acc:.3}, expected at least 0.95"),
+        )
+    }
 }
 
-#[test]
-fn bad_input_returns_errors() {
-    Check::new(LAB, "bad_input_returns_errors", "forward").run(|| {
+check! {
+    fn bad_input_returns_errors(exercise = "forward") {
         expect_err(
             "an MLP with a layer of size 0",
             Mlp::new(&[2, 0, 2], Activation::Relu, Init::He, 1),
@@ -315,5 +299,5 @@ fn bad_input_returns_errors() {
             out.view(),
             Tol::abs(0.0),
         )
-    });
+    }
 }

@@ -7,15 +7,12 @@
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarMap;
 use candle_nn::rnn::RNN;
-use grader::{Called, Check, Failure, Tol, close, ensure, expect_err};
-use std::time::Duration;
+use grader::{Called, Failure, Tol, check, close, ensure, expect_err};
 use week12_rnn::cells::{Cell, Weights, lstm_step, random_sequence, rnn_step, unroll};
 use week12_rnn::charlm::{CharConfig, Corpus, generate, train_char_lstm};
 use week12_rnn::copy_task::{CopyConfig, train_copy};
 use week12_rnn::gradients::{input_gradient_norms, mean_gradient_norms};
 use week12_rnn::sampling::tempered_softmax;
-
-const LAB: &str = "week12";
 
 fn t2(v: Vec<f32>, r: usize, c: usize) -> Result<Tensor, Failure> {
     Tensor::from_vec(v, (r, c), &Device::Cpu).called("a tensor")
@@ -31,9 +28,8 @@ fn rows(t: &Tensor) -> Result<Vec<Vec<f32>>, Failure> {
         .called("reading a [batch, hidden] tensor")
 }
 
-#[test]
-fn rnn_step_matches_the_formula() {
-    Check::new(LAB, "rnn_step_matches_the_formula", "rnn_step").run(|| {
+check! {
+    fn rnn_step_matches_the_formula(exercise = "rnn_step") {
         // input 3, hidden 2, batch 2; every number chosen by hand.
         let w = Weights {
             w_ih: t2(vec![0.5, -0.2, 0.1, 0.3, 0.8, -0.4], 2, 3)?,
@@ -67,17 +63,11 @@ fn rnn_step_matches_the_formula() {
             }
         }
         Ok(())
-    });
+    }
 }
 
-#[test]
-fn lstm_step_matches_a_hand_worked_step_and_candle_nn() {
-    Check::new(
-        LAB,
-        "lstm_step_matches_a_hand_worked_step_and_candle_nn",
-        "lstm_step",
-    )
-    .run(|| {
+check! {
+    fn lstm_step_matches_a_hand_worked_step_and_candle_nn(exercise = "lstm_step") {
         // Zero weights: the gates are the biases alone. hidden 1: b = (i, f, g, o) = (0, ln 3, 0.5, 1).
         let w = Weights {
             w_ih: t2(vec![0.0; 4], 4, 1)?,
@@ -129,12 +119,11 @@ fn lstm_step_matches_a_hand_worked_step_and_candle_nn() {
             "hidden states over 7 steps vs candle-nn's LSTM (batch 3, 5 inputs, 6 units)",
             format!("largest difference {gap:.2e}, allowed 1e-6"),
         )
-    });
+    }
 }
 
-#[test]
-fn bad_shapes_are_refused_with_a_message() {
-    Check::new(LAB, "bad_shapes_are_refused_with_a_message", "rnn_step").run(|| {
+check! {
+    fn bad_shapes_are_refused_with_a_message(exercise = "rnn_step") {
         let varmap = VarMap::new();
         let vb = wb_train::init::seeded(&varmap, 1, DType::F32, &Device::Cpu);
         let w = Weights::new(&vb.pp("rnn"), 3, 4, 1).called("Weights::new")?;
@@ -174,17 +163,11 @@ fn bad_shapes_are_refused_with_a_message() {
             lstm_step(&x, &h, &t2(vec![0.0; 2], 2, 1)?, &lw),
         )?;
         expect_err("a sequence of rank 2", unroll(Cell::Rnn, &h, &w)).map(|_| ())
-    });
+    }
 }
 
-#[test]
-fn tempered_softmax_matches_hand_worked_probabilities() {
-    Check::new(
-        LAB,
-        "tempered_softmax_matches_hand_worked_probabilities",
-        "tempered",
-    )
-    .run(|| {
+check! {
+    fn tempered_softmax_matches_hand_worked_probabilities(exercise = "tempered") {
         // exp(logits) = 1, 2, 4: at T = 1 the probabilities are 1/7, 2/7, 4/7; at T = 0.5 they are
         // proportional to 1, 4, 16; at T = 2 to 1, √2, 2.
         let l = [0.0f32, 2f32.ln(), 4f32.ln()];
@@ -216,18 +199,11 @@ fn tempered_softmax_matches_hand_worked_probabilities() {
         expect_err("temperature 0", tempered_softmax(&l, 0.0))?;
         expect_err("no logits", tempered_softmax(&[], 1.0))?;
         expect_err("a NaN logit", tempered_softmax(&[0.0, f32::NAN], 1.0)).map(|_| ())
-    });
+    }
 }
 
-#[test]
-fn gradient_norms_match_central_differences_and_fade_with_distance() {
-    Check::new(
-        LAB,
-        "gradient_norms_match_central_differences_and_fade_with_distance",
-        "grad_norms",
-    )
-    .timeout(Duration::from_secs(120))
-    .run(|| {
+check! {
+    fn gradient_norms_match_central_differences_and_fade_with_distance(exercise = "grad_norms", timeout_s = 120) {
         // A 4-step RNN with 3 units, batch 1: ∂L/∂x_t by central differences in f32.
         let varmap = VarMap::new();
         let vb = wb_train::init::seeded(&varmap, 2, DType::F32, &Device::Cpu);
@@ -292,38 +268,28 @@ fn gradient_norms_match_central_differences_and_fade_with_distance() {
                 lstm[0], lstm[40]
             ),
         )
-    });
+    }
 }
 
-#[test]
-fn the_lstm_remembers_across_40_steps_where_the_rnn_does_not() {
-    Check::new(LAB, "the_lstm_remembers_across_40_steps_where_the_rnn_does_not", "lstm_step")
-        .timeout(Duration::from_secs(600))
-        .run(|| {
-            let cfg = CopyConfig::default();
-            let lstm = train_copy(Cell::Lstm, 40, &cfg).called("train_copy for the LSTM")?;
-            let rnn = train_copy(Cell::Rnn, 40, &cfg).called("train_copy for the RNN")?;
-            ensure(
-                lstm.accuracy >= 0.95 && lstm.accuracy >= rnn.accuracy + 0.2,
-                "copy task with 40 steps of distractors (600 training steps, lab defaults)",
-                format!(
-                    "expected the LSTM at 95 % or more and 20 points above the RNN; got LSTM {:.1} %, RNN {:.1} %",
-                    100.0 * lstm.accuracy,
-                    100.0 * rnn.accuracy
-                ),
-            )
-        });
+check! {
+    fn the_lstm_remembers_across_40_steps_where_the_rnn_does_not(exercise = "lstm_step", timeout_s = 600) {
+        let cfg = CopyConfig::default();
+        let lstm = train_copy(Cell::Lstm, 40, &cfg).called("train_copy for the LSTM")?;
+        let rnn = train_copy(Cell::Rnn, 40, &cfg).called("train_copy for the RNN")?;
+        ensure(
+            lstm.accuracy >= 0.95 && lstm.accuracy >= rnn.accuracy + 0.2,
+            "copy task with 40 steps of distractors (600 training steps, lab defaults)",
+            format!(
+                "expected the LSTM at 95 % or more and 20 points above the RNN; got LSTM {:.1} %, RNN {:.1} %",
+                100.0 * lstm.accuracy,
+                100.0 * rnn.accuracy
+            ),
+        )
+    }
 }
 
-#[test]
-fn the_character_model_learns_and_refuses_unknown_characters() {
-    Check::new(
-        LAB,
-        "the_character_model_learns_and_refuses_unknown_characters",
-        "tempered",
-    )
-    .timeout(Duration::from_secs(300))
-    .run(|| {
+check! {
+    fn the_character_model_learns_and_refuses_unknown_characters(exercise = "tempered", timeout_s = 300) {
         let text =
             wb_models::moby_dick().map_err(|e| Failure::new("reading moby_dick", e.to_string()))?;
         let corpus = Corpus::new(&text).called("Corpus::new")?;
@@ -369,5 +335,5 @@ fn the_character_model_learns_and_refuses_unknown_characters() {
             "the error names the unknown character",
             e,
         )
-    });
+    }
 }

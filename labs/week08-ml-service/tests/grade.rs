@@ -3,7 +3,7 @@
 //! References: the model's own parameters (predictions recomputed here independently), HTTP
 //! status codes the issue and RFC 9110 prescribe, and hand-made hostile requests.
 
-use grader::{Called, Check, Failure, Outcome, Tol, close, ensure, expect_err};
+use grader::{Called, Failure, Outcome, Tol, check, close, ensure, expect_err};
 use serde_json::{Map, Value, json};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -14,8 +14,6 @@ use week08_ml_service::reqwest;
 use week08_ml_service::service::{AppState, Limits, serve};
 use week08_ml_service::tokio;
 use week08_ml_service::tokio::io::{AsyncReadExt, AsyncWriteExt};
-
-const LAB: &str = "week08";
 
 fn model() -> Result<ModelArtifact, Failure> {
     train(
@@ -137,9 +135,8 @@ async fn post(
     ))
 }
 
-#[test]
-fn predictions_equal_the_model() {
-    Check::new(LAB, "predictions_equal_the_model", "predict").run(|| {
+check! {
+    fn predictions_equal_the_model(exercise = "predict") {
         let m = model()?;
         ensure(
             m.metrics.test_accuracy >= 0.95 && m.metrics.test_auc >= 0.99,
@@ -170,12 +167,11 @@ fn predictions_equal_the_model() {
             )?;
         }
         Ok(())
-    });
+    }
 }
 
-#[test]
-fn the_artifact_refuses_corruption() {
-    Check::new(LAB, "the_artifact_refuses_corruption", "content_hash").run(|| {
+check! {
+    fn the_artifact_refuses_corruption(exercise = "content_hash") {
         let m = model()?;
         let mut blank = m.clone();
         blank.content_hash = String::new();
@@ -222,12 +218,11 @@ fn the_artifact_refuses_corruption() {
             ModelArtifact::load_verified(&path),
         )?;
         Ok(())
-    });
+    }
 }
 
-#[test]
-fn every_endpoint_behaves() {
-    Check::new(LAB, "every_endpoint_behaves", "validate").run(|| {
+check! {
+    fn every_endpoint_behaves(exercise = "validate") {
         runtime()?.block_on(async {
             let s = start(Limits::default()).await?;
             let c = reqwest::Client::new();
@@ -328,12 +323,11 @@ fn every_endpoint_behaves() {
             }
             s.stop().await
         })
-    });
+    }
 }
 
-#[test]
-fn bad_requests_get_4xx_naming_the_fields() {
-    Check::new(LAB, "bad_requests_get_4xx_naming_the_fields", "validate").run(|| {
+check! {
+    fn bad_requests_get_4xx_naming_the_fields(exercise = "validate") {
         runtime()?.block_on(async {
             let limits = Limits {
                 max_batch: 8,
@@ -485,62 +479,58 @@ fn bad_requests_get_4xx_naming_the_fields() {
             )?;
             s.stop().await
         })
-    });
+    }
 }
 
-#[test]
-fn concurrent_clients_get_their_own_answers() {
-    Check::new(LAB, "concurrent_clients_get_their_own_answers", "predict")
-        .timeout(Duration::from_secs(120))
-        .run(|| {
-            runtime()?.block_on(async {
-                let s = start(Limits::default()).await?;
-                let (records, values) = rows()?;
-                let c = reqwest::Client::builder()
-                    .pool_max_idle_per_host(64)
-                    .build()
-                    .called("client")?;
-                let mut clients = Vec::new();
-                for k in 0..64 {
-                    let (c, url) = (c.clone(), s.url("/v1/predict"));
-                    let body = Value::Object(records[k].clone()).to_string();
-                    let expected = expected_probability(&s.state.model, &values[k]);
-                    clients.push(tokio::spawn(async move {
-                        let mut wrong = 0;
-                        for _ in 0..200 {
-                            match post(&c, &url, body.clone(), Some("application/json")).await {
-                                Ok((200, v, _))
-                                    if (v["predictions"][0]["probability"]
-                                        .as_f64()
-                                        .unwrap_or(f64::NAN)
-                                        - expected)
-                                        .abs()
-                                        <= 1e-12 * expected.abs().max(1e-300) => {}
-                                _ => wrong += 1,
-                            }
+check! {
+    fn concurrent_clients_get_their_own_answers(exercise = "predict", timeout_s = 120) {
+        runtime()?.block_on(async {
+            let s = start(Limits::default()).await?;
+            let (records, values) = rows()?;
+            let c = reqwest::Client::builder()
+                .pool_max_idle_per_host(64)
+                .build()
+                .called("client")?;
+            let mut clients = Vec::new();
+            for k in 0..64 {
+                let (c, url) = (c.clone(), s.url("/v1/predict"));
+                let body = Value::Object(records[k].clone()).to_string();
+                let expected = expected_probability(&s.state.model, &values[k]);
+                clients.push(tokio::spawn(async move {
+                    let mut wrong = 0;
+                    for _ in 0..200 {
+                        match post(&c, &url, body.clone(), Some("application/json")).await {
+                            Ok((200, v, _))
+                                if (v["predictions"][0]["probability"]
+                                    .as_f64()
+                                    .unwrap_or(f64::NAN)
+                                    - expected)
+                                    .abs()
+                                    <= 1e-12 * expected.abs().max(1e-300) => {}
+                            _ => wrong += 1,
                         }
-                        wrong
-                    }));
-                }
-                let mut wrong = 0;
-                for h in clients {
-                    wrong += h
-                        .await
-                        .map_err(|e| Failure::new("client task", e.to_string()))?;
-                }
-                ensure(
-                    wrong == 0,
-                    "64 clients × 200 requests",
-                    format!("{wrong} answers were errors or another request's prediction"),
-                )?;
-                s.stop().await
-            })
-        });
+                    }
+                    wrong
+                }));
+            }
+            let mut wrong = 0;
+            for h in clients {
+                wrong += h
+                    .await
+                    .map_err(|e| Failure::new("client task", e.to_string()))?;
+            }
+            ensure(
+                wrong == 0,
+                "64 clients × 200 requests",
+                format!("{wrong} answers were errors or another request's prediction"),
+            )?;
+            s.stop().await
+        })
+    }
 }
 
-#[test]
-fn shutdown_loses_no_request_in_flight() {
-    Check::new(LAB, "shutdown_loses_no_request_in_flight", "predict").run(|| {
+check! {
+    fn shutdown_loses_no_request_in_flight(exercise = "predict") {
         runtime()?.block_on(async {
             let s = start(Limits::default()).await?;
             let (records, values) = rows()?;
@@ -586,12 +576,11 @@ fn shutdown_loses_no_request_in_flight() {
                 .map_err(|e| Failure::new("shutdown", e.to_string()))?
                 .called("serve")
         })
-    });
+    }
 }
 
-#[test]
-fn a_stalled_request_gets_408_and_blocks_no_one() {
-    Check::new(LAB, "a_stalled_request_gets_408_and_blocks_no_one", "predict").run(|| {
+check! {
+    fn a_stalled_request_gets_408_and_blocks_no_one(exercise = "predict") {
         runtime()?.block_on(async {
             let timeout = Duration::from_millis(300);
             let s = start(Limits { timeout, ..Limits::default() }).await?;
@@ -620,7 +609,7 @@ fn a_stalled_request_gets_408_and_blocks_no_one() {
             ensure(waited >= timeout, "stalled request", format!("answered after {waited:?}, before the {timeout:?} timeout"))?;
             s.stop().await
         })
-    });
+    }
 }
 
 /// A random JSON value of bounded depth, biased towards the service's own field names.
@@ -651,9 +640,8 @@ fn random_json(rng: &mut SplitMix64, names: &[String], depth: u32) -> Value {
     }
 }
 
-#[test]
-fn random_bytes_and_json_never_get_a_5xx() {
-    Check::new(LAB, "random_bytes_and_json_never_get_a_5xx", "validate").timeout(Duration::from_secs(120)).run(|| {
+check! {
+    fn random_bytes_and_json_never_get_a_5xx(exercise = "validate", timeout_s = 120) {
         runtime()?.block_on(async {
             let s = start(Limits { max_batch: 16, max_body_bytes: 16 * 1024, timeout: Duration::from_secs(5) }).await?;
             let names: Vec<String> = s.state.model.features.iter().map(|f| f.name.clone()).collect();
@@ -677,5 +665,5 @@ fn random_bytes_and_json_never_get_a_5xx() {
             ensure(c.get(s.url("/healthz")).send().await.called("GET /healthz")?.status() == 200, "after fuzzing", "the service must still be healthy")?;
             s.stop().await
         })
-    });
+    }
 }

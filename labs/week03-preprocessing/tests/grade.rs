@@ -4,7 +4,7 @@
 //! `fixtures/make_fixtures.py`), closed forms and hand-worked cases.
 
 use grader::{
-    Called, Check, Tol, close, close_array, ensure, expect_err, fixture, matrix, num, nums, strings,
+    Called, Tol, check, close, close_array, ensure, expect_err, fixture, matrix, num, nums, strings,
 };
 use ndarray::{Array1, Array2, Axis, array};
 use week03_preprocessing::logistic::{binary_metrics, fit_logistic, majority_class, sigmoid};
@@ -17,8 +17,6 @@ use week03_preprocessing::transform::{
     HandleUnknown, ImputeStrategy, MinMaxScaler, OneHotEncoder, Pipeline, SimpleImputer,
     StandardScaler, Transformer,
 };
-
-const LAB: &str = "week03";
 
 fn titanic() -> Result<Titanic, grader::Failure> {
     let path =
@@ -35,9 +33,8 @@ fn known_ages() -> Result<(Array1<f64>, Array1<f64>), grader::Failure> {
     Ok((known.column(0).to_owned(), known.column(1).to_owned()))
 }
 
-#[test]
-fn mean_and_variance_match_numpy() {
-    Check::new(LAB, "mean_and_variance_match_numpy", "mean_variance").run(|| {
+check! {
+    fn mean_and_variance_match_numpy(exercise = "mean_variance") {
         let f = fixture("week03");
         let (age, _) = known_ages()?;
         let s = |k: &str| num(&f, &format!("/age_statistics/{k}"));
@@ -71,12 +68,11 @@ fn mean_and_variance_match_numpy() {
             variance(array![2., 4., 4., 4., 5., 5., 7., 9.].view(), 0).called("variance")?,
             Tol::rel(1e-15),
         )
-    });
+    }
 }
 
-#[test]
-fn quantiles_match_numpy() {
-    Check::new(LAB, "quantiles_match_numpy", "quantile").run(|| {
+check! {
+    fn quantiles_match_numpy(exercise = "quantile") {
         let f = fixture("week03");
         let (age, _) = known_ages()?;
         let qs = nums(&f, "/age_statistics/quantile_q");
@@ -104,12 +100,11 @@ fn quantiles_match_numpy() {
             quantile(array![2.0, 1.0].view(), 0.3).called("quantile")?,
             Tol::rel(1e-15),
         )
-    });
+    }
 }
 
-#[test]
-fn covariance_and_correlation_match_numpy() {
-    Check::new(LAB, "covariance_and_correlation_match_numpy", "covariance").run(|| {
+check! {
+    fn covariance_and_correlation_match_numpy(exercise = "covariance") {
         let f = fixture("week03");
         let (age, sibsp) = known_ages()?;
         close(
@@ -133,12 +128,11 @@ fn covariance_and_correlation_match_numpy() {
             "constant column",
             "should explain that the correlation is undefined",
         )
-    });
+    }
 }
 
-#[test]
-fn train_test_split_matches_python() {
-    Check::new(LAB, "train_test_split_matches_python", "train_test_split").run(|| {
+check! {
+    fn train_test_split_matches_python(exercise = "train_test_split") {
         let f = fixture("week03");
         let (train, test) = train_test_split(
             1309,
@@ -173,12 +167,11 @@ fn train_test_split_matches_python() {
             train_test_split(10, 0.0, 1),
         )?;
         Ok(())
-    });
+    }
 }
 
-#[test]
-fn stratified_split_keeps_proportions() {
-    Check::new(LAB, "stratified_split_keeps_proportions", "stratified_split").run(|| {
+check! {
+    fn stratified_split_keeps_proportions(exercise = "stratified_split") {
         let f = fixture("week03");
         let t = titanic()?;
         let labels: Vec<u8> = t.survived.iter().map(|&v| v as u8).collect();
@@ -197,12 +190,11 @@ fn stratified_split_keeps_proportions() {
             )?;
         }
         Ok(())
-    });
+    }
 }
 
-#[test]
-fn imputers_match_sklearn() {
-    Check::new(LAB, "imputers_match_sklearn", "imputer").run(|| {
+check! {
+    fn imputers_match_sklearn(exercise = "imputer") {
         let f = fixture("week03");
         let x = matrix(&f, "/imputer_input");
         for (name, strategy) in [
@@ -229,12 +221,11 @@ fn imputers_match_sklearn() {
             )?;
         }
         Ok(())
-    });
+    }
 }
 
-#[test]
-fn scalers_match_sklearn() {
-    Check::new(LAB, "scalers_match_sklearn", "scalers").run(|| {
+check! {
+    fn scalers_match_sklearn(exercise = "scalers") {
         let f = fixture("week03");
         let (train, test) = (matrix(&f, "/scalers/train"), matrix(&f, "/scalers/test"));
         let mut std = StandardScaler::default();
@@ -273,12 +264,11 @@ fn scalers_match_sklearn() {
                 .view(),
             Tol::rel(1e-12).and_abs(1e-15),
         )
-    });
+    }
 }
 
-#[test]
-fn one_hot_matches_sklearn() {
-    Check::new(LAB, "one_hot_matches_sklearn", "one_hot").run(|| {
+check! {
+    fn one_hot_matches_sklearn(exercise = "one_hot") {
         let f = fixture("week03");
         let (train, test) = (strings(&f, "/one_hot/train"), strings(&f, "/one_hot/test"));
         let mut enc = OneHotEncoder::new(HandleUnknown::Ignore);
@@ -333,12 +323,11 @@ fn one_hot_matches_sklearn() {
             "unknown-category error",
             format!("should name the unknown value `4th`, says: {msg}"),
         )
-    });
+    }
 }
 
-#[test]
-fn pipeline_fits_on_train_only() {
-    Check::new(LAB, "pipeline_fits_on_train_only", "pipeline").run(|| {
+check! {
+    fn pipeline_fits_on_train_only(exercise = "pipeline") {
         // Train and test with very different statistics: a pipeline that refits on the test rows,
         // or learns anything from them, gives a different output.
         let train = array![[1.0, 10.0], [f64::NAN, 20.0], [3.0, f64::NAN], [5.0, 40.0]];
@@ -397,12 +386,11 @@ fn pipeline_fits_on_train_only() {
             head.view(),
             Tol::rel(1e-9).and_abs(1e-12),
         )
-    });
+    }
 }
 
-#[test]
-fn sigmoid_is_stable() {
-    Check::new(LAB, "sigmoid_is_stable", "sigmoid").run(|| {
+check! {
+    fn sigmoid_is_stable(exercise = "sigmoid") {
         close("sigmoid(0)", 0.5, sigmoid(0.0), Tol::abs(0.0))?;
         close(
             "sigmoid(2)",
@@ -429,12 +417,11 @@ fn sigmoid_is_stable() {
             "sigmoid(-1000)",
             "must be finite",
         )
-    });
+    }
 }
 
-#[test]
-fn metrics_match_sklearn() {
-    Check::new(LAB, "metrics_match_sklearn", "metrics").run(|| {
+check! {
+    fn metrics_match_sklearn(exercise = "metrics") {
         let f = fixture("week03");
         let (t, p) = (nums(&f, "/metrics/y_true"), nums(&f, "/metrics/y_pred"));
         let m = binary_metrics(t.view(), p.view()).called("binary_metrics")?;
@@ -464,12 +451,11 @@ fn metrics_match_sklearn() {
             none.precision,
             Tol::abs(0.0),
         )
-    });
+    }
 }
 
-#[test]
-fn logistic_regression_reaches_sklearns_loss_and_beats_the_baseline() {
-    Check::new(LAB, "logistic_regression_reaches_sklearns_loss_and_beats_the_baseline", "fit_logistic").run(|| {
+check! {
+    fn logistic_regression_reaches_sklearns_loss_and_beats_the_baseline(exercise = "fit_logistic") {
         let f = fixture("week03");
         let t = titanic()?;
         let labels: Vec<u8> = t.survived.iter().map(|&v| v as u8).collect();
@@ -490,12 +476,11 @@ fn logistic_regression_reaches_sklearns_loss_and_beats_the_baseline() {
         close("baseline accuracy against the fixtures script", num(&f, "/titanic/baseline_test_accuracy"), base, Tol::rel(1e-12))?;
         ensure(acc >= base + 0.10, "beats the baseline", format!("test accuracy {acc:.3} should beat the majority-class baseline {base:.3} by at least 10 points"))?;
         close("test accuracy against scikit-learn's LogisticRegression", num(&f, "/titanic/sklearn_test_accuracy"), acc, Tol::abs(0.02))
-    });
+    }
 }
 
-#[test]
-fn bad_input_returns_errors() {
-    Check::new(LAB, "bad_input_returns_errors", "imputer").run(|| {
+check! {
+    fn bad_input_returns_errors(exercise = "imputer") {
         let empty = Array1::<f64>::zeros(0);
         expect_err("mean of an empty column", mean(empty.view()))?;
         let all_missing = array![[1.0, f64::NAN], [2.0, f64::NAN]];
@@ -559,5 +544,5 @@ fn bad_input_returns_errors() {
             out.view(),
             Tol::abs(0.0),
         )
-    });
+    }
 }

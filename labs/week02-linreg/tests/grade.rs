@@ -4,11 +4,10 @@
 //! `fixtures/make_fixtures.py`), closed forms and hand-worked cases.
 
 use grader::{
-    Called, Check, Failure, Outcome, Tol, close, close_array, ensure, expect_err, fixture, num,
+    Called, Failure, Outcome, Tol, check, close, close_array, ensure, expect_err, fixture, num,
     nums,
 };
 use ndarray::{Array1, Array2, ArrayView1, Axis, array};
-use std::time::Duration;
 use week02_linreg::gradients::{numerical_gradient, relative_error};
 use week02_linreg::linreg::{
     GdConfig, LinearModel, SgdConfig, cholesky_solve, fit_gradient_descent, fit_minibatch_sgd,
@@ -17,8 +16,6 @@ use week02_linreg::linreg::{
 use week02_linreg::losses::{huber, huber_grad, mae, mae_grad, mse, mse_grad};
 use week02_linreg::scaling::Standardizer;
 use week02_linreg::vectors::{cosine_similarity, dot, norm_l1, norm_l2};
-
-const LAB: &str = "week02";
 
 /// The diabetes data: x [442, 10], y [442].
 fn diabetes() -> Result<(Array2<f64>, Array1<f64>), Failure> {
@@ -40,9 +37,8 @@ fn diabetes_standardised() -> Result<(Array2<f64>, Array1<f64>), Failure> {
     Ok((xs, y))
 }
 
-#[test]
-fn dot_matches_numpy() {
-    Check::new(LAB, "dot_matches_numpy", "dot").run(|| {
+check! {
+    fn dot_matches_numpy(exercise = "dot") {
         let f = fixture("week02");
         let (a, b) = (nums(&f, "/vectors/a"), nums(&f, "/vectors/b"));
         close(
@@ -57,12 +53,11 @@ fn dot_matches_numpy() {
             dot(array![1., 2., 3.].view(), array![4., 5., 6.].view()).called("dot")?,
             Tol::rel(0.0),
         )
-    });
+    }
 }
 
-#[test]
-fn norms_match_numpy() {
-    Check::new(LAB, "norms_match_numpy", "norms").run(|| {
+check! {
+    fn norms_match_numpy(exercise = "norms") {
         let f = fixture("week02");
         let (a, b) = (nums(&f, "/vectors/a"), nums(&f, "/vectors/b"));
         close(
@@ -89,17 +84,11 @@ fn norms_match_numpy() {
             cosine_similarity(a.view(), b.view()).called("cosine_similarity")?,
             Tol::rel(1e-12),
         )
-    });
+    }
 }
 
-#[test]
-fn numerical_gradient_matches_closed_form() {
-    Check::new(
-        LAB,
-        "numerical_gradient_matches_closed_form",
-        "numerical_gradient",
-    )
-    .run(|| {
+check! {
+    fn numerical_gradient_matches_closed_form(exercise = "numerical_gradient") {
         // f(x) = x0³ + x0·x1 + sin(x2), ∇f = (3x0² + x1, x0, cos(x2))
         let f = |x: ArrayView1<f64>| x[0].powi(3) + x[0] * x[1] + x[2].sin();
         let x = array![1.5, -2.0, 0.3];
@@ -122,12 +111,11 @@ fn numerical_gradient_matches_closed_form() {
             g.view(),
             Tol::abs(1e-12),
         )
-    });
+    }
 }
 
-#[test]
-fn relative_error_is_hand_worked() {
-    Check::new(LAB, "relative_error_is_hand_worked", "relative_error").run(|| {
+check! {
+    fn relative_error_is_hand_worked(exercise = "relative_error") {
         // ‖(3,4) − (0,0)‖ / (5 + 0) = 1; ‖(1,0) − (0,1)‖ / (1 + 1) = √2 / 2
         close(
             "relative_error([3,4], [0,0])",
@@ -149,69 +137,55 @@ fn relative_error_is_hand_worked() {
             relative_error(array![0.].view(), array![0.].view()).called("relative_error")?,
             Tol::abs(0.0),
         )
-    });
+    }
 }
 
 /// A loss as the checks call it: (y_true, y_pred, δ) → value or gradient.
 type LossFn<T> = fn(ArrayView1<f64>, ArrayView1<f64>, f64) -> week02_linreg::Result<T>;
 
-fn loss_check(
-    name: &'static str,
-    exercise: &'static str,
-    value: LossFn<f64>,
-    grad: LossFn<Array1<f64>>,
-) {
-    Check::new(LAB, name, exercise).run(move || {
-        let f = fixture("week02");
-        let (y, p, delta) = (
-            nums(&f, "/losses/y_true"),
-            nums(&f, "/losses/y_pred"),
-            num(&f, "/losses/delta"),
-        );
-        close(
-            &format!("{exercise}(y_true, y_pred) against the numpy/scikit-learn value"),
-            num(&f, &format!("/losses/{exercise}")),
-            value(y.view(), p.view(), delta).called(exercise)?,
-            Tol::rel(1e-12),
-        )?;
-        let g = grad(y.view(), p.view(), delta).called(&format!("{exercise}_grad"))?;
-        close_array(
-            &format!("{exercise}_grad(y_true, y_pred) against numpy"),
-            nums(&f, &format!("/losses/{exercise}_grad")).view(),
-            g.view(),
-            Tol::rel(1e-12).and_abs(1e-15),
-        )
-    });
-}
-
-#[test]
-fn mse_and_gradient_match_numpy() {
-    loss_check(
-        "mse_and_gradient_match_numpy",
-        "mse",
-        |y, p, _| mse(y, p),
-        |y, p, _| mse_grad(y, p),
+/// A loss and its gradient against the fixture's numpy/scikit-learn values.
+fn loss_matches(exercise: &'static str, value: LossFn<f64>, grad: LossFn<Array1<f64>>) -> Outcome {
+    let f = fixture("week02");
+    let (y, p, delta) = (
+        nums(&f, "/losses/y_true"),
+        nums(&f, "/losses/y_pred"),
+        num(&f, "/losses/delta"),
     );
+    close(
+        &format!("{exercise}(y_true, y_pred) against the numpy/scikit-learn value"),
+        num(&f, &format!("/losses/{exercise}")),
+        value(y.view(), p.view(), delta).called(exercise)?,
+        Tol::rel(1e-12),
+    )?;
+    let g = grad(y.view(), p.view(), delta).called(&format!("{exercise}_grad"))?;
+    close_array(
+        &format!("{exercise}_grad(y_true, y_pred) against numpy"),
+        nums(&f, &format!("/losses/{exercise}_grad")).view(),
+        g.view(),
+        Tol::rel(1e-12).and_abs(1e-15),
+    )
 }
 
-#[test]
-fn mae_and_gradient_match_numpy() {
-    loss_check(
-        "mae_and_gradient_match_numpy",
-        "mae",
-        |y, p, _| mae(y, p),
-        |y, p, _| mae_grad(y, p),
-    );
+check! {
+    fn mse_and_gradient_match_numpy(exercise = "mse") {
+        loss_matches("mse", |y, p, _| mse(y, p), |y, p, _| mse_grad(y, p))
+    }
 }
 
-#[test]
-fn huber_and_gradient_match_numpy() {
-    loss_check("huber_and_gradient_match_numpy", "huber", huber, huber_grad);
+check! {
+    fn mae_and_gradient_match_numpy(exercise = "mae") {
+        loss_matches("mae", |y, p, _| mae(y, p), |y, p, _| mae_grad(y, p))
+    }
 }
 
-#[test]
-fn cholesky_solve_is_hand_worked() {
-    Check::new(LAB, "cholesky_solve_is_hand_worked", "cholesky_solve").run(|| {
+check! {
+    fn huber_and_gradient_match_numpy(exercise = "huber") {
+        loss_matches("huber", huber, huber_grad)
+    }
+}
+
+check! {
+    fn cholesky_solve_is_hand_worked(exercise = "cholesky_solve") {
         // A = [[4,2,2],[2,5,3],[2,3,6]] is symmetric positive definite (minors 4, 16, 64);
         // with z = (1, −2, 3), A z = (6, 1, 14).
         let a = array![[4.0, 2.0, 2.0], [2.0, 5.0, 3.0], [2.0, 3.0, 6.0]];
@@ -232,12 +206,11 @@ fn cholesky_solve_is_hand_worked() {
             "error for a singular matrix",
             format!("should say the system is singular, says: {msg}"),
         )
-    });
+    }
 }
 
-#[test]
-fn normal_equations_match_sklearn() {
-    Check::new(LAB, "normal_equations_match_sklearn", "normal_equations").run(|| {
+check! {
+    fn normal_equations_match_sklearn(exercise = "normal_equations") {
         let f = fixture("week02");
         let (x, y) = diabetes()?;
         let m = fit_normal_equations(x.view(), y.view()).called("fit_normal_equations")?;
@@ -253,17 +226,11 @@ fn normal_equations_match_sklearn() {
             m.intercept,
             Tol::rel(1e-6),
         )
-    });
+    }
 }
 
-#[test]
-fn collinear_columns_are_a_clear_error() {
-    Check::new(
-        LAB,
-        "collinear_columns_are_a_clear_error",
-        "normal_equations",
-    )
-    .run(|| {
+check! {
+    fn collinear_columns_are_a_clear_error(exercise = "normal_equations") {
         let (x, y) = diabetes()?;
         // Append bmi + 2·bp: a column that adds no information.
         let extra = &x.column(2) + &(&x.column(3) * 2.0);
@@ -277,12 +244,11 @@ fn collinear_columns_are_a_clear_error() {
             "error for collinear columns",
             format!("should say the system is singular and name column 10, says: {msg}"),
         )
-    });
+    }
 }
 
-#[test]
-fn mse_gradient_passes_gradient_check() {
-    Check::new(LAB, "mse_gradient_passes_gradient_check", "mse_gradient").run(|| {
+check! {
+    fn mse_gradient_passes_gradient_check(exercise = "mse_gradient") {
         let (xs, y) = diabetes_standardised()?;
         let model = LinearModel {
             weights: Array1::linspace(-3.0, 3.0, 10),
@@ -320,12 +286,11 @@ fn mse_gradient_passes_gradient_check() {
             Array1::from(analytic).view(),
             Tol::rel(1e-6).and_abs(1e-6),
         )
-    });
+    }
 }
 
-#[test]
-fn standardizer_matches_sklearn() {
-    Check::new(LAB, "standardizer_matches_sklearn", "standardize").run(|| {
+check! {
+    fn standardizer_matches_sklearn(exercise = "standardize") {
         let f = fixture("week02");
         let (x, _) = diabetes()?;
         let s = Standardizer::fit(x.view()).called("Standardizer::fit")?;
@@ -349,12 +314,11 @@ fn standardizer_matches_sklearn() {
             constant.scale[0],
             Tol::abs(0.0),
         )
-    });
+    }
 }
 
-#[test]
-fn gradient_descent_reaches_optimal_loss() {
-    Check::new(LAB, "gradient_descent_reaches_optimal_loss", "gradient_descent").timeout(Duration::from_secs(30)).run(|| {
+check! {
+    fn gradient_descent_reaches_optimal_loss(exercise = "gradient_descent", timeout_s = 30) {
         let f = fixture("week02");
         let optimum = num(&f, "/diabetes/train_mse");
         let (xs, y) = diabetes_standardised()?;
@@ -363,12 +327,11 @@ fn gradient_descent_reaches_optimal_loss() {
         close("loss at all-zero parameters = mean(y²)", y.mapv(|v| v * v).mean().unwrap_or(0.0), fit.losses[0], Tol::rel(1e-12))?;
         ensure(fit.losses.windows(2).all(|w| w[1] <= w[0]), "loss history", "with lr 0.1 on standardised features every step must lower the loss")?;
         close("final training MSE against scikit-learn's optimum", optimum, *fit.losses.last().unwrap_or(&f64::NAN), Tol::rel(1e-3))
-    });
+    }
 }
 
-#[test]
-fn minibatch_sgd_gets_near_the_optimum() {
-    Check::new(LAB, "minibatch_sgd_gets_near_the_optimum", "minibatch_sgd").timeout(Duration::from_secs(30)).run(|| {
+check! {
+    fn minibatch_sgd_gets_near_the_optimum(exercise = "minibatch_sgd", timeout_s = 30) {
         let f = fixture("week02");
         let optimum = num(&f, "/diabetes/train_mse");
         let (xs, y) = diabetes_standardised()?;
@@ -380,12 +343,11 @@ fn minibatch_sgd_gets_near_the_optimum() {
         ensure(again == fit, "reproducibility", "two runs with the same seed must give the same model and losses")?;
         let other = fit_minibatch_sgd(xs.view(), y.view(), SgdConfig { seed: 7, ..cfg }).called("fit_minibatch_sgd")?;
         ensure(other.model != fit.model, "shuffling", "another seed must visit the rows in another order and end elsewhere")
-    });
+    }
 }
 
-#[test]
-fn r2_matches_sklearn() {
-    Check::new(LAB, "r2_matches_sklearn", "r2").run(|| {
+check! {
+    fn r2_matches_sklearn(exercise = "r2") {
         let f = fixture("week02");
         let (y, p) = (nums(&f, "/losses/y_true"), nums(&f, "/losses/y_pred"));
         close(
@@ -403,17 +365,11 @@ fn r2_matches_sklearn() {
             "error for constant y_true",
             "should explain that R² is undefined",
         )
-    });
+    }
 }
 
-#[test]
-fn test_r2_on_seeded_split_matches_sklearn() {
-    Check::new(
-        LAB,
-        "test_r2_on_seeded_split_matches_sklearn",
-        "normal_equations",
-    )
-    .run(|| {
+check! {
+    fn test_r2_on_seeded_split_matches_sklearn(exercise = "normal_equations") {
         let f = fixture("week02");
         let (x, y) = diabetes()?;
         let (train, test) = wb_data::train_test_indices(
@@ -455,12 +411,11 @@ fn test_r2_on_seeded_split_matches_sklearn() {
             mse(y_test.view(), pred.view()).called("mse")?,
             Tol::rel(1e-6),
         )
-    });
+    }
 }
 
-#[test]
-fn bad_input_returns_errors() {
-    Check::new(LAB, "bad_input_returns_errors", "normal_equations").run(|| -> Outcome {
+check! {
+    fn bad_input_returns_errors(exercise = "normal_equations") {
         let x = array![[1.0, 2.0], [3.0, 5.0], [4.0, 1.0]];
         let y = array![1.0, 2.0, 3.0];
         let nan_x = array![[1.0, f64::NAN], [3.0, 5.0], [4.0, 1.0]];
@@ -531,5 +486,5 @@ fn bad_input_returns_errors() {
             r2_score(y.view(), m.predict(x.view()).called("predict")?.view()).called("r2_score")?,
             Tol::abs(1e-9),
         )
-    });
+    }
 }

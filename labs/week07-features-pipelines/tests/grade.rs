@@ -4,7 +4,7 @@
 //! `ColumnTransformer`, numpy quantiles, pandas group-bys; made by `fixtures/make_fixtures.py`).
 
 use grader::{
-    Called, Check, Failure, Tol, close, close_array, ensure, expect_err, fixture, matrix,
+    Called, Failure, Tol, check, close, close_array, ensure, expect_err, fixture, matrix,
 };
 use ndarray::{Array1, Axis, array, s};
 use serde_json::Value;
@@ -14,8 +14,6 @@ use week07_features_pipelines::frame::{CATEGORICAL, Column, Frame, NUMERIC, SKEW
 use week07_features_pipelines::transform::{
     ColumnTransformer, NumericPipeline, OneHot, TargetEncoder, Transformer, encode, target_table,
 };
-
-const LAB: &str = "week07";
 
 /// The credit frame, its targets, and the training and test rows of the lab's split.
 type Credit = (Frame, Vec<usize>, Vec<usize>, Vec<usize>);
@@ -28,9 +26,8 @@ fn credit() -> Result<Credit, Failure> {
     Ok((frame, y, tr, te))
 }
 
-#[test]
-fn polynomial_features_match_sklearn() {
-    Check::new(LAB, "polynomial_features_match_sklearn", "polynomial").run(|| {
+check! {
+    fn polynomial_features_match_sklearn(exercise = "polynomial") {
         let f = fixture("week07");
         let x = matrix(&f, "/poly_x");
         close_array(
@@ -49,12 +46,11 @@ fn polynomial_features_match_sklearn() {
                 .view(),
             Tol::rel(1e-15),
         )
-    });
+    }
 }
 
-#[test]
-fn quantile_bins_match_numpy() {
-    Check::new(LAB, "quantile_bins_match_numpy", "bins").run(|| {
+check! {
+    fn quantile_bins_match_numpy(exercise = "bins") {
         let f = fixture("week07");
         let (frame, _, tr, te) = credit()?;
         let age = frame.numeric("Age").called("Age")?;
@@ -86,12 +82,11 @@ fn quantile_bins_match_numpy() {
             bins.view(),
             Tol::abs(0.0),
         )
-    });
+    }
 }
 
-#[test]
-fn numeric_pipeline_matches_sklearn() {
-    Check::new(LAB, "numeric_pipeline_matches_sklearn", "numeric_pipeline").run(|| {
+check! {
+    fn numeric_pipeline_matches_sklearn(exercise = "numeric_pipeline") {
         let f = fixture("week07");
         let (frame, y, tr, te) = credit()?;
         let ytr: Vec<usize> = tr.iter().map(|&i| y[i]).collect();
@@ -107,17 +102,11 @@ fn numeric_pipeline_matches_sklearn() {
             out.slice(s![..6, ..]).view(),
             Tol::rel(1e-9).and_abs(1e-12),
         )
-    });
+    }
 }
 
-#[test]
-fn column_transformer_fits_on_train_only() {
-    Check::new(
-        LAB,
-        "column_transformer_fits_on_train_only",
-        "column_transformer",
-    )
-    .run(|| {
+check! {
+    fn column_transformer_fits_on_train_only(exercise = "column_transformer") {
         let f = fixture("week07");
         let (frame, y, tr, te) = credit()?;
         let ytr: Vec<usize> = tr.iter().map(|&i| y[i]).collect();
@@ -184,12 +173,11 @@ fn column_transformer_fits_on_train_only() {
             mean.view(),
             Tol::abs(1e-9),
         )
-    });
+    }
 }
 
-#[test]
-fn out_of_fold_encoding_differs_from_the_leaky_one_as_expected() {
-    Check::new(LAB, "out_of_fold_encoding_differs_from_the_leaky_one_as_expected", "target_encoding").run(|| {
+check! {
+    fn out_of_fold_encoding_differs_from_the_leaky_one_as_expected(exercise = "target_encoding") {
         let f = fixture("week07");
         let (frame, y, _, _) = credit()?;
         let job = frame.categorical("Job").called("Job")?;
@@ -212,12 +200,11 @@ fn out_of_fold_encoding_differs_from_the_leaky_one_as_expected() {
         let separates = |e: &ndarray::Array2<f64>| (0..y.len()).all(|i| (e[[i, 0]] > prior) == (y[i] == 1));
         ensure(separates(&leaky), "leaky encoding", "on an ID column the in-sample encoding must reveal every target (above the prior exactly for the positives)")?;
         ensure(honest.iter().all(|&v| (v - honest[[0, 0]]).abs() < 0.01), "out-of-fold encoding", "on an ID column, out of fold, every row must get (nearly) the prior: it never saw its own target")
-    });
+    }
 }
 
-#[test]
-fn slice_metrics_match_pandas() {
-    Check::new(LAB, "slice_metrics_match_pandas", "slices").run(|| {
+check! {
+    fn slice_metrics_match_pandas(exercise = "slices") {
         let f = fixture("week07");
         let slices: Vec<Option<String>> = f["slices"]["slice"]
             .as_array()
@@ -272,12 +259,11 @@ fn slice_metrics_match_pandas() {
             )?;
         }
         Ok(())
-    });
+    }
 }
 
-#[test]
-fn bad_input_returns_errors() {
-    Check::new(LAB, "bad_input_returns_errors", "numeric_pipeline").run(|| {
+check! {
+    fn bad_input_returns_errors(exercise = "numeric_pipeline") {
         let frame = Frame::new(
             vec!["a".into()],
             vec![Column::Num(array![f64::NAN, f64::NAN])],
@@ -329,5 +315,5 @@ fn bad_input_returns_errors() {
             out.view(),
             Tol::rel(1e-12),
         )
-    });
+    }
 }

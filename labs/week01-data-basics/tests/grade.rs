@@ -4,7 +4,7 @@
 //! `fixtures/make_fixtures.py`) and hand-worked cases.
 
 use grader::{
-    Called, Check, Failure, Tol, close_array, ensure, expect_err, fixture, matrix, num, nums,
+    Called, Failure, Tol, check, close_array, ensure, expect_err, fixture, matrix, num, nums,
 };
 use ndarray::{Array1, Array2, array, s};
 use serde_json::Value;
@@ -18,8 +18,6 @@ use week01_data_basics::frames::{
     species_summary, to_matrix,
 };
 use week01_data_basics::polars::prelude::*;
-
-const LAB: &str = "week01";
 
 fn iris() -> Result<Array2<f64>, Failure> {
     let path = wb_data::dataset("tabular/iris.csv").called("iris.csv")?;
@@ -89,9 +87,8 @@ fn same<T: PartialEq + std::fmt::Debug>(
     }
 }
 
-#[test]
-fn vandermonde_matches_numpy() {
-    Check::new(LAB, "vandermonde_matches_numpy", "vandermonde").run(|| {
+check! {
+    fn vandermonde_matches_numpy(exercise = "vandermonde") {
         let f = fixture("week01");
         let got = vandermonde(nums(&f, "/iris/vander_input").view(), 3).called("vandermonde")?;
         close_array(
@@ -100,12 +97,11 @@ fn vandermonde_matches_numpy() {
             got.view(),
             Tol::rel(1e-15),
         )
-    });
+    }
 }
 
-#[test]
-fn slicing_and_masks_match_numpy() {
-    Check::new(LAB, "slicing_and_masks_match_numpy", "slicing").run(|| {
+check! {
+    fn slicing_and_masks_match_numpy(exercise = "slicing") {
         let f = fixture("week01");
         let x = iris()?;
         let corner = even_rows_last_columns(x.slice(s![..7, ..]).view(), 3)
@@ -123,12 +119,11 @@ fn slicing_and_masks_match_numpy() {
             long.view(),
             Tol::abs(0.0),
         )
-    });
+    }
 }
 
-#[test]
-fn reductions_match_numpy() {
-    Check::new(LAB, "reductions_match_numpy", "reductions").run(|| {
+check! {
+    fn reductions_match_numpy(exercise = "reductions") {
         let f = fixture("week01");
         let x = iris()?;
         let st = column_stats(x.view()).called("column_stats")?;
@@ -163,12 +158,11 @@ fn reductions_match_numpy() {
             norms.view(),
             Tol::rel(1e-12),
         )
-    });
+    }
 }
 
-#[test]
-fn broadcasting_matches_numpy() {
-    Check::new(LAB, "broadcasting_matches_numpy", "broadcasting").run(|| {
+check! {
+    fn broadcasting_matches_numpy(exercise = "broadcasting") {
         let f = fixture("week01");
         let x = iris()?;
         let z = standardize_columns(x.view()).called("standardize_columns")?;
@@ -209,12 +203,11 @@ fn broadcasting_matches_numpy() {
             constant.view(),
             Tol::abs(0.0),
         )
-    });
+    }
 }
 
-#[test]
-fn null_counts_and_cleaning_match_pandas() {
-    Check::new(LAB, "null_counts_and_cleaning_match_pandas", "nulls").run(|| {
+check! {
+    fn null_counts_and_cleaning_match_pandas(exercise = "nulls") {
         let f = fixture("week01");
         let df = penguins()?;
         let got = null_counts(&df);
@@ -265,12 +258,11 @@ fn null_counts_and_cleaning_match_pandas() {
             &fixture_floats(&f, "/penguins/body_mass_head"),
             &floats(&clean, "body_mass_g")?[..10],
         )
-    });
+    }
 }
 
-#[test]
-fn filter_and_sort_match_pandas() {
-    Check::new(LAB, "filter_and_sort_match_pandas", "filter_sort").run(|| {
+check! {
+    fn filter_and_sort_match_pandas(exercise = "filter_sort") {
         let f = fixture("week01");
         let heavy = heavy_on_dream(&penguins()?, 4000).called("heavy_on_dream")?;
         let names: Vec<String> = heavy
@@ -298,12 +290,11 @@ fn filter_and_sort_match_pandas() {
             &fixture_floats(&f, "/penguins/heavy_on_dream/body_mass_g"),
             &floats(&heavy, "body_mass_g")?,
         )
-    });
+    }
 }
 
-#[test]
-fn group_by_matches_pandas() {
-    Check::new(LAB, "group_by_matches_pandas", "group_by").run(|| {
+check! {
+    fn group_by_matches_pandas(exercise = "group_by") {
         let f = fixture("week01");
         let sm = species_summary(&penguins()?).called("species_summary")?;
         same(
@@ -331,12 +322,11 @@ fn group_by_matches_pandas() {
             mean.view(),
             Tol::rel(1e-12),
         )
-    });
+    }
 }
 
-#[test]
-fn left_join_matches_pandas() {
-    Check::new(LAB, "left_join_matches_pandas", "join").run(|| {
+check! {
+    fn left_join_matches_pandas(exercise = "join") {
         let f = fixture("week01");
         let clean = clean_penguins(&penguins()?).called("clean_penguins")?;
         let islands =
@@ -356,17 +346,11 @@ fn left_join_matches_pandas() {
             &fixture_floats(&f, "/penguins/joined_latitude"),
             &floats(&joined, "latitude")?,
         )
-    });
+    }
 }
 
-#[test]
-fn to_matrix_matches_pandas_and_refuses_nulls() {
-    Check::new(
-        LAB,
-        "to_matrix_matches_pandas_and_refuses_nulls",
-        "to_matrix",
-    )
-    .run(|| {
+check! {
+    fn to_matrix_matches_pandas_and_refuses_nulls(exercise = "to_matrix") {
         let f = fixture("week01");
         let df = penguins()?;
         let clean = clean_penguins(&df).called("clean_penguins")?;
@@ -393,12 +377,11 @@ fn to_matrix_matches_pandas_and_refuses_nulls() {
             to_matrix(&df, &["wingspan"]),
         )?;
         Ok(())
-    });
+    }
 }
 
-#[test]
-fn feature_matrix_matches_pandas() {
-    Check::new(LAB, "feature_matrix_matches_pandas", "features").run(|| {
+check! {
+    fn feature_matrix_matches_pandas(exercise = "features") {
         let f = fixture("week01");
         let fs = penguin_features(&penguins()?).called("penguin_features")?;
         let names: Vec<String> = fixture_texts(&f, "/penguins/features/names")
@@ -429,12 +412,11 @@ fn feature_matrix_matches_pandas() {
                 fs.dropped_rows, fs.unknown_sex
             ),
         )
-    });
+    }
 }
 
-#[test]
-fn bad_input_returns_errors() {
-    Check::new(LAB, "bad_input_returns_errors", "broadcasting").run(|| {
+check! {
+    fn bad_input_returns_errors(exercise = "broadcasting") {
         expect_err(
             "standardize_columns of an empty matrix",
             standardize_columns(Array2::<f64>::zeros((0, 3)).view()),
@@ -461,5 +443,5 @@ fn bad_input_returns_errors() {
             d.view(),
             Tol::rel(1e-15),
         )
-    });
+    }
 }
