@@ -217,13 +217,7 @@ mod tests {
         let meta: LabToml = toml::from_str(
             r#"
             [lab]
-            week = 99
-            package = "week99-test"
             title = "t"
-            phase = 0
-            chapter = "x.md"
-            [grading]
-            test = "week99_test"
             [[exercise]]
             id = "dot"
             file = "src/lib.rs"
@@ -236,6 +230,36 @@ mod tests {
             dir: PathBuf::from("labs/week99-test"),
             meta,
         }
+    }
+
+    #[test]
+    fn what_the_folder_says_is_derived_and_may_not_be_written() {
+        let dir = std::env::temp_dir().join(format!("wb-lab-toml-{}", std::process::id()));
+        let lab_dir = dir.join("week17-tokenization");
+        std::fs::create_dir_all(&lab_dir).unwrap();
+        std::fs::write(lab_dir.join("lab.toml"), "[lab]\ntitle = \"Tokens\"\n").unwrap();
+        let lab = Lab::load(&lab_dir).unwrap();
+        assert_eq!(lab.meta.lab.week, 17);
+        assert_eq!(lab.package(), "week17-tokenization");
+        assert_eq!(lab.meta.lab.phase, 3);
+        assert_eq!(
+            lab.meta.lab.chapter,
+            "book/src/phase3/week17-tokenization.md"
+        );
+        assert!(lab.meta.grading.allowed_to_pass.is_empty());
+        std::fs::write(
+            lab_dir.join("lab.toml"),
+            "[lab]\ntitle = \"Tokens\"\nweek = 17\n",
+        )
+        .unwrap();
+        let err = format!("{:#}", Lab::load(&lab_dir).unwrap_err());
+        assert!(err.contains("unknown field `week`"), "{err}");
+        let odd = dir.join("tokenization");
+        std::fs::create_dir_all(&odd).unwrap();
+        std::fs::write(odd.join("lab.toml"), "[lab]\ntitle = \"Tokens\"\n").unwrap();
+        let err = format!("{:#}", Lab::load(&odd).unwrap_err());
+        assert!(err.contains("named weekNN-slug"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
