@@ -5,9 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 for toml in labs/*/lab.toml; do
-  pkg=$(sed -n 's/^package = "\(.*\)"/\1/p' "$toml")
+  pkg=$(basename "$(dirname "$toml")")
   if [ $# -gt 0 ] && [[ " $* " != *" $pkg "* ]]; then continue; fi
-  chapter=$(sed -n 's/^chapter = "\(.*\)"/\1/p' "$toml")
+  # The chapter is book/src/phase<P>/<package>.md (lab.toml does not repeat it).
+  chapter=$(ls book/src/phase*/"$pkg".md 2>/dev/null | head -1)
+  [ -n "$chapter" ] || { echo "$pkg has no chapter book/src/phase*/$pkg.md" >&2; exit 1; }
   week=${pkg%%-*}
   dir=$(dirname "$chapter")
   echo "$pkg → $dir/$week/, $dir/$pkg-output.txt"

@@ -232,6 +232,16 @@ pub fn write_json_out(path: &Path, json: &str) -> anyhow::Result<()> {
     std::fs::write(path, json).map_err(fail)
 }
 
+/// Parses a count that must be at least 1 (a clap `value_parser`: `--max-batch 0` is refused when
+/// the lab starts, with the range).
+pub fn at_least_one(arg: &str) -> Result<usize, String> {
+    match arg.parse::<usize>() {
+        Ok(0) => Err("must be at least 1, got 0".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("expected a whole number ≥ 1, got `{arg}`")),
+    }
+}
+
 /// Parses `--json-out FILE` (a clap `value_parser`): creates the file's folder and checks that
 /// the file can be written there, so that a bad path fails when the lab starts, not after its
 /// training. A file that did not exist is removed again; an existing one is left as it is.
@@ -337,6 +347,14 @@ mod tests {
         let err = lab.envelope(&Bad { plots: 1 }, 0.0).unwrap_err();
         assert!(err.to_string().contains("`plots`"), "{err}");
         assert!(lab.envelope(&3.0, 0.0).is_err());
+    }
+
+    #[test]
+    fn counts_start_at_one() {
+        assert_eq!(at_least_one("3"), Ok(3));
+        assert_eq!(at_least_one("0").unwrap_err(), "must be at least 1, got 0");
+        assert!(at_least_one("-1").unwrap_err().contains("`-1`"));
+        assert!(at_least_one("many").is_err());
     }
 
     #[test]

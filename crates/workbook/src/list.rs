@@ -31,6 +31,26 @@ pub fn list(root: &Path) -> Result<()> {
     let map = roadmap();
     let labs = built_labs(root)?;
     let progress = Progress::load(root)?;
+    let shared = |planned: &crate::roadmap::PlannedLab| {
+        if planned.weeks[0] != planned.weeks[1] {
+            format!(" (weeks {}–{})", planned.weeks[0], planned.weeks[1])
+        } else {
+            String::new()
+        }
+    };
+    // Columns as wide as their widest entry (in characters: "–" is one), so every row lines up.
+    let lab_width = map
+        .lab
+        .iter()
+        .map(|p| format!("{}{}", p.package, shared(p)).chars().count())
+        .max()
+        .unwrap_or(0);
+    let status_width = labs
+        .iter()
+        .map(|l| status(root, l, &progress).chars().count())
+        .chain(["not built yet".len()])
+        .max()
+        .unwrap_or(0);
     for phase in &map.phase {
         println!(
             "\nPhase {} — {} (weeks {}–{})",
@@ -44,18 +64,13 @@ pub fn list(root: &Path) -> Result<()> {
             else {
                 continue;
             };
-            let shared = if planned.weeks[0] != planned.weeks[1] {
-                format!(" (weeks {}–{})", planned.weeks[0], planned.weeks[1])
-            } else {
-                String::new()
-            };
             let st = match labs.iter().find(|l| l.package() == planned.package) {
                 Some(lab) => status(root, lab, &progress),
                 None => "not built yet".to_string(),
             };
             println!(
-                "  week {week:>2}  {:<28} {:<34} {}",
-                format!("{}{}", planned.package, shared),
+                "  week {week:>2}  {:<lab_width$} {:<status_width$} {}",
+                format!("{}{}", planned.package, shared(planned)),
                 st,
                 planned.topics
             );

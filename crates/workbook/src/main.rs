@@ -53,6 +53,20 @@ enum Cmd {
 }
 
 fn main() {
+    // `workbook list | head`: stop quietly when the reader closes the pipe, as Unix tools do,
+    // instead of panicking in the middle of a println!.
+    let default_hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let message = info
+            .payload()
+            .downcast_ref::<String>()
+            .map(String::as_str)
+            .unwrap_or("");
+        if message.contains("Broken pipe") {
+            std::process::exit(0);
+        }
+        default_hook(info);
+    }));
     if let Err(e) = run(Cli::parse()) {
         eprintln!("error: {e:#}");
         std::process::exit(2);

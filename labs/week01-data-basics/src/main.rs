@@ -24,7 +24,7 @@ use week01_data_basics::frames::{
 /// Week 1: arrays with ndarray (on iris), DataFrames with polars (on penguins), plots with
 /// plotters, and a feature matrix built on purpose.
 #[derive(Debug, Parser)]
-#[command(version)]
+#[command(version, allow_negative_numbers = true)]
 struct Args {
     #[command(flatten)]
     lab: LabArgs,

@@ -24,7 +24,7 @@ use week02_linreg::vectors::cosine_similarity;
 /// SGD on the diabetes data (or any numeric CSV), with a gradient check and the effect of
 /// feature scaling.
 #[derive(Debug, Parser)]
-#[command(version)]
+#[command(version, allow_negative_numbers = true)]
 struct Args {
     /// A CSV file with a header row and only numeric cells [default: the shipped diabetes data]
     #[arg(long, value_name = "FILE.csv")]
@@ -169,6 +169,8 @@ fn main() -> ExitCode {
 }
 
 fn run(args: &Args, lab: &mut Lab) -> Result<Report> {
+    wb_core::check_positive("--learning-rate", args.learning_rate)?;
+    wb_core::check_positive("--huber-delta", args.huber_delta)?;
     if !(0.0..1.0).contains(&args.test_fraction) {
         bail!(
             "--test-fraction must be in [0, 1), got {}",

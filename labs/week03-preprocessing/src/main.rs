@@ -23,7 +23,7 @@ use week03_preprocessing::titanic::{Titanic, TitanicPreprocessor, load_titanic};
 /// Week 3: statistics from scratch, train/test splits, a preprocessing pipeline that fits on
 /// training rows only, and the Titanic mini-project against the majority-class baseline.
 #[derive(Debug, Parser)]
-#[command(version)]
+#[command(version, allow_negative_numbers = true)]
 struct Args {
     /// Share of the passengers held out as the test set, strictly between 0 and 1
     #[arg(long, value_name = "F", default_value_t = 0.2)]

@@ -21,7 +21,7 @@ use week04_supervised::supervised::{accuracy, linfa_linear, linfa_logistic};
 /// Week 4: supervised vs unsupervised learning (k-means from scratch vs linfa-clustering on iris;
 /// linfa-linear on diabetes and linfa-logistic on breast cancer) and the bias–variance trade-off.
 #[derive(Debug, Parser)]
-#[command(version)]
+#[command(version, allow_negative_numbers = true)]
 struct Args {
     /// Seed of the k-means starts, the splits and the synthetic data
     #[arg(long, default_value_t = 42)]

@@ -28,7 +28,7 @@ enum CriterionArg {
 /// gradient boosting, a depth sweep that shows overfitting, and ridge and lasso by coordinate
 /// descent beside linfa-elasticnet.
 #[derive(Debug, Parser)]
-#[command(version)]
+#[command(version, allow_negative_numbers = true)]
 struct Args {
     /// A CSV of numeric features and one label column for the tree section [default: breast cancer]
     #[arg(long, value_name = "FILE.csv")]

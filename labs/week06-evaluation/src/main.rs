@@ -23,7 +23,7 @@ use week06_evaluation::metrics::{
 /// averages, ROC and PR curves, AUC two ways, average precision, log loss, MAE/RMSE/R²) and
 /// k-fold and stratified k-fold cross-validation.
 #[derive(Debug, Parser)]
-#[command(version)]
+#[command(version, allow_negative_numbers = true)]
 struct Args {
     /// Share of the rows held out for testing, strictly between 0 and 1
     #[arg(long, value_name = "F", default_value_t = 0.3)]

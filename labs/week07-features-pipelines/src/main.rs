@@ -21,7 +21,7 @@ use week07_features_pipelines::transform::{
 /// Week 7: feature engineering and a column-transformer pipeline on the credit data, out-of-fold
 /// target encoding against the leaky version, error analysis by slice and a learning curve.
 #[derive(Debug, Parser)]
-#[command(version)]
+#[command(version, allow_negative_numbers = true)]
 struct Args {
     /// Share of the applicants held out for testing, strictly between 0 and 1
     #[arg(long, value_name = "F", default_value_t = 0.25)]

@@ -15,7 +15,7 @@ use week08_ml_service::service::{AppState, Limits, serve, shutdown_signal};
 /// Week 8: a production-grade ML REST service with axum — train a model artifact, serve it with
 /// validation, Prometheus metrics, JSON logs and graceful shutdown, and load-test it.
 #[derive(Debug, Parser)]
-#[command(version)]
+#[command(version, allow_negative_numbers = true)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -78,13 +78,13 @@ enum Command {
         #[arg(long, env = "PORT", default_value_t = 8080)]
         port: u16,
         /// Most records per request
-        #[arg(long, env = "MAX_BATCH", default_value_t = 256)]
+        #[arg(long, env = "MAX_BATCH", default_value_t = 256, value_parser = wb_lab::at_least_one)]
         max_batch: usize,
         /// Largest request body in bytes
-        #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 262_144)]
+        #[arg(long, env = "MAX_BODY_BYTES", default_value_t = 262_144, value_parser = wb_lab::at_least_one)]
         max_body_bytes: usize,
         /// Request timeout in milliseconds
-        #[arg(long, env = "TIMEOUT_MS", default_value_t = 10_000)]
+        #[arg(long, env = "TIMEOUT_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
         timeout_ms: u64,
     },
     /// Drive a URL with concurrent clients and report throughput and latency percentiles
@@ -96,7 +96,7 @@ enum Command {
         #[arg(long)]
         body: Option<String>,
         /// Concurrent clients
-        #[arg(long, default_value_t = 32)]
+        #[arg(long, default_value_t = 32, value_parser = wb_lab::at_least_one)]
         concurrency: usize,
         /// Total requests (instead of a duration)
         #[arg(long)]

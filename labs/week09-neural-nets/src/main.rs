@@ -18,7 +18,7 @@ use week09_neural_nets::perceptron::{Perceptron, train_perceptron};
 /// Week 9: the perceptron and its limit (XOR), activation functions, Xavier/He initialisation,
 /// and an MLP's decision boundaries on moons, spirals and XOR.
 #[derive(Debug, Parser)]
-#[command(version)]
+#[command(version, allow_negative_numbers = true)]
 struct Args {
     /// Seed of the data, the initialisation and the batches
     #[arg(long, default_value_t = 42)]

@@ -19,7 +19,7 @@ use week10_backprop::train::{accuracy, digits, layer_gradient_norms, train_epoch
 /// optimisers on Rosenbrock and on digits, vanishing and exploding gradients, and an MLP trained
 /// on digits.
 #[derive(Debug, Parser)]
-#[command(version)]
+#[command(version, allow_negative_numbers = true)]
 struct Args {
     /// Epochs of the final digits training
     #[arg(long, default_value_t = 30)]

@@ -18,7 +18,7 @@ use week11_cnn::model::{self, TrainConfig, accuracy, confusion, predict};
 /// Week 11: convolution from scratch (direct and im2col) against candle, a CNN on MNIST-10k and
 /// Fashion-MNIST, and what data augmentation buys when only 1,000 images are labelled.
 #[derive(Debug, Parser)]
-#[command(version)]
+#[command(version, allow_negative_numbers = true)]
 struct Args {
     /// Epochs of the MNIST and Fashion-MNIST trainings (8,000 images each)
     #[arg(long, default_value_t = 5)]

@@ -18,7 +18,7 @@ use week12_rnn::gradients::mean_gradient_norms;
 /// Week 12: RNN and LSTM cells against candle-nn, the gradient through time, the copy task, and
 /// a character-level LSTM trained on Moby-Dick.
 #[derive(Debug, Parser)]
-#[command(version)]
+#[command(version, allow_negative_numbers = true)]
 struct Args {
     /// Training steps of the character model (batches of 32 sequences of 64 characters)
     #[arg(long, default_value_t = 300)]

@@ -19,7 +19,7 @@ use week13_transformer::train::{Corpus, RunConfig, train_gpt, train_lstm};
 /// Week 13: attention with masks, multi-head attention, positions, a pre-LN block; a character
 /// GPT trained on Moby-Dick, saved and reloaded; why transformers won, measured.
 #[derive(Debug, Parser)]
-#[command(version)]
+#[command(version, allow_negative_numbers = true)]
 struct Args {
     /// Training steps of the GPT (batches of 32 sequences of 64 characters)
     #[arg(long, default_value_t = 400)]

@@ -22,7 +22,7 @@ use week14_training_loops::tracking::compare_runs;
 /// them, a run interrupted and resumed bit for bit, three runs compared from their logs, and
 /// matrix-product speed over sizes.
 #[derive(Debug, Parser)]
-#[command(version)]
+#[command(version, allow_negative_numbers = true)]
 struct Args {
     /// Folder for the runs (config, metrics log, checkpoint of each) [default: PLOTS/runs]
     #[arg(long, value_name = "DIR")]
