@@ -371,3 +371,35 @@ fn week08_refuses_a_zero_limit_at_start() {
         assert!(err.contains(option) && err.contains('0'), "{err}");
     }
 }
+
+/// Week 5 refuses data a classifier cannot learn from, saying why, instead of reporting 0 %.
+#[test]
+fn week05_refuses_a_continuous_target_and_an_empty_split() {
+    let dir = std::env::temp_dir().join(format!("e2e-week05-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let continuous = dir.join("continuous.csv");
+    let rows: String = (0..60).map(|i| format!("{i},{}.5\n", i * 3)).collect();
+    std::fs::write(&continuous, format!("x,y\n{rows}")).expect("write");
+    let out = cargo_run(
+        "week05-trees",
+        &["--data", &continuous.display().to_string(), "--target", "y"],
+        None,
+    );
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(err.contains("a continuous target, not classes"), "{err}");
+    let tiny = dir.join("tiny.csv");
+    std::fs::write(&tiny, "x,y\n1,a\n2,b\n").expect("write");
+    let out = cargo_run(
+        "week05-trees",
+        &["--data", &tiny.display().to_string(), "--target", "y"],
+        None,
+    );
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("both need some") || err.contains("no example of class"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

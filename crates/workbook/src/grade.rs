@@ -3,6 +3,7 @@
 
 use crate::lab::Lab;
 use anyhow::{Context, Result};
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -34,8 +35,10 @@ impl Grade {
     }
 }
 
-/// Runs the lab's checks. With `live`, cargo's own messages (compiling, compile errors) are shown
-/// as they come; otherwise they are captured into the log.
+/// Runs the lab's checks. With `live`, what the learner needs from cargo is shown as it comes:
+/// which crate is being compiled (on one line) and every compile error in full; warnings and
+/// cargo's own "test failed, to rerun pass …" stay in the log, so that the checks' report is what
+/// the learner reads. Without `live`, everything is captured into the log.
 pub fn run(root: &Path, lab: &Lab, live: bool) -> Result<Grade> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let mut cmd = Command::new(cargo);
@@ -50,16 +53,26 @@ pub fn run(root: &Path, lab: &Lab, live: bool) -> Result<Grade> {
         ])
         .args(["--color", "never", "--", "--color", "never"])
         .stdout(Stdio::piped())
-        .stderr(if live {
-            Stdio::inherit()
-        } else {
-            Stdio::piped()
-        });
-    let out = cmd
-        .output()
+        .stderr(Stdio::piped());
+    let mut child = cmd
+        .spawn()
         .context("running cargo test (is cargo on your PATH?)")?;
+    let stderr = child.stderr.take().context("cargo's stderr")?;
+    let reader = std::thread::spawn(move || {
+        let mut filter = CargoFilter::default();
+        let mut all = String::new();
+        for line in BufReader::new(stderr).lines().map_while(|l| l.ok()) {
+            if let Some(shown) = filter.show(&line).filter(|_| live) {
+                eprintln!("{shown}");
+            }
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    let out = child.wait_with_output().context("waiting for cargo test")?;
+    let stderr = reader.join().unwrap_or_default();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     let checks = parse_libtest(&stdout);
     let compiled = !checks.is_empty() || out.status.success();
     Ok(Grade {
@@ -67,6 +80,41 @@ pub fn run(root: &Path, lab: &Lab, live: bool) -> Result<Grade> {
         checks,
         log: format!("{stderr}{stdout}"),
     })
+}
+
+/// Which of cargo's stderr lines a learner sees while grading: compile errors in full (each
+/// diagnostic runs from its `error…` line to the blank line after it) and the crates being
+/// compiled; not warnings, not cargo's summary of failed tests.
+#[derive(Debug, Default)]
+pub struct CargoFilter {
+    in_error: bool,
+}
+
+impl CargoFilter {
+    pub fn show(&mut self, line: &str) -> Option<String> {
+        if line.starts_with("error: test failed")
+            || line.starts_with("error: 1 target failed")
+            || line.contains("targets failed:")
+        {
+            self.in_error = false;
+            return None;
+        }
+        if line.starts_with("error") {
+            self.in_error = true;
+        } else if line.starts_with("warning") {
+            self.in_error = false;
+        }
+        if self.in_error {
+            if line.is_empty() {
+                self.in_error = false;
+            }
+            return Some(line.to_string());
+        }
+        let trimmed = line.trim_start();
+        trimmed
+            .strip_prefix("Compiling ")
+            .map(|what| format!("  compiling {what}"))
+    }
 }
 
 /// Removes the variables `cargo run` set for this process (`CARGO_MANIFEST_DIR`, `CARGO_PKG_*`,
@@ -143,6 +191,26 @@ fn tidy_report(section: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn grading_shows_compile_errors_not_warnings_nor_cargo_noise() {
+        let stderr = "   Compiling week02-linreg v0.1.0 (/w/labs/week02-linreg)\nwarning: unused variable: `x`\n --> src/lib.rs:3:9\n  |\n\nerror[E0308]: mismatched types\n --> src/lib.rs:9:5\n  |\n9 |     1\n  |     ^ expected `f64`\n\nwarning: `week02-linreg` (lib) generated 1 warning\nerror: could not compile `week02-linreg` (lib) due to 1 previous error\nerror: test failed, to rerun pass `-p week02-linreg --test grade`\n";
+        let mut filter = CargoFilter::default();
+        let shown: Vec<String> = stderr.lines().filter_map(|l| filter.show(l)).collect();
+        assert_eq!(
+            shown,
+            [
+                "  compiling week02-linreg v0.1.0 (/w/labs/week02-linreg)",
+                "error[E0308]: mismatched types",
+                " --> src/lib.rs:9:5",
+                "  |",
+                "9 |     1",
+                "  |     ^ expected `f64`",
+                "",
+                "error: could not compile `week02-linreg` (lib) due to 1 previous error",
+            ]
+        );
+    }
 
     #[test]
     fn parses_passes_failures_and_reports() {

@@ -17,13 +17,23 @@ pub fn hint(root: &Path, lab: &Lab, exercise: Option<&str>) -> Result<()> {
             )
         })?,
         None => {
-            // The first exercise still short of its last hint.
-            let shown = &progress.lab(&lab.week_id()).hints_shown;
-            lab.meta
+            // The first exercise not solved yet: its region still holds the todo!().
+            let unsolved = lab
+                .meta
                 .exercise
                 .iter()
-                .find(|e| shown.get(&e.id).copied().unwrap_or(0) < e.hints.len())
-                .unwrap_or(&lab.meta.exercise[0])
+                .find(|e| lab.exercise_has_todo(&e.id));
+            match unsolved {
+                Some(ex) => ex,
+                None => {
+                    println!(
+                        "Every exercise of {} is filled in (no todo!() left): grade it with `cargo run -p workbook -- grade {}`, or name an exercise to see its hints.",
+                        lab.week_id(),
+                        lab.week_id()
+                    );
+                    return Ok(());
+                }
+            }
         }
     };
     let entry = progress
@@ -31,7 +41,8 @@ pub fn hint(root: &Path, lab: &Lab, exercise: Option<&str>) -> Result<()> {
         .hints_shown
         .entry(ex.id.clone())
         .or_insert(0);
-    let level = (*entry + 1).min(ex.hints.len());
+    // Hint 1 is the todo!() message in the code: the first `hint` shows hint 2.
+    let level = (*entry + 1).max(2).min(ex.hints.len());
     *entry = level;
     println!(
         "{} · {} ({}) — hint {level} of {}:\n",
@@ -40,6 +51,9 @@ pub fn hint(root: &Path, lab: &Lab, exercise: Option<&str>) -> Result<()> {
         ex.file,
         ex.hints.len()
     );
+    if level == 2 {
+        println!("  (hint 1 is the todo!() in the code: {})\n", ex.hints[0]);
+    }
     println!("  {}\n", ex.hints[level - 1]);
     if level < ex.hints.len() {
         println!("Run the same command again for the next hint.");

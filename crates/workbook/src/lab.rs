@@ -120,6 +120,35 @@ impl Lab {
         self.meta.exercise.iter().find(|e| e.id == id)
     }
 
+    /// Whether the region(s) of exercise `id` in its file still hold a `todo!(`: not solved yet.
+    pub fn exercise_has_todo(&self, id: &str) -> bool {
+        let Some(ex) = self.exercise(id) else {
+            return false;
+        };
+        let text = std::fs::read_to_string(self.dir.join(&ex.file)).unwrap_or_default();
+        let mut inside = false;
+        for line in text.lines() {
+            let trimmed = line.trim_start();
+            if let Some(rest) = trimmed.strip_prefix(BEGIN) {
+                inside = rest.trim() == id;
+            } else if trimmed.starts_with(END) {
+                inside = false;
+            } else if inside && trimmed.starts_with("todo!(") {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// The exercise whose `todo!()` says `message` (its first hint), if any: the exercise a failed
+    /// check actually ran into.
+    pub fn exercise_of_todo(&self, message: &str) -> Option<&Exercise> {
+        self.meta
+            .exercise
+            .iter()
+            .find(|e| e.hints.first().is_some_and(|h| h == message.trim()))
+    }
+
     /// Every `.rs` file under the lab's `src/` that holds a solution region, sorted.
     pub fn solution_files(&self) -> Result<Vec<PathBuf>> {
         let mut files = Vec::new();
@@ -147,6 +176,23 @@ fn collect_rs(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Whether a solution region of `source` (between the markers) holds a `todo!(`: the exercise
+/// form that `start` writes, not yet solved.
+pub fn regions_hold_todo(source: &str) -> bool {
+    let mut inside = false;
+    for line in source.lines() {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with(BEGIN) {
+            inside = true;
+        } else if trimmed.starts_with(END) {
+            inside = false;
+        } else if inside && trimmed.starts_with("todo!(") {
+            return true;
+        }
+    }
+    false
 }
 
 /// The exercise form of one source file: every line between `// BEGIN SOLUTION <id>` and
@@ -230,6 +276,25 @@ mod tests {
             dir: PathBuf::from("labs/week99-test"),
             meta,
         }
+    }
+
+    #[test]
+    fn a_failed_check_points_to_the_exercise_whose_todo_it_hit() {
+        let mut lab = lab();
+        lab.meta.exercise.push(Exercise {
+            id: "norm".into(),
+            file: "src/lib.rs".into(),
+            title: "n".into(),
+            hints: vec!["square, add, root".into(), "b".into(), "c".into()],
+        });
+        let report = "✗ week00 · check `x`\n  your code panicked\n  this exercise is not done yet (todo!): square, add, root\n  hint: cargo run -p workbook -- hint week00 dot";
+        let fixed = crate::grading::hint_for_the_todo_hit(&lab, report);
+        assert!(
+            fixed.ends_with("hint: cargo run -p workbook -- hint week00 norm"),
+            "{fixed}"
+        );
+        let other = "✗ week00 · check `x`\n  a value differs\n  hint: cargo run -p workbook -- hint week00 dot";
+        assert_eq!(crate::grading::hint_for_the_todo_hit(&lab, other), other);
     }
 
     #[test]

@@ -91,7 +91,12 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Grade { week: None } => {
             let mut progress = Progress::load(&root)?;
             let mut summary = Vec::new();
-            for lab in built_labs(&root)? {
+            let labs = built_labs(&root)?;
+            println!(
+                "Grading all {} labs, one after the other. Each is built first with its checks: the\nfirst time, that takes from seconds to a few minutes a lab on 2 cores (week 1 compiles\npolars, weeks 11 on compile candle, and their checks train small networks).\n",
+                labs.len()
+            );
+            for lab in labs {
                 let g = grading::grade_one(&root, &lab, &mut progress)?;
                 summary.push((lab.week_id(), g.compiled, g.passed(), g.checks.len()));
                 println!();

@@ -28,7 +28,10 @@ pub fn show_progress(root: &Path) -> Result<()> {
                     .labs
                     .get(&l.week_id())
                     .and_then(|p| p.last_grade.as_ref())
-                    .is_some_and(|g| g.compiled && g.total > 0 && g.passed == g.total)
+                    // Only your work counts: a reference solution passes without you.
+                    .is_some_and(|g| {
+                        g.exercise_form && g.compiled && g.total > 0 && g.passed == g.total
+                    })
             })
             .count();
         let (mut done, mut total) = (0, 0);
@@ -37,6 +40,7 @@ pub fn show_progress(root: &Path) -> Result<()> {
                 .labs
                 .get(&l.week_id())
                 .and_then(|p| p.last_grade.as_ref())
+                .filter(|g| g.exercise_form)
             {
                 done += g.passed;
                 total += g.total;
@@ -49,7 +53,7 @@ pub fn show_progress(root: &Path) -> Result<()> {
             passing * bar_len / planned.len()
         };
         println!(
-            "Phase {} {:<30} [{}{}] {passing}/{} labs passing ({} built; {done}/{total} checks at last grading)",
+            "Phase {} {:<30} [{}{}] {passing}/{} labs done by you ({} built; {done}/{total} of your checks pass at last grading)",
             phase.number,
             phase.title,
             "#".repeat(filled),

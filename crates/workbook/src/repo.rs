@@ -85,8 +85,36 @@ pub fn reference_dir(root: &Path, lab: &Lab) -> PathBuf {
         .join(lab.package())
 }
 
+/// Whether the lab is in its exercise form: `start` kept its reference, or (when `.workbook/` was
+/// deleted, by `git clean -xfd` say) one of its solution regions still holds a `todo!(`, or a
+/// solution file differs from the committed reference.
 pub fn in_exercise_form(root: &Path, lab: &Lab) -> bool {
-    reference_dir(root, lab).is_dir()
+    if reference_dir(root, lab).is_dir() {
+        return true;
+    }
+    let Ok(files) = lab.solution_files() else {
+        return false;
+    };
+    files.iter().any(|f| {
+        let text = std::fs::read_to_string(f).unwrap_or_default();
+        crate::lab::regions_hold_todo(&text)
+            || committed(root, f).is_some_and(|reference| reference != text)
+    })
+}
+
+/// The committed version of `file` (`git show HEAD:<path>`), when `root` is a git repository that
+/// tracks it; `None` otherwise (no git, not a repository, an untracked file).
+pub fn committed(root: &Path, file: &Path) -> Option<String> {
+    let rel = file.strip_prefix(root).ok()?;
+    let out = std::process::Command::new("git")
+        .current_dir(root)
+        .args(["show", &format!("HEAD:{}", rel.display())])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 pub fn collect_files(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {

@@ -1,9 +1,10 @@
 //! `workbook start` and `workbook reset`: a lab's exercise form and back.
 
 use crate::lab::{self, Lab};
-use crate::repo::{collect_files, reference_dir};
+use crate::progress;
+use crate::repo::{collect_files, committed, in_exercise_form, reference_dir};
 use anyhow::{Context, Result, bail};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 pub fn start(root: &Path, lab: &Lab) -> Result<()> {
     let backup = reference_dir(root, lab);
@@ -12,6 +13,13 @@ pub fn start(root: &Path, lab: &Lab) -> Result<()> {
             "{} is already in its exercise form (the reference is kept in {}).\nRun `cargo run -p workbook -- reset {}` first to start over.",
             lab.week_id(),
             backup.display(),
+            lab.week_id()
+        );
+    }
+    if in_exercise_form(root, lab) {
+        bail!(
+            "{} is already in its exercise form (a solution region holds a todo!(), or a solution file differs from the committed reference).\nRun `cargo run -p workbook -- reset {}` first to start over: it keeps a copy of your version.",
+            lab.week_id(),
             lab.week_id()
         );
     }
@@ -63,27 +71,69 @@ pub fn start(root: &Path, lab: &Lab) -> Result<()> {
     Ok(())
 }
 
+/// Puts the reference solution back. The learner's version of every file it replaces is kept
+/// first, under `.workbook/attempts/<lab>/<time>/`, and the command says where. The reference
+/// comes from what `start` saved or, when `.workbook/` is gone, from git (the committed files).
 pub fn reset(root: &Path, lab: &Lab) -> Result<()> {
     let backup = reference_dir(root, lab);
-    if !backup.exists() {
+    // (file in the lab, reference text)
+    let mut restore: Vec<(PathBuf, Vec<u8>)> = Vec::new();
+    if backup.exists() {
+        let mut saved = Vec::new();
+        collect_files(&backup, &mut saved)?;
+        for f in &saved {
+            let rel = f.strip_prefix(&backup)?;
+            restore.push((lab.dir.join(rel), std::fs::read(f)?));
+        }
+    } else if in_exercise_form(root, lab) {
+        for f in lab.solution_files()? {
+            let Some(reference) = committed(root, &f) else {
+                bail!(
+                    "{} is in its exercise form but its reference is not in .workbook/ nor committed in git: restore {} by hand",
+                    lab.week_id(),
+                    f.display()
+                );
+            };
+            restore.push((f, reference.into_bytes()));
+        }
+    } else {
         println!(
             "{} already holds its reference solution: nothing to reset.",
             lab.week_id()
         );
         return Ok(());
     }
-    let mut saved = Vec::new();
-    collect_files(&backup, &mut saved)?;
-    for f in &saved {
-        let rel = f.strip_prefix(&backup)?;
-        let dest = lab.dir.join(rel);
-        std::fs::copy(f, &dest).with_context(|| format!("restoring {}", dest.display()))?;
+    let attempt = progress::state_dir(root)
+        .join("attempts")
+        .join(lab.package())
+        .join(progress::now().to_string());
+    for (dest, reference) in &restore {
+        let mine = std::fs::read(dest).with_context(|| format!("reading {}", dest.display()))?;
+        if &mine == reference {
+            continue;
+        }
+        let rel = dest.strip_prefix(&lab.dir).unwrap_or(dest);
+        let keep = attempt.join(rel);
+        std::fs::create_dir_all(keep.parent().unwrap_or(&attempt))?;
+        std::fs::write(&keep, &mine)
+            .with_context(|| format!("keeping your version in {}", keep.display()))?;
+    }
+    for (dest, reference) in &restore {
+        std::fs::write(dest, reference).with_context(|| format!("restoring {}", dest.display()))?;
         println!(
             "  restored {}",
-            dest.strip_prefix(root).unwrap_or(&dest).display()
+            dest.strip_prefix(root).unwrap_or(dest).display()
         );
     }
-    std::fs::remove_dir_all(&backup)?;
+    if backup.exists() {
+        std::fs::remove_dir_all(&backup)?;
+    }
     println!("{} holds its reference solution again.", lab.week_id());
+    if attempt.exists() {
+        println!(
+            "Your version is kept in {} (copy back what you want from there).",
+            attempt.strip_prefix(root).unwrap_or(&attempt).display()
+        );
+    }
     Ok(())
 }

@@ -44,8 +44,28 @@ fn check_k(x: ArrayView2<f64>, k: usize) -> Result<()> {
     Ok(())
 }
 
+/// ‖a − b‖². On contiguous rows it keeps four running sums: one sum is a chain of dependent
+/// additions (each waits for the last), four independent ones fill the CPU's vector registers,
+/// which makes the assignment step, k-means' hot loop, several times faster.
 fn squared_distance(a: ndarray::ArrayView1<f64>, b: ndarray::ArrayView1<f64>) -> f64 {
-    a.iter().zip(b.iter()).map(|(p, q)| (p - q) * (p - q)).sum()
+    let (Some(a), Some(b)) = (a.as_slice(), b.as_slice()) else {
+        return a.iter().zip(b.iter()).map(|(p, q)| (p - q) * (p - q)).sum();
+    };
+    let (ca, cb) = (a.chunks_exact(4), b.chunks_exact(4));
+    let tail: f64 = ca
+        .remainder()
+        .iter()
+        .zip(cb.remainder())
+        .map(|(p, q)| (p - q) * (p - q))
+        .sum();
+    let mut acc = [0.0; 4];
+    for (p, q) in ca.zip(cb) {
+        for k in 0..4 {
+            let d = p[k] - q[k];
+            acc[k] += d * d;
+        }
+    }
+    (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
 }
 
 // ANCHOR: kmeans_pp

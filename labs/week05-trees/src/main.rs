@@ -161,6 +161,15 @@ fn load(path: &std::path::Path, label: &str) -> Result<Labelled> {
             classes
         );
     }
+    // A column of many distinct numbers is a quantity to predict, not a set of classes.
+    if classes.len() > 20 && classes.iter().all(|c| c.parse::<f64>().is_ok()) {
+        bail!(
+            "{}: column `{label}` holds {} distinct numbers: a continuous target, not classes. \
+             Predict it with regression (week 2's lab, `--target {label}`), or bin it into a few classes first",
+            display_path(path),
+            classes.len()
+        );
+    }
     let y = labels
         .iter()
         .map(|l| classes.iter().position(|c| c == l).unwrap_or(0))
@@ -215,6 +224,21 @@ fn run(args: &Args, lab: &mut Lab) -> Result<Report> {
     };
     let (x, y, classes, features) = load(&path, &label)?;
     let s = split(&x, &y, args.test_fraction, args.seed);
+    if s.yte.is_empty() || s.ytr.is_empty() {
+        bail!(
+            "{} rows split with --test-fraction {} leave {} training and {} test rows: both need some",
+            x.nrows(),
+            args.test_fraction,
+            s.ytr.len(),
+            s.yte.len()
+        );
+    }
+    if let Some(missing) = (0..classes.len()).find(|c| !s.ytr.contains(c)) {
+        bail!(
+            "the training rows hold no example of class `{}`: a tree cannot learn it; use more data or a smaller --test-fraction",
+            classes[missing]
+        );
+    }
     let params = TreeParams {
         criterion,
         max_depth: Some(args.max_depth),
