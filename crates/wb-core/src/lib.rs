@@ -69,6 +69,15 @@ where
     S: Data<Elem = f64>,
     D: Dimension,
 {
+    // The common case first, at memory speed: a branch-free pass over contiguous data (no index
+    // bookkeeping); only data that holds a bad value pays for finding where.
+    let all_finite = match a.as_slice_memory_order() {
+        Some(values) => values.iter().fold(true, |ok, v| ok & v.is_finite()),
+        None => a.iter().all(|v| v.is_finite()),
+    };
+    if all_finite {
+        return Ok(());
+    }
     if let Some((idx, v)) = a.indexed_iter().find(|(_, v)| !v.is_finite()) {
         return Err(MlError::NonFinite {
             arg: arg.to_string(),

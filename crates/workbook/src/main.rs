@@ -77,7 +77,7 @@ fn run(cli: Cli) -> Result<()> {
     let root = repo_root();
     match cli.command {
         Cmd::List => list::list(&root),
-        Cmd::Start { week } => start::start(&root, &find_lab(&root, &week)?),
+        Cmd::Start { week } => start::start(&root, &find_lab(&root, &week)?, true),
         Cmd::Reset { week } => start::reset(&root, &find_lab(&root, &week)?),
         Cmd::Grade { week: Some(week) } => {
             let lab = find_lab(&root, &week)?;

@@ -86,20 +86,27 @@ pub fn reference_dir(root: &Path, lab: &Lab) -> PathBuf {
 }
 
 /// Whether the lab is in its exercise form: `start` kept its reference, or (when `.workbook/` was
-/// deleted, by `git clean -xfd` say) one of its solution regions still holds a `todo!(`, or a
-/// solution file differs from the committed reference.
+/// deleted, by `git clean -xfd` say) one of its solution regions still holds a `todo!(`.
 pub fn in_exercise_form(root: &Path, lab: &Lab) -> bool {
     if reference_dir(root, lab).is_dir() {
         return true;
     }
-    let Ok(files) = lab.solution_files() else {
-        return false;
-    };
-    files.iter().any(|f| {
-        let text = std::fs::read_to_string(f).unwrap_or_default();
-        crate::lab::regions_hold_todo(&text)
-            || committed(root, f).is_some_and(|reference| reference != text)
+    lab.solution_files().is_ok_and(|files| {
+        files
+            .iter()
+            .any(|f| crate::lab::regions_hold_todo(&std::fs::read_to_string(f).unwrap_or_default()))
     })
+}
+
+/// The lab's solution files that differ from their committed version (uncommitted edits).
+pub fn uncommitted_solutions(root: &Path, lab: &Lab) -> Vec<PathBuf> {
+    lab.solution_files()
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|f| {
+            committed(root, f).is_some_and(|c| c != std::fs::read_to_string(f).unwrap_or_default())
+        })
+        .collect()
 }
 
 /// The committed version of `file` (`git show HEAD:<path>`), when `root` is a git repository that

@@ -2,11 +2,16 @@
 
 use crate::lab::{self, Lab};
 use crate::progress;
-use crate::repo::{collect_files, committed, in_exercise_form, reference_dir};
+use crate::repo::{
+    collect_files, committed, in_exercise_form, reference_dir, uncommitted_solutions,
+};
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
 
-pub fn start(root: &Path, lab: &Lab) -> Result<()> {
+/// Turns the lab into its exercise form, keeping the reference under `.workbook/reference/`. With
+/// `refuse_edits` (the learner's command), a lab whose solution files have uncommitted edits is
+/// refused: saved as "the reference", those edits would come back at every `reset`.
+pub fn start(root: &Path, lab: &Lab, refuse_edits: bool) -> Result<()> {
     let backup = reference_dir(root, lab);
     if backup.exists() {
         bail!(
@@ -18,9 +23,21 @@ pub fn start(root: &Path, lab: &Lab) -> Result<()> {
     }
     if in_exercise_form(root, lab) {
         bail!(
-            "{} is already in its exercise form (a solution region holds a todo!(), or a solution file differs from the committed reference).\nRun `cargo run -p workbook -- reset {}` first to start over: it keeps a copy of your version.",
+            "{} is already in its exercise form (a solution region holds a todo!()).\nRun `cargo run -p workbook -- reset {}` first to start over: it keeps a copy of your version.",
             lab.week_id(),
             lab.week_id()
+        );
+    }
+    let edited = uncommitted_solutions(root, lab);
+    if refuse_edits && !edited.is_empty() {
+        let names: Vec<String> = edited
+            .iter()
+            .map(|f| f.strip_prefix(root).unwrap_or(f).display().to_string())
+            .collect();
+        bail!(
+            "{} differs from the committed reference: start would save your edits as the reference. Commit them, or put the reference back with `git checkout -- {}` (copy your version aside first), then start again.",
+            names.join(", "),
+            names.join(" ")
         );
     }
     let files = lab.solution_files()?;

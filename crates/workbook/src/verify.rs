@@ -42,7 +42,7 @@ pub fn verify_exercises(root: &Path, lab: &Lab) -> Result<()> {
         .iter()
         .map(std::fs::read)
         .collect::<std::io::Result<_>>()?;
-    start(root, lab)?;
+    start(root, lab, false)?;
     let exercise = grade::run(root, lab, false);
     reset(root, lab)?;
     for (f, bytes) in files.iter().zip(&before) {

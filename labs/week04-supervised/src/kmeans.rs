@@ -44,28 +44,33 @@ fn check_k(x: ArrayView2<f64>, k: usize) -> Result<()> {
     Ok(())
 }
 
-/// ‖a − b‖². On contiguous rows it keeps four running sums: one sum is a chain of dependent
-/// additions (each waits for the last), four independent ones fill the CPU's vector registers,
-/// which makes the assignment step, k-means' hot loop, several times faster.
-fn squared_distance(a: ndarray::ArrayView1<f64>, b: ndarray::ArrayView1<f64>) -> f64 {
-    let (Some(a), Some(b)) = (a.as_slice(), b.as_slice()) else {
-        return a.iter().zip(b.iter()).map(|(p, q)| (p - q) * (p - q)).sum();
-    };
-    let (ca, cb) = (a.chunks_exact(4), b.chunks_exact(4));
+/// ‖a − b‖², with eight running sums: one sum is a chain of dependent additions (each waits for
+/// the last), eight independent ones keep the CPU's vector units busy, which makes the assignment
+/// step, k-means' hot loop, several times faster.
+fn squared_distance(a: &[f64], b: &[f64]) -> f64 {
+    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
     let tail: f64 = ca
         .remainder()
         .iter()
         .zip(cb.remainder())
         .map(|(p, q)| (p - q) * (p - q))
         .sum();
-    let mut acc = [0.0; 4];
+    let mut acc = [0.0; 8];
     for (p, q) in ca.zip(cb) {
-        for k in 0..4 {
+        for k in 0..8 {
             let d = p[k] - q[k];
             acc[k] += d * d;
         }
     }
-    (acc[0] + acc[1]) + (acc[2] + acc[3]) + tail
+    acc.iter().sum::<f64>() + tail
+}
+
+/// ‖a − b‖² of two rows, whatever their layout.
+fn row_distance(a: ndarray::ArrayView1<f64>, b: ndarray::ArrayView1<f64>) -> f64 {
+    match (a.as_slice(), b.as_slice()) {
+        (Some(a), Some(b)) => squared_distance(a, b),
+        _ => a.iter().zip(b.iter()).map(|(p, q)| (p - q) * (p - q)).sum(),
+    }
 }
 
 // ANCHOR: kmeans_pp
@@ -85,7 +90,7 @@ pub fn kmeans_plus_plus(x: ArrayView2<f64>, k: usize, rng: &mut SplitMix64) -> R
     let mut d2: Array1<f64> = x
         .rows()
         .into_iter()
-        .map(|r| squared_distance(r, x.row(first)))
+        .map(|r| row_distance(r, x.row(first)))
         .collect();
     for c in 1..k {
         let total = d2.sum();
@@ -104,7 +109,7 @@ pub fn kmeans_plus_plus(x: ArrayView2<f64>, k: usize, rng: &mut SplitMix64) -> R
         };
         centroids.row_mut(c).assign(&x.row(next));
         for (i, row) in x.rows().into_iter().enumerate() {
-            d2[i] = d2[i].min(squared_distance(row, x.row(next)));
+            d2[i] = d2[i].min(row_distance(row, x.row(next)));
         }
     }
     Ok(centroids)
@@ -126,20 +131,26 @@ pub fn assign(x: ArrayView2<f64>, centroids: ArrayView2<f64>) -> Result<(Vec<usi
         "the number of columns of x",
     )?;
     // BEGIN SOLUTION lloyd
+    // Rows as plain slices (`as_standard_layout` copies only when a view is not row-major): the
+    // loop then runs without building an ndarray view per pair.
+    let (xs, cs) = (x.as_standard_layout(), centroids.as_standard_layout());
+    let d = x.ncols();
+    let (xs, cs) = (
+        xs.as_slice().unwrap_or_default(),
+        cs.as_slice().unwrap_or_default(),
+    );
     let mut labels = Vec::with_capacity(x.nrows());
     let mut inertia = 0.0;
-    for row in x.rows() {
-        let (best, d) = centroids
-            .rows()
-            .into_iter()
+    for row in xs.chunks_exact(d) {
+        let (best, dist) = cs
+            .chunks_exact(d)
             .map(|c| squared_distance(row, c))
             .enumerate()
-            .fold(
-                (0, f64::INFINITY),
-                |best, (j, d)| if d < best.1 { (j, d) } else { best },
-            );
+            .fold((0, f64::INFINITY), |best, (j, dist)| {
+                if dist < best.1 { (j, dist) } else { best }
+            });
         labels.push(best);
-        inertia += d;
+        inertia += dist;
     }
     Ok((labels, inertia))
     // END SOLUTION
@@ -163,17 +174,27 @@ pub fn update_centroids(
         });
     }
     // BEGIN SOLUTION lloyd
-    let mut sums = Array2::<f64>::zeros(previous.raw_dim());
+    let d = x.ncols();
+    let xs = x.as_standard_layout();
+    let mut sums = vec![0.0; previous.nrows() * d];
     let mut counts = vec![0usize; previous.nrows()];
-    for (row, &l) in x.rows().into_iter().zip(labels) {
-        let mut s = sums.row_mut(l);
-        s += &row;
+    for (row, &l) in xs
+        .as_slice()
+        .unwrap_or_default()
+        .chunks_exact(d)
+        .zip(labels)
+    {
+        for (s, v) in sums[l * d..(l + 1) * d].iter_mut().zip(row) {
+            *s += v;
+        }
         counts[l] += 1;
     }
     let mut out = previous.to_owned();
     for (j, &c) in counts.iter().enumerate() {
         if c > 0 {
-            out.row_mut(j).assign(&(&sums.row(j) / c as f64));
+            for (o, s) in out.row_mut(j).iter_mut().zip(&sums[j * d..(j + 1) * d]) {
+                *o = s / c as f64;
+            }
         }
     }
     Ok(out)

@@ -117,18 +117,19 @@ impl Net {
             self.layers[0].w.nrows(),
             "the input size of the first layer",
         )?;
-        let (mut zs, mut acts) = (Vec::new(), Vec::new());
+        let n = self.layers.len();
+        let (mut zs, mut acts) = (Vec::with_capacity(n), Vec::with_capacity(n));
         let mut a = x.to_owned();
         for (i, l) in self.layers.iter().enumerate() {
             let z = a.dot(&l.w) + &l.b;
-            let next = if i + 1 < self.layers.len() {
-                z.mapv(|v| self.act.f(v))
-            } else {
-                z.clone()
-            };
+            // The logits of the last layer are its output: no activation to compute.
+            let next = (i + 1 < n).then(|| z.mapv(|v| self.act.f(v)));
             acts.push(a);
             zs.push(z);
-            a = next;
+            match next {
+                Some(next) => a = next,
+                None => break,
+            }
         }
         Ok((zs, acts))
     }
@@ -161,21 +162,21 @@ impl Net {
 
     /// All parameters as one vector (layer by layer: w row-major, then b).
     pub fn params(&self) -> Array1<f64> {
-        self.layers
-            .iter()
-            .flat_map(|l| l.w.iter().chain(l.b.iter()).copied())
-            .collect()
+        let mut out = Vec::with_capacity(self.layers.iter().map(|l| l.w.len() + l.b.len()).sum());
+        for l in &self.layers {
+            out.extend(l.w.iter().chain(l.b.iter()));
+        }
+        Array1::from(out)
     }
 
     /// Sets all parameters from one vector laid out as [`Net::params`].
     pub fn set_params(&mut self, p: &Array1<f64>) -> Result<()> {
         let total: usize = self.layers.iter().map(|l| l.w.len() + l.b.len()).sum();
         check_len("params", p.len(), total, "one value per parameter")?;
-        let mut k = 0;
+        let mut values = p.iter();
         for l in &mut self.layers {
-            for v in l.w.iter_mut().chain(l.b.iter_mut()) {
-                *v = p[k];
-                k += 1;
+            for (v, &new) in l.w.iter_mut().chain(l.b.iter_mut()).zip(&mut values) {
+                *v = new;
             }
         }
         Ok(())
@@ -185,11 +186,17 @@ impl Net {
 impl Grads {
     /// All gradients as one vector, laid out as [`Net::params`].
     pub fn flat(&self) -> Array1<f64> {
-        self.w
-            .iter()
-            .zip(&self.b)
-            .flat_map(|(w, b)| w.iter().chain(b.iter()).copied())
-            .collect()
+        let mut out = Vec::with_capacity(
+            self.w
+                .iter()
+                .zip(&self.b)
+                .map(|(w, b)| w.len() + b.len())
+                .sum(),
+        );
+        for (w, b) in self.w.iter().zip(&self.b) {
+            out.extend(w.iter().chain(b.iter()));
+        }
+        Array1::from(out)
     }
 }
 

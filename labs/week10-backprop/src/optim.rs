@@ -147,23 +147,24 @@ impl Optimizer for Adam {
     fn step(&mut self, p: &mut Array1<f64>, g: &Array1<f64>) {
         // BEGIN SOLUTION optimizers
         self.t += 1;
-        let (b1, b2, lr, eps) = (self.beta1, self.beta2, self.lr, self.eps);
-        if self.weight_decay > 0.0 {
-            *p *= 1.0 - lr * self.weight_decay;
-        }
-        let m = zeros_like(&mut self.m, p.len());
-        *m = &*m * b1 + &(g * (1.0 - b1));
-        let v = zeros_like(&mut self.v, p.len());
-        *v = &*v * b2 + &g.mapv(|x| (1.0 - b2) * x * x);
+        let (b1, b2, lr, eps, wd) = (self.beta1, self.beta2, self.lr, self.eps, self.weight_decay);
         let (c1, c2) = (1.0 - b1.powi(self.t), 1.0 - b2.powi(self.t));
-        let (m, v) = (
-            self.m.as_ref().expect("set above"),
-            self.v.as_ref().expect("set above"),
-        );
+        zeros_like(&mut self.m, p.len());
+        zeros_like(&mut self.v, p.len());
+        let (Some(m), Some(v)) = (self.m.as_mut(), self.v.as_mut()) else {
+            return;
+        };
+        // One pass over every parameter: both moments, then the step (no temporary arrays).
         ndarray::Zip::from(p)
             .and(m)
             .and(v)
-            .for_each(|p, &m, &v| *p -= lr * (m / c1) / ((v / c2).sqrt() + eps));
+            .and(g)
+            .for_each(|p, m, v, &g| {
+                *p *= 1.0 - lr * wd; // decoupled weight decay (AdamW); wd = 0 for Adam
+                *m = b1 * *m + (1.0 - b1) * g;
+                *v = b2 * *v + (1.0 - b2) * g * g;
+                *p -= lr * (*m / c1) / ((*v / c2).sqrt() + eps);
+            });
         // END SOLUTION
     }
     fn name(&self) -> String {
