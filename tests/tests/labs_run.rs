@@ -403,3 +403,26 @@ fn week05_refuses_a_continuous_target_and_an_empty_split() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A model folder that cannot be written fails when week 13 starts, naming the path, not after
+/// its training.
+#[test]
+fn week13_refuses_an_unwritable_model_dir_at_start() {
+    let dir = std::env::temp_dir().join(format!("e2e-week13-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let file = dir.join("a-file");
+    std::fs::write(&file, "").expect("write");
+    let bad = file.join("gpt").display().to_string();
+    let out = cargo_run("week13-transformer", &["--model-dir", &bad], None);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("--model-dir") && err.contains("a-file"),
+        "{err}"
+    );
+    assert!(
+        !text(&out.stdout).contains("Week 13"),
+        "it failed before its report"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -227,9 +227,15 @@ pub fn exercise_form(file: &str, source: &str, lab: &Lab) -> Result<String> {
             };
             let indent = &line[..line.len() - trimmed.len()];
             out.push_str(line);
-            // todo!'s message is a format string: braces in a hint (`e^{x}`) must be doubled.
+            // todo!'s message is a format string: braces in a hint (`e^{x}`) must be doubled. The
+            // literal keeps every other character as written (`{:?}` would turn the combining
+            // macron of `x̄` into `\u{304}`).
             let hint = ex.hints[0].replace('{', "{{").replace('}', "}}");
-            out.push_str(&format!("{indent}todo!({hint:?})"));
+            let literal = hint
+                .replace('\\', "\\\\")
+                .replace('"', "\\\"")
+                .replace('\n', "\\n");
+            out.push_str(&format!("{indent}todo!(\"{literal}\")"));
             todo_end = out.len();
             out.push('\n');
             open = Some(lineno);
@@ -344,6 +350,18 @@ mod tests {
         assert_eq!(
             out,
             "fn dot() -> f64 {\n    check();\n    // BEGIN SOLUTION dot\n    todo!(\"multiply \\\"pairwise\\\" and add\")\n    // END SOLUTION\n}\n"
+        );
+    }
+
+    #[test]
+    fn a_hint_keeps_its_characters_in_the_todo() {
+        let mut l = lab();
+        l.meta.exercise[0].hints[0] = "centre on the mean x̄, a \\ b".into();
+        let src = "fn f() -> f64 {\n    // BEGIN SOLUTION dot\n    1.0\n    // END SOLUTION\n}\n";
+        let out = exercise_form("lib.rs", src, &l).unwrap();
+        assert!(
+            out.contains("todo!(\"centre on the mean x̄, a \\\\ b\")"),
+            "{out}"
         );
     }
 

@@ -13,6 +13,15 @@ pub struct FieldError {
     pub problem: String,
 }
 
+/// A number as a person reads it back: `1e308`, not the 309 digits of its full decimal form.
+pub fn readable(x: f64) -> String {
+    if x != 0.0 && !(1e-4..1e9).contains(&x.abs()) {
+        format!("{x:e}")
+    } else {
+        format!("{x}")
+    }
+}
+
 // ANCHOR: validate
 /// Checks one record (a JSON object of feature name → number) against the model's schema and
 /// returns its values in the model's feature order, or every problem found: a missing feature, an
@@ -49,8 +58,10 @@ pub fn validate_record(
                     errors.push(FieldError {
                         field: field(&spec.name),
                         problem: format!(
-                            "{x} is outside the allowed range [{}, {}]",
-                            spec.min, spec.max
+                            "{} is outside the allowed range [{}, {}]",
+                            readable(x),
+                            readable(spec.min),
+                            readable(spec.max)
                         ),
                     })
                 }
@@ -117,3 +128,16 @@ pub fn predict(model: &ModelArtifact, values: &[f64]) -> Prediction {
     // END SOLUTION
 }
 // ANCHOR_END: predict
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_shown_short() {
+        assert_eq!(readable(1e308), "1e308");
+        assert_eq!(readable(-2.5e-7), "-2.5e-7");
+        assert_eq!(readable(14.25), "14.25");
+        assert_eq!(readable(0.0), "0");
+    }
+}

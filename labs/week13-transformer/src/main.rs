@@ -1,6 +1,6 @@
 //! Runs the week 13 lab end to end: `cargo run -p week13-transformer -- --help`.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use candle_core::{D, DType, Device, IndexOp, Tensor};
 use clap::Parser;
 use serde::Serialize;
@@ -125,6 +125,12 @@ fn run(args: &Args, lab: &mut Lab) -> Result<Report> {
         .model_dir
         .clone()
         .unwrap_or_else(|| lab.plots_dir().join("gpt"));
+    // A folder the model cannot be saved to fails now, not after minutes of training.
+    let probe = model_dir.join(".writable");
+    std::fs::create_dir_all(&model_dir)
+        .and_then(|()| std::fs::write(&probe, b""))
+        .and_then(|()| std::fs::remove_file(&probe))
+        .with_context(|| format!("--model-dir {}: cannot write there", model_dir.display()))?;
     let show = lab.progress();
 
     // 1. Attention and its masks. ------------------------------------------------------------------
