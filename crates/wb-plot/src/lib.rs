@@ -79,6 +79,7 @@ pub struct LinePlot {
     points: Vec<Series>,
     log_y: bool,
     markers: bool,
+    y_range: Option<(f64, f64)>,
 }
 
 impl LinePlot {
@@ -89,7 +90,15 @@ impl LinePlot {
             points: Vec::new(),
             log_y: false,
             markers: false,
+            y_range: None,
         }
+    }
+
+    /// A fixed y axis from `lo` to `hi` (for example 0–100 % for an accuracy, so that a flat
+    /// 100 % is drawn at the top of a scale that makes sense, not in a band around it).
+    pub fn y_range(mut self, lo: f64, hi: f64) -> Self {
+        self.y_range = Some((lo.min(hi), lo.max(hi)));
+        self
     }
 
     pub fn series(mut self, s: Series) -> Self {
@@ -109,9 +118,9 @@ impl LinePlot {
         self
     }
 
-    /// Where the legend goes (upper right unless set).
+    /// Where the legend goes. Unless set, the corner its box covers the fewest data in.
     pub fn legend(mut self, position: LegendPosition) -> Self {
-        self.frame.legend = position;
+        self.frame.legend = Some(position);
         self
     }
 
@@ -155,15 +164,53 @@ impl Render for LinePlot {
         let no_data = || format!("no finite points in `{}`", self.frame.title);
         let (x0, x1) = bounds(points().map(|p| p.0)).ok_or_else(no_data)?;
         let (y0, y1) = bounds(points().map(|p| p.1)).ok_or_else(no_data)?;
-        let frame = &self.frame;
         let dots = self.points.len();
+        if let (Some((lo, hi)), false) = (self.y_range, self.log_y) {
+            let data: Vec<(&[(f64, f64)], bool)> = self
+                .series
+                .iter()
+                .map(|s| (s.points.as_slice(), true))
+                .chain(self.points.iter().map(|s| (s.points.as_slice(), false)))
+                .collect();
+            let entries: Vec<&str> = self
+                .series
+                .iter()
+                .chain(&self.points)
+                .map(|s| s.name.as_str())
+                .collect();
+            let frame = self.frame.placed(&data, (x0, x1), (lo, hi), &entries);
+            return frame.draw(root, x0..x1, lo..hi, |c| {
+                draw_dots(c, &self.points, |p| self.keep(p))?;
+                draw_lines(c, &self.series, |p| self.keep(p), dots, self.markers)
+            });
+        }
+        let data: Vec<(&[(f64, f64)], bool)> = self
+            .series
+            .iter()
+            .map(|s| (s.points.as_slice(), true))
+            .chain(self.points.iter().map(|s| (s.points.as_slice(), false)))
+            .collect();
+        let entries: Vec<&str> = self
+            .series
+            .iter()
+            .chain(&self.points)
+            .map(|s| s.name.as_str())
+            .collect();
         if self.log_y {
+            let frame = self
+                .frame
+                .placed(&data, (x0, x1), (y0 * 0.8, y1 * 1.25), &entries);
+            let frame = &frame;
             frame.draw(root, x0..x1, (y0 * 0.8..y1 * 1.25).log_scale(), |c| {
                 draw_dots(c, &self.points, |p| self.keep(p))?;
                 draw_lines(c, &self.series, |p| self.keep(p), dots, self.markers)
             })
         } else {
             let pad = (y1 - y0).abs().max(1e-12) * 0.05;
+            let frame = self
+                .frame
+                .placed(&data, (x0, x1), (y0 - pad, y1 + pad), &entries);
+            let frame = &frame;
             frame.draw(root, x0..x1, (y0 - pad)..(y1 + pad), |c| {
                 draw_dots(c, &self.points, |p| self.keep(p))?;
                 draw_lines(c, &self.series, |p| self.keep(p), dots, self.markers)
@@ -776,7 +823,21 @@ impl Render for ScatterPlot {
         }
         let pad = |a: f64, b: f64| (b - a).abs().max(1e-12) * 0.04;
         let (px, py) = (pad(x0, x1), pad(y0, y1));
-        let frame = &self.frame;
+        let diagonal = [(x0 - px, x0 - px), (x1 + px, x1 + px)];
+        let mut data: Vec<(&[(f64, f64)], bool)> = self
+            .series
+            .iter()
+            .map(|s| (s.points.as_slice(), false))
+            .collect();
+        let mut entries: Vec<&str> = self.series.iter().map(|s| s.name.as_str()).collect();
+        if self.identity_line {
+            data.push((&diagonal, true));
+            entries.push("y = x (perfect prediction)");
+        }
+        let frame = self
+            .frame
+            .placed(&data, (x0 - px, x1 + px), (y0 - py, y1 + py), &entries);
+        let frame = &frame;
         frame.draw(root, (x0 - px)..(x1 + px), (y0 - py)..(y1 + py), |chart| {
             if self.identity_line {
                 chart
@@ -895,6 +956,70 @@ where
     Ok(())
 }
 
+/// The corner of the plot where a legend of `entries` covers the fewest data points. `data` holds
+/// each series' points, and whether they are joined by a line: a line is sampled between its
+/// points too, so a line crossing a corner counts. The legend's box is
+/// estimated from its labels' length and number, as a share of the plotting area (about 8 px a
+/// character of a 720 px wide area, 26 px a row of a 470 px high one). On a tie the upper right,
+/// then upper left, lower right, lower left.
+pub fn best_corner(
+    data: &[(&[(f64, f64)], bool)],
+    (x0, x1): (f64, f64),
+    (y0, y1): (f64, f64),
+    log_y: bool,
+    entries: &[&str],
+) -> LegendPosition {
+    let longest = entries.iter().map(|e| e.chars().count()).max().unwrap_or(0);
+    let w = ((longest as f64 * 8.0 + 50.0) / 720.0).min(0.9);
+    let h = ((entries.len() as f64 * 26.0 + 16.0) / 470.0).min(0.9);
+    let ty = |v: f64| {
+        if log_y {
+            v.max(f64::MIN_POSITIVE).ln()
+        } else {
+            v
+        }
+    };
+    let (ya, yb) = (ty(y0), ty(y1));
+    let norm = |(x, y): (f64, f64)| {
+        (
+            (x - x0) / (x1 - x0).abs().max(1e-300),
+            (ty(y) - ya) / (yb - ya).abs().max(1e-300),
+        )
+    };
+    let corners = [
+        (LegendPosition::UpperRight, (1.0 - w, 1.0), (1.0 - h, 1.0)),
+        (LegendPosition::UpperLeft, (0.0, w), (1.0 - h, 1.0)),
+        (LegendPosition::LowerRight, (1.0 - w, 1.0), (0.0, h)),
+        (LegendPosition::LowerLeft, (0.0, w), (0.0, h)),
+    ];
+    let mut count = [0usize; 4];
+    let mut visit = |p: (f64, f64)| {
+        let (u, v) = norm(p);
+        for (k, (_, (ua, ub), (va, vb))) in corners.iter().enumerate() {
+            if u >= *ua && u <= *ub && v >= *va && v <= *vb {
+                count[k] += 1;
+            }
+        }
+    };
+    for (points, joined) in data {
+        let finite = |p: &&(f64, f64)| p.0.is_finite() && p.1.is_finite();
+        for p in points.iter().filter(finite) {
+            visit(*p);
+        }
+        if *joined {
+            for pair in points.windows(2) {
+                let ((ax, ay), (bx, by)) = (pair[0], pair[1]);
+                for k in 1..4 {
+                    let t = k as f64 / 4.0;
+                    visit((ax + t * (bx - ax), ay + t * (by - ay)));
+                }
+            }
+        }
+    }
+    let best = (0..4).min_by_key(|&k| count[k]).unwrap_or(0);
+    corners[best].0.clone()
+}
+
 /// Title, axes, grid and legend: the parts every plot shares.
 #[derive(Debug, Clone)]
 struct Frame {
@@ -903,7 +1028,9 @@ struct Frame {
     y_label: String,
     /// How many ticks to aim for on the x axis (plotters' default when None).
     x_ticks: Option<usize>,
-    legend: LegendPosition,
+    /// Where the legend goes; `None`: the freest corner ([`best_corner`]), worked out by the plot
+    /// from its data before drawing.
+    legend: Option<LegendPosition>,
     /// The y axis is logarithmic: its ticks are never rounded to 0.
     y_log: bool,
 }
@@ -916,8 +1043,24 @@ impl Frame {
             y_label: y_label.into(),
             x_ticks: None,
             y_log: false,
-            legend: LegendPosition::UpperRight,
+            legend: None,
         }
+    }
+
+    /// This frame with its legend placed: as set, or in the corner where a legend of `entries`
+    /// (their labels) covers the fewest of `points` in the data ranges `x` and `y`.
+    fn placed(
+        &self,
+        data: &[(&[(f64, f64)], bool)],
+        x: (f64, f64),
+        y: (f64, f64),
+        entries: &[&str],
+    ) -> Frame {
+        let mut f = self.clone();
+        if f.legend.is_none() {
+            f.legend = Some(best_corner(data, x, y, self.y_log, entries));
+        }
+        f
     }
 
     fn draw<DB, XR, YR>(
@@ -970,7 +1113,7 @@ impl Frame {
             .background_style(WHITE.mix(0.85))
             .border_style(RGBColor(180, 180, 180))
             .label_font((FONT_NAME, 15))
-            .position(self.legend.clone())
+            .position(self.legend.clone().unwrap_or(LegendPosition::UpperRight))
             .draw()
             .map_err(|e| e.to_string())?;
         root.present().map_err(|e| e.to_string())
@@ -1006,6 +1149,31 @@ fn save_both(dir: &Path, stem: &str, plot: &impl Render) -> Result<Vec<PathBuf>,
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_legend_goes_to_the_freest_corner() {
+        let label = ["a series"];
+        // A line rising from the lower left to the upper right leaves the other two corners.
+        let rising: Vec<(f64, f64)> = (0..=20).map(|i| (i as f64, i as f64)).collect();
+        let corner = best_corner(&[(&rising, true)], (0.0, 20.0), (0.0, 20.0), false, &label);
+        assert!(
+            matches!(
+                corner,
+                LegendPosition::UpperLeft | LegendPosition::LowerRight
+            ),
+            "{corner:?}"
+        );
+        // A loss curve falling from the upper left to a floor: the upper right is free.
+        let falling: Vec<(f64, f64)> = (0..=50)
+            .map(|i| (i as f64, 1.0 / (1.0 + i as f64)))
+            .collect();
+        let corner = best_corner(&[(&falling, true)], (0.0, 50.0), (0.0, 1.0), false, &label);
+        assert!(matches!(corner, LegendPosition::UpperRight), "{corner:?}");
+        // Dots crowding the upper right push the legend elsewhere; unjoined dots are not a line.
+        let crowd: Vec<(f64, f64)> = (0..40).map(|i| (0.9 + 0.002 * i as f64, 0.95)).collect();
+        let corner = best_corner(&[(&crowd, false)], (0.0, 1.0), (0.0, 1.0), false, &label);
+        assert!(matches!(corner, LegendPosition::UpperLeft), "{corner:?}");
+    }
 
     #[test]
     fn tick_labels_are_short() {

@@ -299,7 +299,6 @@ fn run(args: &Args, lab: &mut Lab) -> Result<Report> {
         let points = points.map(|(i, &v)| ((i + 1) as f64, v)).collect();
         vg = vg.series(Series::new(g.config, points));
     }
-    let vg = vg.legend(LegendPosition::LowerRight);
     lab.saved(vg.save(lab.plots_dir(), "gradient_norms")?);
     let loss_points = digits.losses.iter().enumerate();
     let loss_points = loss_points.map(|(i, &l)| ((i + 1) as f64, l)).collect();

@@ -280,6 +280,12 @@ fn run(args: &Args, lab: &mut Lab) -> Result<Report> {
                 .map(|c| (c.delay as f64, 100.0 * c.accuracy))
                 .collect(),
         ))
+        .series(Series::new(
+            "chance (4 symbols)",
+            vec![(40.0, 25.0), (100.0, 25.0)],
+        ))
+        .markers(true)
+        .y_range(0.0, 105.0)
         .legend(LegendPosition::LowerRight)
         .save(lab.plots_dir(), "copy_task")?,
     );
