@@ -960,7 +960,7 @@ where
 /// each series' points, and whether they are joined by a line: a line is sampled between its
 /// points too, so a line crossing a corner counts. The legend's box is
 /// estimated from its labels' length and number, as a share of the plotting area (about 8 px a
-/// character of a 720 px wide area, 26 px a row of a 470 px high one). On a tie the upper right,
+/// character of a 720 px wide area, 19 px a row of a 470 px high one). On a tie the upper right,
 /// then upper left, lower right, lower left.
 pub fn best_corner(
     data: &[(&[(f64, f64)], bool)],
@@ -971,7 +971,7 @@ pub fn best_corner(
 ) -> LegendPosition {
     let longest = entries.iter().map(|e| e.chars().count()).max().unwrap_or(0);
     let w = ((longest as f64 * 8.0 + 50.0) / 720.0).min(0.9);
-    let h = ((entries.len() as f64 * 26.0 + 16.0) / 470.0).min(0.9);
+    let h = ((entries.len() as f64 * 19.0 + 16.0) / 470.0).min(0.9);
     let ty = |v: f64| {
         if log_y {
             v.max(f64::MIN_POSITIVE).ln()
