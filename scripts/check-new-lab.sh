@@ -14,6 +14,11 @@ pkg=$(awk -v w="$week" '/^\[\[lab\]\]/ { p = "" } /^package = / { gsub(/"/, "", 
 slug=${pkg#week*-}
 copy=$(mktemp -d)
 trap 'rm -rf "$copy"' EXIT
+# A target directory of its own: cargo names a workspace crate's artifacts by its path relative
+# to the workspace, so the clone's builds would land on the main tree's artifacts in a shared
+# one — with the clone's paths compiled in (the grader's fixtures folder among them), stale
+# once the clone is gone. Kept between runs, so only the new lab is compiled each time.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}-new-lab"
 git clone -q . "$copy/repo"
 cd "$copy/repo"
 bash scripts/new-lab.sh "$week" "$slug" "A scaffolded lab"
