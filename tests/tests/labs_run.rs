@@ -426,3 +426,29 @@ fn week13_refuses_an_unwritable_model_dir_at_start() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A lab whose reader has gone (`cargo run -p week09-neural-nets | head`) stops quietly instead
+/// of panicking in its last print: the pipe's reading end is closed before the lab starts.
+#[test]
+fn a_lab_into_a_closed_pipe_stops_quietly() {
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    let out = cargo_command()
+        .current_dir(root())
+        .args([
+            "run",
+            "-q",
+            "-p",
+            "week09-neural-nets",
+            "--",
+            "--epochs",
+            "1",
+        ])
+        .stdout(std::process::Stdio::from(writer))
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .expect("week 9");
+    let err = text(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(out.status.success(), "exit status {:?}: {err}", out.status);
+}

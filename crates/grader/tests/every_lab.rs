@@ -5,7 +5,7 @@
 //! Arguments after `--` (a check's name to filter on, `--nocapture`, …) are passed on.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
@@ -20,25 +20,8 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    // `cargo test` set these for this process; passed on, they reach build scripts that watch
-    // them and force a rebuild of half the dependencies.
-    for (key, _) in std::env::vars_os() {
-        let key = key.to_string_lossy().into_owned();
-        if key.starts_with("CARGO_PKG_")
-            || matches!(
-                key.as_str(),
-                "CARGO_MANIFEST_DIR"
-                    | "CARGO_MANIFEST_PATH"
-                    | "CARGO_CRATE_NAME"
-                    | "CARGO_PRIMARY_PACKAGE"
-                    | "OUT_DIR"
-            )
-        {
-            cmd.env_remove(key);
-        }
-    }
+    // Without the variables `cargo test` set for this process (see `wb_core::nested_cargo`).
+    let mut cmd = wb_core::nested_cargo();
     cmd.current_dir(&root)
         .arg("test")
         .arg("--manifest-path")

@@ -5,6 +5,33 @@
 
 pub mod lab;
 
+/// A `cargo` command for a cargo run from inside another (`workbook grade`, the grader's every-lab
+/// runner, the end-to-end tests): `$CARGO` when set, without the variables the outer cargo set
+/// for its process (`CARGO_MANIFEST_DIR`, `CARGO_PKG_*`, …). Passed on, they reach build scripts
+/// that watch them (ring's watches `CARGO_MANIFEST_DIR`), which then rebuild half the dependency
+/// tree — and again at the next plain cargo command.
+pub fn nested_cargo() -> std::process::Command {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = std::process::Command::new(cargo);
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        let injected = key.starts_with("CARGO_PKG_")
+            || matches!(
+                key.as_ref(),
+                "CARGO_MANIFEST_DIR"
+                    | "CARGO_MANIFEST_PATH"
+                    | "CARGO_CRATE_NAME"
+                    | "CARGO_BIN_NAME"
+                    | "CARGO_PRIMARY_PACKAGE"
+                    | "OUT_DIR"
+            );
+        if injected {
+            cmd.env_remove(key.as_ref());
+        }
+    }
+    cmd
+}
+
 use ndarray::{ArrayBase, Data, Dimension};
 use thiserror::Error;
 

@@ -200,13 +200,24 @@ pub fn run<R: Serialize + Display>(
             write_json_out(path, &json)?;
         }
         if args.json {
-            println!("{json}");
+            print_quietly(&format!("{json}\n"))?;
         } else {
-            print!("{}", lab.render(title, &report));
+            print_quietly(&lab.render(title, &report))?;
         }
         Ok(())
     });
     exit(outcome)
+}
+
+/// Writes `text` to stdout. A reader that has gone away (`cargo run -p week02-linreg | head`) is
+/// not an error: the lab stops quietly, as Unix tools do, instead of panicking in `print!`.
+fn print_quietly(text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
 }
 
 /// Prints an error as one clean line (`error: what: why`), whatever `RUST_BACKTRACE` says, and
@@ -229,7 +240,13 @@ pub fn write_json_out(path: &Path, json: &str) -> anyhow::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(fail)?;
     }
-    std::fs::write(path, json).map_err(fail)
+    // Written beside the file, then renamed over it: a lab killed mid-write leaves the previous
+    // JSON whole (or none), never half of one.
+    let mut partial = path.as_os_str().to_owned();
+    partial.push(".partial");
+    let partial = PathBuf::from(partial);
+    std::fs::write(&partial, json).map_err(fail)?;
+    std::fs::rename(&partial, path).map_err(fail)
 }
 
 /// Parses a count that must be at least 1 (a clap `value_parser`: `--max-batch 0` is refused when
@@ -374,6 +391,12 @@ mod tests {
         let file = dir.join("sub").join("out.json");
         write_json_out(&file, "{}").unwrap();
         assert_eq!(std::fs::read_to_string(&file).unwrap(), "{}");
+        write_json_out(&file, "{\"second\": 2}").unwrap();
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "{\"second\": 2}");
+        assert!(
+            !dir.join("sub").join("out.json.partial").exists(),
+            "no partial file is left behind"
+        );
         let err = write_json_out(&file.join("below-a-file.json"), "{}").unwrap_err();
         let err = err.to_string();
         assert!(

@@ -26,7 +26,8 @@ impl LinePlot {
     }
 
     /// A fixed y axis from `lo` to `hi` (for example 0–100 % for an accuracy, so that a flat
-    /// 100 % is drawn at the top of a scale that makes sense, not in a band around it).
+    /// 100 % is drawn at the top of a scale that makes sense, not in a band around it). On a log
+    /// axis both must be > 0.
     pub fn y_range(mut self, lo: f64, hi: f64) -> Self {
         self.y_range = Some((lo.min(hi), lo.max(hi)));
         self
@@ -69,6 +70,23 @@ impl LinePlot {
         self
     }
 
+    /// The dots, then the lines, on either kind of y axis.
+    fn draw_data<DB, X, Y>(&self, chart: &mut frame::Chart<'_, DB, X, Y>) -> Result<(), String>
+    where
+        DB: DrawingBackend,
+        X: Ranged<ValueType = f64>,
+        Y: Ranged<ValueType = f64>,
+    {
+        draw_dots(chart, &self.points, |p| self.keep(p))?;
+        draw_lines(
+            chart,
+            &self.series,
+            |p| self.keep(p),
+            self.points.len(),
+            self.markers,
+        )
+    }
+
     fn keep(&self, (x, y): &(f64, f64)) -> bool {
         x.is_finite() && y.is_finite() && (!self.log_y || *y > 0.0)
     }
@@ -90,26 +108,15 @@ impl Render for LinePlot {
         let no_data = || format!("no finite points in `{}`", self.frame.title);
         let (x0, x1) = bounds(points().map(|p| p.0)).ok_or_else(no_data)?;
         let (y0, y1) = bounds(points().map(|p| p.1)).ok_or_else(no_data)?;
-        let dots = self.points.len();
-        if let (Some((lo, hi)), false) = (self.y_range, self.log_y) {
-            let data: Vec<(&[(f64, f64)], bool)> = self
-                .series
-                .iter()
-                .map(|s| (s.points.as_slice(), true))
-                .chain(self.points.iter().map(|s| (s.points.as_slice(), false)))
-                .collect();
-            let entries: Vec<&str> = self
-                .series
-                .iter()
-                .chain(&self.points)
-                .map(|s| s.name.as_str())
-                .collect();
-            let frame = self.frame.placed(&data, (x0, x1), (lo, hi), &entries);
-            return frame.draw(root, x0..x1, lo..hi, |c| {
-                draw_dots(c, &self.points, |p| self.keep(p))?;
-                draw_lines(c, &self.series, |p| self.keep(p), dots, self.markers)
-            });
-        }
+        // The y axis: as set, else the data with a margin (proportional on a log axis).
+        let (lo, hi) = match self.y_range {
+            Some(range) => range,
+            None if self.log_y => (y0 * 0.8, y1 * 1.25),
+            None => {
+                let pad = (y1 - y0).abs().max(1e-12) * 0.05;
+                (y0 - pad, y1 + pad)
+            }
+        };
         let data: Vec<(&[(f64, f64)], bool)> = self
             .series
             .iter()
@@ -122,25 +129,11 @@ impl Render for LinePlot {
             .chain(&self.points)
             .map(|s| s.name.as_str())
             .collect();
+        let frame = self.frame.placed(&data, (x0, x1), (lo, hi), &entries);
         if self.log_y {
-            let frame = self
-                .frame
-                .placed(&data, (x0, x1), (y0 * 0.8, y1 * 1.25), &entries);
-            let frame = &frame;
-            frame.draw(root, x0..x1, (y0 * 0.8..y1 * 1.25).log_scale(), |c| {
-                draw_dots(c, &self.points, |p| self.keep(p))?;
-                draw_lines(c, &self.series, |p| self.keep(p), dots, self.markers)
-            })
+            frame.draw(root, x0..x1, (lo..hi).log_scale(), |c| self.draw_data(c))
         } else {
-            let pad = (y1 - y0).abs().max(1e-12) * 0.05;
-            let frame = self
-                .frame
-                .placed(&data, (x0, x1), (y0 - pad, y1 + pad), &entries);
-            let frame = &frame;
-            frame.draw(root, x0..x1, (y0 - pad)..(y1 + pad), |c| {
-                draw_dots(c, &self.points, |p| self.keep(p))?;
-                draw_lines(c, &self.series, |p| self.keep(p), dots, self.markers)
-            })
+            frame.draw(root, x0..x1, lo..hi, |c| self.draw_data(c))
         }
     }
 }

@@ -5,7 +5,7 @@ use crate::lab::Lab;
 use anyhow::{Context, Result};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 /// The outcome of one check.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,9 +40,7 @@ impl Grade {
 /// cargo's own "test failed, to rerun pass …" stay in the log, so that the checks' report is what
 /// the learner reads. Without `live`, everything is captured into the log.
 pub fn run(root: &Path, lab: &Lab, live: bool) -> Result<Grade> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    forget_cargo_run_env(&mut cmd);
+    let mut cmd = wb_core::nested_cargo();
     cmd.current_dir(root)
         .args([
             "test",
@@ -114,29 +112,6 @@ impl CargoFilter {
         trimmed
             .strip_prefix("Compiling ")
             .map(|what| format!("  compiling {what}"))
-    }
-}
-
-/// Removes the variables `cargo run` set for this process (`CARGO_MANIFEST_DIR`, `CARGO_PKG_*`,
-/// …). Passed on to the inner cargo, they reach build scripts that watch them (ring's watches
-/// `CARGO_MANIFEST_DIR`), which then rebuild half the dependency tree — and rebuild it again at the
-/// next plain `cargo test -p grader`.
-pub fn forget_cargo_run_env(cmd: &mut Command) {
-    for (key, _) in std::env::vars_os() {
-        let key = key.to_string_lossy();
-        let injected = key.starts_with("CARGO_PKG_")
-            || matches!(
-                key.as_ref(),
-                "CARGO_MANIFEST_DIR"
-                    | "CARGO_MANIFEST_PATH"
-                    | "CARGO_CRATE_NAME"
-                    | "CARGO_BIN_NAME"
-                    | "CARGO_PRIMARY_PACKAGE"
-                    | "OUT_DIR"
-            );
-        if injected {
-            cmd.env_remove(key.as_ref());
-        }
     }
 }
 

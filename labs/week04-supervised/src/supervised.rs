@@ -73,19 +73,5 @@ pub fn linfa_logistic(
 }
 // ANCHOR_END: linfa_models
 
-/// The share of equal labels.
-pub fn accuracy<T: PartialEq>(y_true: &[T], y_pred: &[T]) -> Result<f64> {
-    if y_true.is_empty() {
-        return Err(MlError::Empty {
-            arg: "y_true".into(),
-            detail: "no labels to compare".into(),
-        });
-    }
-    check_len(
-        "y_pred",
-        y_pred.len(),
-        y_true.len(),
-        "one prediction per label",
-    )?;
-    Ok(y_true.iter().zip(y_pred).filter(|(a, b)| a == b).count() as f64 / y_true.len() as f64)
-}
+/// The share of equal labels (the workbook's shared one).
+pub use wb_core::accuracy;

@@ -29,25 +29,15 @@ pub fn package(lab: &Path) -> String {
         .into_owned()
 }
 
+/// A cargo command for these tests, without the variables `cargo test` set for this process
+/// (see `wb_core::nested_cargo`).
+pub fn cargo_command() -> Command {
+    wb_core::nested_cargo()
+}
+
 /// `cargo run -q -p <package> -- <args>` from the repository root (or `cwd`).
 pub fn cargo_run(package: &str, args: &[&str], cwd: Option<&Path>) -> Output {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut cmd = Command::new(cargo);
-    // `cargo test` set these for this test process; passed on, they reach build scripts that
-    // watch them (ring's watches CARGO_MANIFEST_DIR) and force a rebuild of half the dependencies.
-    for (key, _) in std::env::vars() {
-        if key.starts_with("CARGO_PKG_")
-            || matches!(
-                key.as_str(),
-                "CARGO_MANIFEST_DIR"
-                    | "CARGO_MANIFEST_PATH"
-                    | "CARGO_CRATE_NAME"
-                    | "CARGO_PRIMARY_PACKAGE"
-            )
-        {
-            cmd.env_remove(&key);
-        }
-    }
+    let mut cmd = cargo_command();
     cmd.current_dir(cwd.map(Path::to_path_buf).unwrap_or_else(root))
         .arg("run")
         .arg("--manifest-path")
