@@ -1,5 +1,7 @@
 //! Runs the week 4 lab end to end: `cargo run -p week04-supervised -- --help`.
 
+mod report;
+
 use anyhow::{Result, bail};
 use clap::Parser;
 use linfa::prelude::*;
@@ -7,8 +9,7 @@ use linfa_clustering::KMeans;
 use ndarray::{Array1, Axis};
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
-use serde::Serialize;
-use std::fmt;
+use report::*;
 use std::process::ExitCode;
 use std::time::Instant;
 use wb_core::lab::{check_open_fraction, elapsed_ms, standardise_with_train};
@@ -37,72 +38,6 @@ struct Args {
     max_degree: usize,
     #[command(flatten)]
     lab: LabArgs,
-}
-
-#[derive(Serialize)]
-struct Report {
-    seed: u64,
-    kmeans: Clustering,
-    linear_regression: Linear,
-    logistic_regression: Logistic,
-    noise_sd: f64,
-    n_train_points: usize,
-    degree_sweep: Vec<DegreeRow>,
-    best_degree: usize,
-    bias_variance: Vec<BiasVariance>,
-    #[serde(skip)]
-    ms: Timings,
-}
-
-#[derive(Default)]
-struct Timings {
-    kmeans_ours: f64,
-    kmeans_linfa: f64,
-    linear: f64,
-    logistic: f64,
-}
-
-#[derive(Serialize)]
-struct Clustering {
-    k: usize,
-    inertia: f64,
-    iterations: usize,
-    linfa_inertia_sum: f64,
-    purity: f64,
-    contingency: Vec<Vec<usize>>,
-    species: Vec<String>,
-    centroids: Vec<Vec<f64>>,
-}
-
-#[derive(Serialize)]
-struct Linear {
-    rows: usize,
-    features: Vec<String>,
-    coefficients: Vec<f64>,
-    intercept: f64,
-}
-
-#[derive(Serialize)]
-struct Logistic {
-    n_train: usize,
-    n_test: usize,
-    test_accuracy: f64,
-    baseline_accuracy: f64,
-    baseline_says_malignant: bool,
-}
-
-#[derive(Serialize)]
-struct DegreeRow {
-    degree: usize,
-    train_mse: f64,
-    test_mse: f64,
-}
-
-#[derive(Serialize)]
-struct BiasVariance {
-    degree: usize,
-    bias2: f64,
-    variance: f64,
 }
 
 fn main() -> ExitCode {
@@ -352,133 +287,4 @@ fn run(args: &Args, lab: &mut Lab) -> Result<Report> {
             .collect(),
         ms,
     })
-}
-
-impl fmt::Display for Report {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let km = &self.kmeans;
-        writeln!(
-            f,
-            "1. Unsupervised: k-means on the 150 iris flowers, species hidden (k = {}, 10 starts)",
-            km.k
-        )?;
-        writeln!(
-            f,
-            "   from scratch (k-means++): inertia {:.4} after {} iterations ({:.1} ms)",
-            km.inertia, km.iterations, self.ms.kmeans_ours
-        )?;
-        writeln!(
-            f,
-            "   linfa-clustering:         inertia {:.4} ({:.1} ms; linfa reports the mean, ×150 here)",
-            km.linfa_inertia_sum, self.ms.kmeans_linfa
-        )?;
-        writeln!(f, "   Clusters against the species it never saw:")?;
-        let header: String = km.species.iter().map(|n| format!("{n:>11}")).collect();
-        writeln!(f, "   {:>10} {header}", "")?;
-        for (c, row) in km.contingency.iter().enumerate() {
-            let cells: String = row.iter().map(|v| format!("{v:>11}")).collect();
-            writeln!(f, "   {:>10} {cells}", format!("cluster {c}"))?;
-        }
-        writeln!(
-            f,
-            "   purity {:.1}%: setosa stands apart; versicolor and virginica overlap, so some flowers",
-            100.0 * km.purity
-        )?;
-        writeln!(
-            f,
-            "   land in the other's cluster. Clustering finds structure; it cannot know which structure you meant.\n"
-        )?;
-
-        let lin = &self.linear_regression;
-        writeln!(f, "2. Supervised: the answers are in the data")?;
-        writeln!(
-            f,
-            "   linfa-linear on diabetes ({} rows): ({:.2} ms)",
-            lin.rows, self.ms.linear
-        )?;
-        for (n, c) in lin.features.iter().zip(&lin.coefficients) {
-            write!(f, "   {n}={c:.3}")?;
-        }
-        writeln!(
-            f,
-            "\n   intercept {:.3} (the same least-squares fit as week 2's normal equations)",
-            lin.intercept
-        )?;
-        let log = &self.logistic_regression;
-        writeln!(
-            f,
-            "   linfa-logistic on breast cancer ({} training, {} test rows, standardised): test accuracy {:.1}% ({:.1} ms)",
-            log.n_train,
-            log.n_test,
-            100.0 * log.test_accuracy,
-            self.ms.logistic
-        )?;
-        writeln!(
-            f,
-            "   against {:.1}% for always answering \"{}\"\n",
-            100.0 * log.baseline_accuracy,
-            if log.baseline_says_malignant {
-                "malignant"
-            } else {
-                "benign"
-            }
-        )?;
-
-        let noise = self.noise_sd;
-        writeln!(
-            f,
-            "3. Bias vs variance: polynomials fitted to {} noisy points of sin(2πx) (noise sd {noise})",
-            self.n_train_points
-        )?;
-        writeln!(
-            f,
-            "   {:>6} {:>12} {:>12}",
-            "degree", "train MSE", "test MSE"
-        )?;
-        for r in &self.degree_sweep {
-            let mark = if r.degree == self.best_degree {
-                "   ← lowest test error"
-            } else {
-                ""
-            };
-            let (d, a, b) = (r.degree, r.train_mse, r.test_mse);
-            writeln!(f, "   {d:>6} {a:>12.4} {b:>12.4}{mark}")?;
-        }
-        writeln!(
-            f,
-            "   Training error only falls as the degree grows; test error falls, then rises: overfitting."
-        )?;
-        writeln!(
-            f,
-            "   Bootstrap (200 resamples of the training set), on 91 points of [0.05, 0.95]:"
-        )?;
-        writeln!(
-            f,
-            "   {:>6} {:>10} {:>10} {:>16}",
-            "degree", "bias²", "variance", "bias² + variance"
-        )?;
-        for b in &self.bias_variance {
-            writeln!(
-                f,
-                "   {:>6} {:>10.4} {:>10.4} {:>16.4}",
-                b.degree,
-                b.bias2,
-                b.variance,
-                b.bias2 + b.variance
-            )?;
-        }
-        writeln!(
-            f,
-            "   Low degrees are wrong the same way every time (bias); high degrees are wrong differently"
-        )?;
-        writeln!(
-            f,
-            "   every time (variance) — past degree 8 so wildly that even their average drifts off."
-        )?;
-        writeln!(
-            f,
-            "   The noise ({:.2}) is the floor no model goes below.",
-            noise * noise
-        )
-    }
 }

@@ -1,13 +1,14 @@
 //! Runs the week 5 lab end to end: `cargo run -p week05-trees -- --help`.
 
+mod report;
+
 use anyhow::{Result, bail};
 use clap::{Parser, ValueEnum};
 use linfa::prelude::*;
 use linfa_elasticnet::ElasticNet;
 use linfa_trees::{DecisionTree as LinfaTree, SplitQuality};
 use ndarray::{Array1, Array2, Axis};
-use serde::Serialize;
-use std::fmt;
+use report::*;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -56,87 +57,6 @@ struct Args {
     seed: u64,
     #[command(flatten)]
     lab: LabArgs,
-}
-
-#[derive(Serialize)]
-struct Report {
-    data: String,
-    shape: [usize; 2],
-    classes: Vec<String>,
-    seed: u64,
-    n_train: usize,
-    n_test: usize,
-    tree: Tree,
-    unbounded_tree: TrainTest,
-    depth_sweep: Vec<DepthRow>,
-    forest: Forest,
-    boosting: Boosting,
-    diabetes_features: Vec<String>,
-    ridge: Penalised,
-    lasso: Penalised,
-    linfa_lasso_coefficients: Vec<f64>,
-    ols_standardised: Vec<f64>,
-}
-
-#[derive(Serialize)]
-struct Tree {
-    criterion: String,
-    max_depth: usize,
-    min_samples_leaf: usize,
-    test_accuracy: f64,
-    linfa_test_accuracy: f64,
-    leaves: usize,
-    depth: usize,
-    importances: Vec<Importance>,
-    #[serde(skip)]
-    ms: (f64, f64),
-}
-
-#[derive(Serialize)]
-struct Importance {
-    feature: String,
-    importance: f64,
-}
-
-#[derive(Serialize)]
-struct TrainTest {
-    train_accuracy: f64,
-    test_accuracy: f64,
-}
-
-#[derive(Serialize)]
-struct DepthRow {
-    depth: usize,
-    train_accuracy: f64,
-    test_accuracy: f64,
-}
-
-#[derive(Serialize)]
-struct Forest {
-    n_trees: usize,
-    max_features: usize,
-    test_accuracy: f64,
-    oob_score: Option<f64>,
-    #[serde(skip)]
-    ms: f64,
-}
-
-#[derive(Serialize)]
-struct Boosting {
-    rounds: usize,
-    learning_rate: f64,
-    train_mse: Vec<f64>,
-    test_mse: f64,
-    test_r2: f64,
-    #[serde(skip)]
-    ms: f64,
-}
-
-#[derive(Serialize)]
-struct Penalised {
-    alpha: f64,
-    coefficients: Vec<f64>,
-    intercept: f64,
 }
 
 /// The share of right answers (0 for an empty test set, which a test fraction in (0, 1) cannot
@@ -526,132 +446,4 @@ fn run(args: &Args, lab: &mut Lab) -> Result<Report> {
         linfa_lasso_coefficients: enet.hyperplane().to_vec(),
         ols_standardised: ols.weights.to_vec(),
     })
-}
-
-impl fmt::Display for Report {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
-            f,
-            "Data for the trees: {} ({} rows, {} features, classes {:?}); split {}/{} (seed {})",
-            self.data,
-            self.shape[0],
-            self.shape[1],
-            self.classes,
-            self.n_train,
-            self.n_test,
-            self.seed
-        )?;
-        let t = &self.tree;
-        writeln!(
-            f,
-            "\n1. One tree ({}, max depth {}, ≥ {} rows per leaf)",
-            t.criterion, t.max_depth, t.min_samples_leaf
-        )?;
-        writeln!(
-            f,
-            "   from scratch: test accuracy {:.1}%, {} leaves, depth {} ({:.1} ms)",
-            100.0 * t.test_accuracy,
-            t.leaves,
-            t.depth,
-            t.ms.0
-        )?;
-        writeln!(
-            f,
-            "   linfa-trees:  test accuracy {:.1}% ({:.1} ms)",
-            100.0 * t.linfa_test_accuracy,
-            t.ms.1
-        )?;
-        writeln!(f, "   most important features (impurity decrease):")?;
-        for i in t.importances.iter().take(5) {
-            writeln!(f, "     {:<28} {:.3}", i.feature, i.importance)?;
-        }
-        writeln!(
-            f,
-            "\n2. Overfitting: the deeper the tree, the better it fits the training rows"
-        )?;
-        writeln!(f, "   {:>5} {:>7} {:>7}", "depth", "train", "test")?;
-        for r in &self.depth_sweep {
-            let (a, b) = (100.0 * r.train_accuracy, 100.0 * r.test_accuracy);
-            writeln!(f, "   {:>5} {a:>6.1}% {b:>6.1}%", r.depth)?;
-        }
-        let full = &self.unbounded_tree;
-        writeln!(
-            f,
-            "   unbounded: {:.1}% on the training rows (every leaf pure), {:.1}% on the test rows",
-            100.0 * full.train_accuracy,
-            100.0 * full.test_accuracy
-        )?;
-        let fo = &self.forest;
-        writeln!(
-            f,
-            "\n3. Random forest: {} unbounded trees, bootstrap samples, {} random features per split ({:.0} ms)",
-            fo.n_trees, fo.max_features, fo.ms
-        )?;
-        writeln!(
-            f,
-            "   test accuracy {:.1}% (one unbounded tree: {:.1}%)",
-            100.0 * fo.test_accuracy,
-            100.0 * full.test_accuracy
-        )?;
-        if let Some(oob) = fo.oob_score {
-            writeln!(
-                f,
-                "   out-of-bag accuracy {:.1}%: an estimate of the test accuracy from the training rows alone",
-                100.0 * oob
-            )?;
-        }
-        let gb = &self.boosting;
-        writeln!(
-            f,
-            "\n4. Gradient boosting on diabetes: {} rounds of depth-3 trees, learning rate {} ({:.0} ms)",
-            gb.rounds, gb.learning_rate, gb.ms
-        )?;
-        writeln!(
-            f,
-            "   training MSE {:.0} → {:.0} ({}); test MSE {:.0}, test R² {:.3}",
-            gb.train_mse.first().copied().unwrap_or(f64::NAN),
-            gb.train_mse.last().copied().unwrap_or(f64::NAN),
-            if gb.train_mse.windows(2).all(|w| w[1] < w[0]) {
-                "it fell at every round"
-            } else {
-                "it rose at some round!"
-            },
-            gb.test_mse,
-            gb.test_r2
-        )?;
-        writeln!(
-            f,
-            "\n5. Regularisation on diabetes (standardised features): coefficients"
-        )?;
-        writeln!(
-            f,
-            "   {:<8} {:>10} {:>12} {:>12} {:>14}",
-            "feature",
-            "OLS",
-            format!("ridge α={}", self.ridge.alpha),
-            format!("lasso α={}", self.lasso.alpha),
-            "linfa lasso"
-        )?;
-        for (j, n) in self.diabetes_features.iter().enumerate() {
-            writeln!(
-                f,
-                "   {n:<8} {:>10.3} {:>12.3} {:>12.3} {:>14.3}",
-                self.ols_standardised[j],
-                self.ridge.coefficients[j],
-                self.lasso.coefficients[j],
-                self.linfa_lasso_coefficients[j]
-            )?;
-        }
-        let zeros = self
-            .lasso
-            .coefficients
-            .iter()
-            .filter(|w| **w == 0.0)
-            .count();
-        writeln!(
-            f,
-            "   ridge shrinks every coefficient; lasso sets {zeros} of {} exactly to zero: it selects features.",
-            self.diabetes_features.len()
-        )
-    }
 }

@@ -1,13 +1,14 @@
 //! Runs the week 6 lab end to end: `cargo run -p week06-evaluation -- --help`.
 
+mod report;
+
 use anyhow::Result;
 use clap::Parser;
 use linfa::prelude::*;
 use linfa_linear::LinearRegression;
 use linfa_logistic::{LogisticRegression, MultiLogisticRegression};
 use ndarray::{Array1, Array2, Axis};
-use serde::Serialize;
-use std::fmt;
+use report::*;
 use std::process::ExitCode;
 use std::time::Instant;
 use wb_core::lab::{check_open_fraction, elapsed_ms, standardise_with_train};
@@ -36,61 +37,6 @@ struct Args {
     seed: u64,
     #[command(flatten)]
     lab: LabArgs,
-}
-
-#[derive(Serialize)]
-struct Report {
-    binary: Binary,
-    multiclass: Multiclass,
-    regression: Regression,
-    folds: usize,
-    cross_validation: Vec<CvScheme>,
-}
-
-#[derive(Serialize)]
-struct Binary {
-    n_test: usize,
-    confusion_matrix: Vec<Vec<usize>>,
-    precision_malignant: f64,
-    recall_malignant: f64,
-    f1_malignant: f64,
-    auc_trapezoid: f64,
-    auc_rank: f64,
-    average_precision: f64,
-    log_loss: f64,
-    roc_thresholds: usize,
-    #[serde(skip)]
-    metrics_ms: f64,
-}
-
-#[derive(Serialize)]
-struct Multiclass {
-    n_test: usize,
-    classes: Vec<String>,
-    confusion_matrix: Vec<Vec<usize>>,
-    averages: Vec<Averaged>,
-}
-
-#[derive(Serialize)]
-struct Averaged {
-    average: &'static str,
-    precision: f64,
-    recall: f64,
-    f1: f64,
-}
-
-#[derive(Serialize)]
-struct Regression {
-    mae: f64,
-    rmse: f64,
-    r2: f64,
-}
-
-#[derive(Serialize)]
-struct CvScheme {
-    scheme: &'static str,
-    auc: Vec<f64>,
-    positive_share: Vec<f64>,
 }
 
 /// The rows of a matrix as vectors.
@@ -326,90 +272,4 @@ fn run(args: &Args, lab: &mut Lab) -> Result<Report> {
         folds: args.folds,
         cross_validation: cv_rows,
     })
-}
-
-impl fmt::Display for Report {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let b = &self.binary;
-        writeln!(
-            f,
-            "1. Breast cancer, logistic regression, {} test rows (positive = malignant)",
-            b.n_test
-        )?;
-        let cm = &b.confusion_matrix;
-        writeln!(f, "   confusion matrix (rows: truth, columns: prediction)")?;
-        writeln!(f, "   {:>16} {:>9} {:>10}", "", "benign", "malignant")?;
-        writeln!(f, "   {:>16} {:>9} {:>10}", "benign", cm[0][0], cm[0][1])?;
-        writeln!(f, "   {:>16} {:>9} {:>10}", "malignant", cm[1][0], cm[1][1])?;
-        writeln!(
-            f,
-            "   malignant: precision {:.3}, recall {:.3}, F1 {:.3}",
-            b.precision_malignant, b.recall_malignant, b.f1_malignant
-        )?;
-        writeln!(
-            f,
-            "   ROC AUC {:.4} by trapezoids = {:.4} by ranks; average precision {:.4}; log loss {:.4}",
-            b.auc_trapezoid, b.auc_rank, b.average_precision, b.log_loss
-        )?;
-        writeln!(
-            f,
-            "   ({} thresholds on the ROC curve; the metrics took {:.2} ms)\n",
-            b.roc_thresholds, b.metrics_ms
-        )?;
-        let m = &self.multiclass;
-        writeln!(
-            f,
-            "2. Wine, three classes, multinomial logistic regression, {} test rows",
-            m.n_test
-        )?;
-        for (n, row) in m.classes.iter().zip(&m.confusion_matrix) {
-            writeln!(f, "   class {n}: {row:?}")?;
-        }
-        for a in &m.averages {
-            let (n, p, r, f1) = (a.average, a.precision, a.recall, a.f1);
-            writeln!(f, "   {n:<9} precision {p:.3}  recall {r:.3}  F1 {f1:.3}")?;
-        }
-        writeln!(
-            f,
-            "   (micro averages pool all decisions: for single-label data they all equal the accuracy)\n"
-        )?;
-        let r = &self.regression;
-        writeln!(
-            f,
-            "3. Regression, diabetes, least squares: MAE {:.2}, RMSE {:.2}, R² {:.3}\n",
-            r.mae, r.rmse, r.r2
-        )?;
-        writeln!(
-            f,
-            "4. {}-fold cross-validation of the breast-cancer model (ROC AUC per fold)",
-            self.folds
-        )?;
-        for cv in &self.cross_validation {
-            let n = cv.auc.len() as f64;
-            let mean = cv.auc.iter().sum::<f64>() / n;
-            let sd = (cv.auc.iter().map(|a| (a - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
-            let aucs: Vec<String> = cv.auc.iter().map(|v| format!("{v:.3}")).collect();
-            let shares: Vec<String> = cv
-                .positive_share
-                .iter()
-                .map(|v| format!("{:.0}%", 100.0 * v))
-                .collect();
-            writeln!(
-                f,
-                "   {:<18} AUC {}  mean {mean:.4} ± {sd:.4}",
-                cv.scheme,
-                aucs.join(" ")
-            )?;
-            writeln!(
-                f,
-                "   {:<18} malignant share per test fold: {}",
-                "",
-                shares.join(" ")
-            )?;
-        }
-        writeln!(
-            f,
-            "   Stratification keeps each fold's share of malignant tumours at the data set's 37%."
-        )
-    }
 }

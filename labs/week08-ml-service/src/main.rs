@@ -1,15 +1,16 @@
 //! The week 8 service: `cargo run -p week08-ml-service -- <train|serve|loadgen> --help`.
 
+mod report;
+
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use serde::Serialize;
-use std::fmt;
+use report::*;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 use wb_lab::{Lab, LabArgs};
-use week08_ml_service::loadgen::{self, LoadReport, Stop};
-use week08_ml_service::model::{ModelArtifact, TrainMetrics, train};
+use week08_ml_service::loadgen::{self, Stop};
+use week08_ml_service::model::{ModelArtifact, train};
 use week08_ml_service::service::{AppState, Limits, serve, shutdown_signal};
 
 /// Week 8: a production-grade ML REST service with axum — train a model artifact, serve it with
@@ -22,26 +23,6 @@ struct Cli {
     /// (Without a command: the end-to-end demo's options.)
     #[command(flatten)]
     lab: LabArgs,
-}
-
-/// What the end-to-end demo found.
-#[derive(Serialize)]
-struct Report {
-    artifact: String,
-    format_version: u32,
-    model_version: String,
-    content_hash: String,
-    metrics: TrainMetrics,
-    examples: Vec<Example>,
-    load: LoadReport,
-}
-
-/// One request of the demo and what the service answered.
-#[derive(Serialize)]
-struct Example {
-    request: String,
-    status: u16,
-    body: String,
 }
 
 #[derive(Debug, Subcommand)]
@@ -238,61 +219,6 @@ fn demo(lab: &mut Lab) -> Result<Report> {
         examples,
         load: report,
     })
-}
-
-impl fmt::Display for Report {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let m = &self.metrics;
-        writeln!(
-            f,
-            "1. Trained {} on {} rows: test accuracy {:.1}%, test AUC {:.4}",
-            self.model_version,
-            m.n_train,
-            100.0 * m.test_accuracy,
-            m.test_auc
-        )?;
-        writeln!(
-            f,
-            "   artifact {} (format {}, SHA-256 {}…)\n",
-            self.artifact,
-            self.format_version,
-            self.content_hash.get(..16).unwrap_or(&self.content_hash)
-        )?;
-        writeln!(
-            f,
-            "2. Served on a free loopback port; what the endpoints answer:"
-        )?;
-        for e in &self.examples {
-            let shown = match e.body.char_indices().nth(160) {
-                Some((cut, _)) => format!("{}…", &e.body[..cut]),
-                None => e.body.clone(),
-            };
-            writeln!(f, "   {} → {}\n      {shown}", e.request, e.status)?;
-        }
-        let load = &self.load;
-        writeln!(
-            f,
-            "\n3. Load: 16 concurrent clients, 4000 requests of one record each (a debug build: try --release)"
-        )?;
-        writeln!(
-            f,
-            "   {} errors; throughput {:.0} requests/s",
-            load.errors, load.throughput_rps
-        )?;
-        writeln!(
-            f,
-            "   latency p50 {:.3} ms, p95 {:.3} ms, p99 {:.3} ms, max {:.3} ms",
-            load.p50_ms, load.p95_ms, load.p99_ms, load.max_ms
-        )?;
-        writeln!(
-            f,
-            "\n4. Shutdown: stopped accepting, answered what was in flight, exited cleanly.\n"
-        )?;
-        writeln!(
-            f,
-            "Run it for real: cargo run -p week08-ml-service -- serve   (then curl, or loadgen in another terminal)"
-        )
-    }
 }
 
 fn main() -> ExitCode {

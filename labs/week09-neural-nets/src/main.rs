@@ -1,10 +1,11 @@
 //! Runs the week 9 lab end to end: `cargo run -p week09-neural-nets -- --help`.
 
+mod report;
+
 use anyhow::Result;
 use clap::Parser;
 use ndarray::{Array1, Array2, Axis, array};
-use serde::Serialize;
-use std::fmt;
+use report::*;
 use std::process::ExitCode;
 use wb_core::lab::check_open_fraction;
 use wb_data::SplitMix64;
@@ -36,29 +37,6 @@ struct Args {
 /// The inputs at which the activations are shown: ordinary and extreme.
 const PROBE: [f64; 7] = [-1000.0, -3.0, -0.5, 0.0, 0.5, 3.0, 1000.0];
 
-#[derive(Serialize)]
-struct Report {
-    perceptron_separable: PerceptronRun,
-    perceptron_xor: PerceptronRun,
-    probe: [f64; 7],
-    activations: Vec<ActivationRow>,
-    #[serde(rename = "softmax_1000_999_-1000")]
-    softmax: Vec<f64>,
-    init: InitVariances,
-    epochs: usize,
-    mlp: Vec<MlpRow>,
-    #[serde(skip)]
-    mlps_ms: f64,
-}
-
-/// How a perceptron's training went.
-#[derive(Serialize)]
-struct PerceptronRun {
-    epochs: usize,
-    converged: bool,
-    mistakes: Vec<usize>,
-}
-
 impl From<Perceptron> for PerceptronRun {
     fn from(p: Perceptron) -> Self {
         Self {
@@ -67,29 +45,6 @@ impl From<Perceptron> for PerceptronRun {
             mistakes: p.mistakes,
         }
     }
-}
-
-#[derive(Serialize)]
-struct ActivationRow {
-    name: &'static str,
-    values: Vec<f64>,
-    derivatives: Vec<f64>,
-}
-
-#[derive(Serialize)]
-struct InitVariances {
-    xavier_variance: f64,
-    xavier_theory: f64,
-    he_variance: f64,
-    he_theory: f64,
-}
-
-#[derive(Serialize)]
-struct MlpRow {
-    data: &'static str,
-    train_accuracy: f64,
-    test_accuracy: f64,
-    final_loss: f64,
 }
 
 /// Linearly separable points: uniform in [−1, 1]², class 1 above the line x0 + x1 = 0.2, with a
@@ -242,75 +197,4 @@ fn mlps(args: &Args, plots: &std::path::Path) -> Result<Vec<(MlpRow, Vec<std::pa
         rows.push((row, files));
     }
     Ok(rows)
-}
-
-impl fmt::Display for Report {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let (sep, stuck) = (&self.perceptron_separable, &self.perceptron_xor);
-        writeln!(f, "1. The perceptron learning rule")?;
-        writeln!(
-            f,
-            "   linearly separable points: converged after {} passes (mistakes per pass: {:?})",
-            sep.epochs,
-            &sep.mistakes[..sep.mistakes.len().min(8)]
-        )?;
-        writeln!(
-            f,
-            "   XOR: after {} passes still {} mistakes in the last pass — no line separates XOR, so it never stops",
-            stuck.epochs,
-            stuck.mistakes.last().copied().unwrap_or(0)
-        )?;
-        writeln!(f, "\n2. Activations (value / derivative)")?;
-        let header: String = self.probe.iter().map(|x| format!("{x:>18}")).collect();
-        writeln!(f, "   {:<18}{header}", "x")?;
-        for row in &self.activations {
-            let cells: String = row
-                .values
-                .iter()
-                .zip(&row.derivatives)
-                .map(|(v, d)| format!("{:>16}", format!("{v:.4}/{d:.4}")))
-                .collect();
-            writeln!(f, "   {:<18}{cells}", row.name)?;
-        }
-        let s = &self.softmax;
-        writeln!(
-            f,
-            "   softmax([1000, 999, −1000]) = [{:.6}, {:.6}, {:.1e}]: finite, thanks to subtracting the maximum",
-            s[0], s[1], s[2]
-        )?;
-        let init = &self.init;
-        writeln!(
-            f,
-            "\n3. Initialisation of a 256 × 256 layer: variance of the weights"
-        )?;
-        writeln!(
-            f,
-            "   Xavier {:.6} (theory 2/(256+256) = {:.6}); He {:.6} (theory 2/256 = {:.6})",
-            init.xavier_variance, init.xavier_theory, init.he_variance, init.he_theory
-        )?;
-        writeln!(
-            f,
-            "\n4. An MLP 2-64-64-2 with ReLU and He initialisation, Adam, {} epochs ({:.0} ms for all three)",
-            self.epochs, self.mlps_ms
-        )?;
-        writeln!(
-            f,
-            "   {:<8} {:>15} {:>14} {:>11}",
-            "data", "train accuracy", "test accuracy", "final loss"
-        )?;
-        for r in &self.mlp {
-            writeln!(
-                f,
-                "   {:<8} {:>14.1}% {:>13.1}% {:>11.4}",
-                r.data,
-                100.0 * r.train_accuracy,
-                100.0 * r.test_accuracy,
-                r.final_loss
-            )?;
-        }
-        writeln!(
-            f,
-            "   Where one neuron draws one straight line, two hidden layers bend the boundary around the data."
-        )
-    }
 }

@@ -1,10 +1,11 @@
 //! Runs the week 10 lab end to end: `cargo run -p week10-backprop -- --help`.
 
+mod report;
+
 use anyhow::Result;
 use clap::Parser;
 use ndarray::{Array2, Axis, array};
-use serde::Serialize;
-use std::fmt;
+use report::*;
 use std::process::ExitCode;
 use wb_core::lab::check_open_fraction;
 use wb_data::SplitMix64;
@@ -56,69 +57,6 @@ fn optimizers() -> Vec<Box<dyn Optimizer>> {
         Box::new(Adam::new(2e-2)),
         Box::new(Adam::adamw(2e-2, 1e-2)),
     ]
-}
-
-#[derive(Serialize)]
-struct Report {
-    autograd: Autograd,
-    gradient_check: GradientCheck,
-    rosenbrock: Vec<RosenbrockRun>,
-    digits_5_epochs: Vec<DigitsRace>,
-    digits: Digits,
-    gradient_norms: Vec<GradientNorms>,
-    clipping: Clipping,
-}
-
-/// f = tanh(a·b + a) and its gradient.
-#[derive(Serialize)]
-struct Autograd {
-    value: f64,
-    grad_a: f64,
-    grad_b: f64,
-}
-
-#[derive(Serialize)]
-struct GradientCheck {
-    parameters: usize,
-    relative_error: f64,
-}
-
-#[derive(Serialize)]
-struct RosenbrockRun {
-    optimizer: String,
-    final_f: f64,
-    distance_to_minimum: f64,
-    #[serde(skip)]
-    path: Vec<(f64, f64)>,
-}
-
-#[derive(Serialize)]
-struct DigitsRace {
-    optimizer: String,
-    final_loss: f64,
-    test_accuracy: f64,
-}
-
-#[derive(Serialize)]
-struct Digits {
-    epochs: usize,
-    losses: Vec<f64>,
-    test_accuracy: f64,
-    n_test: usize,
-    #[serde(skip)]
-    training_ms: f64,
-}
-
-#[derive(Serialize)]
-struct GradientNorms {
-    config: &'static str,
-    norms: Vec<f64>,
-}
-
-#[derive(Serialize)]
-struct Clipping {
-    norm_before: f64,
-    norm_after: f64,
 }
 
 fn main() -> ExitCode {
@@ -320,92 +258,4 @@ fn run(args: &Args, lab: &mut Lab) -> Result<Report> {
         gradient_norms,
         clipping,
     })
-}
-
-impl fmt::Display for Report {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let ag = &self.autograd;
-        writeln!(
-            f,
-            "1. Autograd: f = tanh(a·b + a) at a = 0.5, b = −1.5 (a is used twice)"
-        )?;
-        writeln!(
-            f,
-            "   f = {:.6}; ∂f/∂a = {:.6} (= (1 − f²)(b + 1), both uses summed); ∂f/∂b = {:.6} (= (1 − f²)a)\n",
-            ag.value, ag.grad_a, ag.grad_b
-        )?;
-        writeln!(
-            f,
-            "2. Backpropagation of a 3-5-4-3 tanh network against central differences"
-        )?;
-        writeln!(
-            f,
-            "   {} parameters, relative error {:.1e} (below 1e-6: the analytic gradient is right)\n",
-            self.gradient_check.parameters, self.gradient_check.relative_error
-        )?;
-        writeln!(
-            f,
-            "3. Optimisers on Rosenbrock, 5000 steps from (−1.5, 2) (minimum 0 at (1, 1))"
-        )?;
-        writeln!(
-            f,
-            "   {:<26} {:>12} {:>20}",
-            "optimiser", "final f", "distance to (1, 1)"
-        )?;
-        for r in &self.rosenbrock {
-            let (n, v, d) = (&r.optimizer, r.final_f, r.distance_to_minimum);
-            writeln!(f, "   {n:<26} {v:>12.3e} {d:>20.4}")?;
-        }
-        writeln!(
-            f,
-            "\n4. The same race on digits: a 64-64-10 ReLU net, 5 epochs, batch 32"
-        )?;
-        writeln!(
-            f,
-            "   {:<26} {:>12} {:>14}",
-            "optimiser", "train loss", "test accuracy"
-        )?;
-        for r in &self.digits_5_epochs {
-            let (n, l, a) = (&r.optimizer, r.final_loss, 100.0 * r.test_accuracy);
-            writeln!(f, "   {n:<26} {l:>12.4} {a:>13.1}%")?;
-        }
-        writeln!(
-            f,
-            "\n5. Vanishing and exploding gradients: ‖∂L/∂W‖ in layers 1, 5, 10, 15, 20 of a 20-layer net"
-        )?;
-        for g in &self.gradient_norms {
-            let cells: String = [0, 4, 9, 14, 19]
-                .iter()
-                .map(|&i| format!("{:>10.2e}", g.norms[i]))
-                .collect();
-            writeln!(f, "   {:<20} {cells}", g.config)?;
-        }
-        writeln!(
-            f,
-            "   Sigmoid's derivative is at most 0.25, so the gradient shrinks on its way down; ReLU with He"
-        )?;
-        writeln!(
-            f,
-            "   initialisation keeps it steady; too small or too large weights make it vanish or explode."
-        )?;
-        writeln!(
-            f,
-            "   Clipping by global norm: an exploding gradient of norm {:.3e} rescaled to {:.3}\n",
-            self.clipping.norm_before, self.clipping.norm_after
-        )?;
-        let d = &self.digits;
-        writeln!(
-            f,
-            "6. MLP 64-128-64-10 (ReLU, He) on digits, Adam, {} epochs, batch 32 ({:.0} ms)",
-            d.epochs, d.training_ms
-        )?;
-        writeln!(
-            f,
-            "   training loss {:.4} after the first epoch, {:.4} after the last; test accuracy {:.1}% on {} images",
-            d.losses.first().copied().unwrap_or(f64::NAN),
-            d.losses.last().copied().unwrap_or(f64::NAN),
-            100.0 * d.test_accuracy,
-            d.n_test
-        )
-    }
 }
