@@ -73,10 +73,11 @@ RUST
 cat > "$dir/src/main.rs" <<RUST
 //! Runs the week $week lab end to end: \`cargo run -p $pkg -- --help\`.
 
+mod report;
+
 use anyhow::Result;
 use clap::Parser;
-use serde::Serialize;
-use std::fmt;
+use report::Report;
 use std::process::ExitCode;
 use wb_lab::{Lab, LabArgs};
 
@@ -86,14 +87,6 @@ use wb_lab::{Lab, LabArgs};
 struct Args {
     #[command(flatten)]
     lab: LabArgs,
-}
-
-/// The lab's results: the JSON of \`--json\` (its fields) and the printed report (\`Display\`).
-#[derive(Serialize)]
-struct Report {
-    mean: f64,
-    #[serde(skip)]
-    mean_ms: f64,
 }
 
 fn main() -> ExitCode {
@@ -107,6 +100,20 @@ fn run(lab: &mut Lab) -> Result<Report> {
         mean,
         mean_ms: lab.ms("mean"),
     })
+}
+RUST
+cat > "$dir/src/report.rs" <<RUST
+//! The report of the lab: its typed results (the JSON of \`--json\`) and how they read (\`Display\`).
+
+use serde::Serialize;
+use std::fmt;
+
+/// The lab's results: the JSON of \`--json\` (its fields) and the printed report (\`Display\`).
+#[derive(Serialize)]
+pub struct Report {
+    pub mean: f64,
+    #[serde(skip)]
+    pub mean_ms: f64,
 }
 
 impl fmt::Display for Report {

@@ -319,9 +319,17 @@ pub fn tensor_values(t: &candle_core::Tensor) -> Result<ndarray::ArrayD<f64>, Fa
         .map_err(|e| Failure::new("tensor shape", e.to_string()))
 }
 
-/// The folder of the fixture files made by `fixtures/make_fixtures.py`.
+/// The folder of the fixture files made by `fixtures/make_fixtures.py`: the first
+/// `crates/grader/fixtures` above the current folder (cargo runs a lab's checks in the lab's
+/// folder), else the one this crate was compiled in. Found at run time, so that a build shared
+/// by two checkouts of the repository (one target folder) reads the fixtures of the one it runs in.
 pub fn fixtures_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+    let here = std::env::current_dir().ok();
+    here.iter()
+        .flat_map(|d| d.ancestors())
+        .map(|d| d.join("crates/grader/fixtures"))
+        .find(|d| d.is_dir())
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures"))
 }
 
 /// Reads `fixtures/<name>.json`.

@@ -8,7 +8,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    // cargo sets CARGO_MANIFEST_DIR when it runs the test too: the checkout it runs in, even
+    // when the binary was built by another checkout sharing the target folder.
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")), PathBuf::from);
+    let root = manifest.join("../..");
     let labs = match labs(&root.join("labs")) {
         Ok(labs) if !labs.is_empty() => labs,
         Ok(_) => {

@@ -117,9 +117,23 @@ impl Lab {
     }
 
     /// Runs `f`, records its wall time under `name` in `timings_ms` and returns its result.
+    /// On a terminal a spinner names the phase while it runs (a large `--data` file can keep
+    /// one phase busy for seconds), and is cleared when it ends.
     pub fn timed<T>(&mut self, name: &str, f: impl FnOnce() -> T) -> T {
         let start = Instant::now();
+        let spinner = self.progress.then(|| {
+            let s = indicatif::ProgressBar::new_spinner().with_message(format!(
+                "{}: {}",
+                self.name,
+                name.replace('_', " ")
+            ));
+            s.enable_steady_tick(std::time::Duration::from_millis(120));
+            s
+        });
         let out = f();
+        if let Some(s) = spinner {
+            s.finish_and_clear();
+        }
         self.record_ms(name, elapsed_ms(start));
         out
     }

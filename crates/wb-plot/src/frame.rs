@@ -3,27 +3,96 @@
 
 use super::*;
 
-/// Tick labels for people: `1000`, `0.25`, `2.5e-4`.
+/// A tick label on its own: `1000`, `0.25`, `2.5×10⁻⁴`. An axis formats all its ticks alike
+/// with [`axis_labels`]; this is the one-number form.
 pub fn tick_label(v: &f64) -> String {
     let a = v.abs();
-    if v.abs() < 1e-12 {
+    if a < 1e-12 {
         "0".into()
     } else if (1e-3..1e6).contains(&a) {
-        let s = format!("{v:.4}");
-        let s = s.trim_end_matches('0').trim_end_matches('.');
-        s.to_string()
+        trimmed(&format!("{v:.4}"))
     } else {
-        format!("{v:.1e}").replace(".0e", "e")
+        power_of_ten(*v)
     }
 }
 
-/// Tick labels of a logarithmic axis: as [`tick_label`], but a tiny value is written as itself
-/// (1e-15), never as 0, which a log axis cannot reach.
-pub fn log_tick_label(v: &f64) -> String {
-    if *v != 0.0 && v.abs() < 1e-12 {
-        format!("{v:.1e}").replace(".0e", "e")
+/// One format for every tick of an axis from `lo` to `hi`, so that `0.001` never stands next
+/// to `9e-4`: plain decimals with as many places as the tick spacing needs when the axis lies
+/// within 0.001–10⁶, powers of ten (`2.5×10⁻⁴`) for every tick otherwise. On a logarithmic axis
+/// the test is on the whole range, so a range reaching 10⁻⁵ writes 0.01 as `10⁻²`.
+pub fn axis_labels(lo: f64, hi: f64, log: bool) -> impl Fn(&f64) -> String {
+    let (small, large) = (lo.abs().min(hi.abs()), lo.abs().max(hi.abs()));
+    let powers = if log {
+        small < 1e-3 * (1.0 - 1e-9) || large >= 1e6
     } else {
-        tick_label(v)
+        large >= 1e6 || (large > 0.0 && large < 1e-3)
+    };
+    // About ten ticks: two significant places of the spacing.
+    let step = (hi - lo).abs() / 10.0;
+    let places = if step > 0.0 && step.is_finite() {
+        (1.0 - step.log10().floor()).clamp(0.0, 9.0) as usize
+    } else {
+        2
+    };
+    move |v: &f64| {
+        if log && powers {
+            power_of_ten(*v)
+        } else if powers {
+            if v.abs() < 1e-300 {
+                "0".into()
+            } else {
+                power_of_ten(*v)
+            }
+        } else if log {
+            let places = (1.0 - v.abs().log10().floor()).clamp(0.0, 9.0) as usize;
+            trimmed(&format!("{v:.places$}"))
+        } else {
+            trimmed(&format!("{v:.places$}"))
+        }
+    }
+}
+
+/// `1.500` → `1.5`, `2.000` → `2`, `-0.000` → `0`, `-2.5` → `−2.5` (a minus sign, as in
+/// the powers of ten).
+fn trimmed(s: &str) -> String {
+    let s = if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        s
+    };
+    match s.strip_prefix('-') {
+        Some("0") => "0".into(),
+        Some(rest) => format!("−{rest}"),
+        None => s.into(),
+    }
+}
+
+/// `2.5×10⁻⁴`, `10⁻⁵`, `−3×10⁶`: what a reader expects on an axis, where `1e-5` is code.
+fn power_of_ten(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() {
+        return if v == 0.0 { "0".into() } else { format!("{v}") };
+    }
+    let mut e = v.abs().log10().floor() as i32;
+    let mut m = v / 10f64.powi(e);
+    // 9.99 rounds to 10.0: carry into the exponent.
+    if (m.abs() * 10.0).round() >= 100.0 {
+        e += 1;
+        m = v / 10f64.powi(e);
+    }
+    let sup: String = e
+        .to_string()
+        .chars()
+        .map(|c| match c {
+            '-' => '⁻',
+            d => ['⁰', '¹', '²', '³', '⁴', '⁵', '⁶', '⁷', '⁸', '⁹'][d as usize - '0' as usize],
+        })
+        .collect();
+    let mantissa = trimmed(&format!("{:.1}", m.abs()));
+    let sign = if v < 0.0 { "−" } else { "" };
+    if mantissa == "1" {
+        format!("{sign}10{sup}")
+    } else {
+        format!("{sign}{mantissa}×10{sup}")
     }
 }
 
@@ -69,6 +138,12 @@ where
     Ok(())
 }
 
+/// How series `i` is drawn: the palette's colours in order, then the same colours dashed, so
+/// that no two of the first 2 × 7 series look alike.
+pub(crate) fn series_style(i: usize) -> (RGBColor, bool) {
+    (PALETTE[i % PALETTE.len()], i >= PALETTE.len())
+}
+
 pub(crate) fn draw_lines<DB, X, Y>(
     chart: &mut Chart<'_, DB, X, Y>,
     series: &[Series],
@@ -82,15 +157,29 @@ where
     Y: Ranged<ValueType = f64>,
 {
     for (i, s) in series.iter().enumerate() {
-        let color = PALETTE[(i + colour_offset) % PALETTE.len()];
-        chart
-            .draw_series(LineSeries::new(
-                s.points.iter().copied().filter(|p| keep(p)),
-                color.stroke_width(2),
-            ))
-            .map_err(|e| e.to_string())?
-            .label(s.name.clone())
-            .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2)));
+        let (color, dashed) = series_style(i + colour_offset);
+        let dashed = dashed || s.dashed;
+        let points = s.points.iter().copied().filter(|p| keep(p));
+        let drawn = if dashed {
+            chart.draw_series(DashedLineSeries::new(points, 9, 5, color.stroke_width(2)))
+        } else {
+            chart.draw_series(LineSeries::new(points, color.stroke_width(2)))
+        };
+        let legend = drawn.map_err(|e| e.to_string())?.label(s.name.clone());
+        if dashed {
+            legend.legend(move |(x, y)| {
+                plotters::element::DashedPathElement::new(
+                    [(x, y), (x + 22, y)],
+                    8,
+                    4,
+                    color.stroke_width(2),
+                )
+            });
+        } else {
+            legend.legend(move |(x, y)| {
+                PathElement::new([(x, y), (x + 20, y)], color.stroke_width(2))
+            });
+        }
         if markers {
             chart
                 .draw_series(
@@ -102,6 +191,50 @@ where
                 .map_err(|e| e.to_string())?;
         }
     }
+    Ok(())
+}
+
+/// A hollow circle where each series starts and a filled triangle where it ends, with one
+/// legend entry for each kind of mark.
+pub(crate) fn draw_endpoints<DB, X, Y>(
+    chart: &mut Chart<'_, DB, X, Y>,
+    series: &[Series],
+    keep: impl Fn(&(f64, f64)) -> bool,
+    colour_offset: usize,
+) -> Result<(), String>
+where
+    DB: DrawingBackend,
+    X: Ranged<ValueType = f64>,
+    Y: Ranged<ValueType = f64>,
+{
+    let mut starts = Vec::new();
+    let mut ends = Vec::new();
+    for (i, s) in series.iter().enumerate() {
+        let (color, _) = series_style(i + colour_offset);
+        let mut kept = s.points.iter().copied().filter(|p| keep(p));
+        if let Some(first) = kept.next() {
+            starts.push((first, color));
+            ends.push((kept.last().unwrap_or(first), color));
+        }
+    }
+    let ink = RGBColor(60, 60, 60);
+    chart
+        .draw_series(
+            starts
+                .iter()
+                .map(|&(p, c)| Circle::new(p, 7, c.stroke_width(3))),
+        )
+        .map_err(|e| e.to_string())?
+        .label("start")
+        .legend(move |(x, y)| Circle::new((x + 10, y), 6, ink.stroke_width(2)));
+    chart
+        .draw_series(
+            ends.iter()
+                .map(|&(p, c)| TriangleMarker::new(p, 9, c.filled())),
+        )
+        .map_err(|e| e.to_string())?
+        .label("end")
+        .legend(move |(x, y)| TriangleMarker::new((x + 10, y), 7, ink.filled()));
     Ok(())
 }
 
@@ -182,6 +315,10 @@ pub(crate) struct Frame {
     pub(crate) legend: Option<LegendPosition>,
     /// The y axis is logarithmic: its ticks are never rounded to 0.
     pub(crate) y_log: bool,
+    /// Drawn as one panel of several ([`crate::Panels`]): smaller title and labels.
+    pub(crate) small: bool,
+    /// Some series has a name: draw the legend.
+    pub(crate) legend_entries: bool,
 }
 
 impl Frame {
@@ -193,6 +330,8 @@ impl Frame {
             x_ticks: None,
             y_log: false,
             legend: None,
+            small: false,
+            legend_entries: true,
         }
     }
 
@@ -206,6 +345,7 @@ impl Frame {
         entries: &[&str],
     ) -> Frame {
         let mut f = self.clone();
+        f.legend_entries = entries.iter().any(|e| !e.is_empty());
         if f.legend.is_none() {
             f.legend = Some(best_corner(data, x, y, self.y_log, entries));
         }
@@ -229,39 +369,42 @@ impl Frame {
         YR::CoordDescType: ValueFormatter<f64>,
     {
         root.fill(&WHITE).map_err(|e| e.to_string())?;
+        let s = self.scale();
         let mut chart = ChartBuilder::on(root)
             .caption(
                 self.title.as_str(),
-                (FONT_NAME, 26).into_font().style(FontStyle::Bold),
+                (FONT_NAME, s.title).into_font().style(FontStyle::Bold),
             )
-            .margin(20)
-            .x_label_area_size(50)
-            .y_label_area_size(80)
+            .margin(s.margin)
+            .x_label_area_size(s.x_area)
+            .y_label_area_size(s.y_area)
             .build_cartesian_2d(x, y)
             .map_err(|e| e.to_string())?;
+        let (xr, yr) = (chart.x_range(), chart.y_range());
+        let x_labels = axis_labels(xr.start, xr.end, false);
+        let y_labels = axis_labels(yr.start, yr.end, self.y_log);
         let mut mesh = chart.configure_mesh();
         if let Some(n) = self.x_ticks {
             mesh.x_labels(n);
         }
         mesh.x_desc(&self.x_label)
             .y_desc(&self.y_label)
-            .x_label_formatter(&tick_label)
-            .y_label_formatter(if self.y_log {
-                &log_tick_label
-            } else {
-                &tick_label
-            })
-            .label_style((FONT_NAME, 15))
-            .axis_desc_style((FONT_NAME, 17))
+            .x_label_formatter(&x_labels)
+            .y_label_formatter(&y_labels)
+            .label_style((FONT_NAME, s.label))
+            .axis_desc_style((FONT_NAME, s.desc))
             .light_line_style(RGBColor(235, 235, 235))
             .draw()
             .map_err(|e| e.to_string())?;
         body(&mut chart)?;
+        if !self.legend_entries {
+            return root.present().map_err(|e| e.to_string());
+        }
         chart
             .configure_series_labels()
             .background_style(WHITE.mix(0.85))
             .border_style(RGBColor(180, 180, 180))
-            .label_font((FONT_NAME, 15))
+            .label_font((FONT_NAME, s.label))
             .position(self.legend.clone().unwrap_or(LegendPosition::UpperRight))
             .draw()
             .map_err(|e| e.to_string())?;
@@ -269,9 +412,47 @@ impl Frame {
     }
 }
 
+/// Font sizes and margins of a frame: a whole plot's, or a panel's.
+pub(crate) struct Scale {
+    pub(crate) title: u32,
+    pub(crate) label: u32,
+    pub(crate) desc: u32,
+    pub(crate) margin: u32,
+    pub(crate) x_area: u32,
+    pub(crate) y_area: u32,
+}
+
+impl Frame {
+    pub(crate) fn scale(&self) -> Scale {
+        if self.small {
+            Scale {
+                title: 17,
+                label: 12,
+                desc: 13,
+                margin: 10,
+                x_area: 38,
+                y_area: 62,
+            }
+        } else {
+            Scale {
+                title: 26,
+                label: 15,
+                desc: 17,
+                margin: 20,
+                x_area: 50,
+                y_area: 80,
+            }
+        }
+    }
+}
+
 /// A plot that can draw itself on any plotters backend.
 pub(crate) trait Render {
     fn name(&self) -> &str;
+    /// The canvas in pixels.
+    fn size(&self) -> (u32, u32) {
+        SIZE
+    }
     fn render<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String>;
 }
 
@@ -292,9 +473,10 @@ pub(crate) fn save_both(
         path: path.to_path_buf(),
         detail: format!("{}: {detail}", plot.name()),
     };
-    plot.render(&BitMapBackend::new(&png, SIZE).into_drawing_area())
+    let size = plot.size();
+    plot.render(&BitMapBackend::new(&png, size).into_drawing_area())
         .map_err(|d| draw_err(&png, d))?;
-    plot.render(&SVGBackend::new(&svg, SIZE).into_drawing_area())
+    plot.render(&SVGBackend::new(&svg, size).into_drawing_area())
         .map_err(|d| draw_err(&svg, d))?;
     Ok(vec![png, svg])
 }

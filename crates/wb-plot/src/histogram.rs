@@ -147,6 +147,22 @@ impl Render for Histogram {
                         Rectangle::new([(x, y - 5), (x + 14, y + 5)], color.mix(0.45).filled())
                     });
             }
+            // Two translucent samples make a third colour where they overlap: name it.
+            if bars.len() == 2 {
+                let over = |a: RGBColor, base: RGBColor| {
+                    let m =
+                        |x: u8, y: u8| (f64::from(y) + (f64::from(x) - f64::from(y)) * 0.45) as u8;
+                    RGBColor(m(a.0, base.0), m(a.1, base.1), m(a.2, base.2))
+                };
+                let both = over(PALETTE[1], over(PALETTE[0], WHITE));
+                chart
+                    .draw_series(std::iter::empty::<Rectangle<(f64, f64)>>())
+                    .map_err(|e| e.to_string())?
+                    .label("both (overlap)")
+                    .legend(move |(x, y)| {
+                        Rectangle::new([(x, y - 5), (x + 14, y + 5)], both.filled())
+                    });
+            }
             let offset = bars.len();
             draw_lines(
                 chart,

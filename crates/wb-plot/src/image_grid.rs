@@ -42,9 +42,38 @@ impl ImageGrid {
     }
 }
 
+/// Pixels of the grid's title band, of each image's caption, and of the margins.
+const TITLE_BAND: u32 = 50;
+const CAPTION: u32 = 26;
+const MARGIN: u32 = 10;
+
+impl ImageGrid {
+    /// The side of a tile: the width shared by the columns, at most 220 pixels.
+    fn tile(&self) -> u32 {
+        let cols = self.cols.min(self.images.len().max(1)) as u32;
+        ((SIZE.0 - 2 * MARGIN) / cols).min(220)
+    }
+
+    /// Height over width of the tallest image.
+    fn aspect(&self) -> f64 {
+        self.images
+            .iter()
+            .map(|(_, w, h, _)| *h as f64 / (*w).max(1) as f64)
+            .fold(1.0_f64, f64::max)
+            .min(4.0)
+    }
+}
+
 impl Render for ImageGrid {
     fn name(&self) -> &str {
         &self.title
+    }
+
+    /// As tall as the tiles need: a caption right above each image, no empty band.
+    fn size(&self) -> (u32, u32) {
+        let rows = self.images.len().div_ceil(self.cols).max(1) as u32;
+        let row = (f64::from(self.tile()) * self.aspect()).round() as u32 + CAPTION;
+        (SIZE.0, TITLE_BAND + rows * row + MARGIN)
     }
 
     fn render<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
@@ -61,24 +90,47 @@ impl Render for ImageGrid {
             }
         }
         root.fill(&WHITE).map_err(|e| e.to_string())?;
-        let area = root
-            .titled(
-                &self.title,
-                (FONT_NAME, 26).into_font().style(FontStyle::Bold),
-            )
-            .map_err(|e| e.to_string())?;
+        let (top, area) = root.split_vertically(TITLE_BAND);
+        top.draw(&Text::new(
+            self.title.as_str(),
+            (top.dim_in_pixel().0 as i32 / 2, 12),
+            (FONT_NAME, 26)
+                .into_font()
+                .style(FontStyle::Bold)
+                .color(&BLACK)
+                .pos(plotters::style::text_anchor::Pos::new(
+                    plotters::style::text_anchor::HPos::Center,
+                    plotters::style::text_anchor::VPos::Top,
+                )),
+        ))
+        .map_err(|e| e.to_string())?;
         let rows = self.images.len().div_ceil(self.cols);
-        let panels = area.margin(5, 5, 10, 10).split_evenly((rows, self.cols));
+        let cols = self.cols.min(self.images.len());
+        let used = self.tile() * cols as u32;
+        let side = (area.dim_in_pixel().0.saturating_sub(used)) / 2;
+        let panels = area
+            .margin(0, MARGIN, side, side)
+            .split_evenly((rows, cols));
         for (panel, (name, w, h, px)) in panels.iter().zip(&self.images) {
-            let inner = panel
-                .titled(name, (FONT_NAME, 14))
+            let (caption, inner) = panel.split_vertically(CAPTION);
+            caption
+                .draw(&Text::new(
+                    name.as_str(),
+                    (caption.dim_in_pixel().0 as i32 / 2, CAPTION as i32 - 4),
+                    (FONT_NAME, 14).into_font().color(&BLACK).pos(
+                        plotters::style::text_anchor::Pos::new(
+                            plotters::style::text_anchor::HPos::Center,
+                            plotters::style::text_anchor::VPos::Bottom,
+                        ),
+                    ),
+                ))
                 .map_err(|e| e.to_string())?;
             let (pw, ph) = inner.dim_in_pixel();
             let cell = ((pw as f64 - 4.0) / *w as f64)
                 .min((ph as f64 - 4.0) / *h as f64)
                 .max(1.0);
             let x0 = (pw as f64 - cell * *w as f64) / 2.0;
-            let y0 = (ph as f64 - cell * *h as f64) / 2.0;
+            let y0 = 1.0;
             let (lo, hi) = px
                 .iter()
                 .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {

@@ -21,14 +21,16 @@ static FONT_BOLD: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSans-Bold.
 const FONT_NAME: &str = "sans-serif";
 const SIZE: (u32, u32) = (900, 600);
 
-/// Colours of successive series (colour-blind friendly, Okabe–Ito).
-pub const PALETTE: [RGBColor; 6] = [
+/// Colours of successive series (colour-blind friendly, Okabe–Ito: its eight less yellow, which
+/// vanishes on white). Series after the seventh repeat them dashed.
+pub const PALETTE: [RGBColor; 7] = [
     RGBColor(0, 114, 178),
     RGBColor(213, 94, 0),
     RGBColor(0, 158, 115),
     RGBColor(204, 121, 167),
     RGBColor(230, 159, 0),
     RGBColor(86, 180, 233),
+    RGBColor(0, 0, 0),
 ];
 
 /// Where a plot's legend goes (plotters' `SeriesLabelPosition`).
@@ -58,8 +60,11 @@ fn register_fonts() {
 /// One named line or point cloud.
 #[derive(Debug, Clone)]
 pub struct Series {
+    /// The legend's label; a plot whose series all have empty names draws no legend.
     pub name: String,
     pub points: Vec<(f64, f64)>,
+    /// Drawn dashed, so that a line lying on another stays visible.
+    pub dashed: bool,
 }
 
 impl Series {
@@ -67,7 +72,14 @@ impl Series {
         Self {
             name: name.into(),
             points,
+            dashed: false,
         }
+    }
+
+    /// This series drawn dashed (a line that lies on another for part of its range).
+    pub fn dashed(mut self) -> Self {
+        self.dashed = true;
+        self
     }
 }
 
@@ -76,15 +88,17 @@ mod heatmap;
 mod histogram;
 mod image_grid;
 mod line;
+mod panels;
 mod regions;
 mod scatter;
 
 use frame::{Frame, Render, bounds, draw_dots, draw_lines, save_both};
-pub use frame::{best_corner, log_tick_label, tick_label};
+pub use frame::{axis_labels, best_corner, tick_label};
 pub use heatmap::Heatmap;
 pub use histogram::{Bar, Histogram};
 pub use image_grid::ImageGrid;
-pub use line::LinePlot;
+pub use line::{Field, LinePlot};
+pub use panels::{Panel, Panels};
 pub use regions::DecisionRegions;
 pub use scatter::ScatterPlot;
 
@@ -107,7 +121,8 @@ save_as_png_and_svg!(
     Heatmap,
     ImageGrid,
     DecisionRegions,
-    ScatterPlot
+    ScatterPlot,
+    Panels
 );
 
 #[cfg(test)]
@@ -140,14 +155,27 @@ mod tests {
     }
 
     #[test]
-    fn tick_labels_are_short() {
+    fn tick_labels_are_short_and_one_format_per_axis() {
         assert_eq!(tick_label(&1000.0), "1000");
         assert_eq!(tick_label(&0.25), "0.25");
         assert_eq!(tick_label(&0.0), "0");
-        assert_eq!(tick_label(&2.5e-4), "2.5e-4");
-        assert_eq!(tick_label(&1e-5), "1e-5");
-        assert_eq!(log_tick_label(&1e-15), "1e-15");
-        assert_eq!(log_tick_label(&0.25), "0.25");
+        assert_eq!(tick_label(&2.5e-4), "2.5×10⁻⁴");
+        assert_eq!(tick_label(&1e-5), "10⁻⁵");
+        assert_eq!(tick_label(&-3e6), "−3×10⁶");
+        assert_eq!(tick_label(&-2.5), "−2.5");
+        assert_eq!(tick_label(&9.99e-5), "10⁻⁴");
+        // A linear axis from 0 to 0.005: every tick a decimal, 0.0009 never 9×10⁻⁴.
+        let f = axis_labels(0.0, 0.005, false);
+        assert_eq!([f(&0.0009), f(&0.001), f(&0.0)], ["0.0009", "0.001", "0"]);
+        // Float noise on a zero tick prints 0, not -0 or 1.4×10⁻¹⁷.
+        assert_eq!(axis_labels(-1.0, 1.0, false)(&-1.4e-17), "0");
+        // A log axis reaching 10⁻⁵: every tick a power of ten; one within 0.001–10⁶: decimals.
+        let g = axis_labels(1e-5, 1.0, true);
+        assert_eq!([g(&1e-5), g(&0.01), g(&1.0)], ["10⁻⁵", "10⁻²", "10⁰"]);
+        let h = axis_labels(0.01, 100.0, true);
+        assert_eq!([h(&0.01), h(&0.5), h(&100.0)], ["0.01", "0.5", "100"]);
+        // A large axis: powers of ten throughout.
+        assert_eq!(axis_labels(0.0, 2e6, false)(&5e5), "5×10⁵");
     }
 
     #[test]

@@ -10,7 +10,80 @@ pub struct LinePlot {
     points: Vec<Series>,
     log_y: bool,
     markers: bool,
+    endpoints: bool,
     y_range: Option<(f64, f64)>,
+    field: Option<Field>,
+}
+
+/// A function of (x, y) sampled on a grid and drawn under the lines as filled contour bands:
+/// the darker the band, the lower the value. The plot's axes span the grid.
+#[derive(Debug, Clone)]
+pub struct Field {
+    x: (f64, f64),
+    y: (f64, f64),
+    cells: (usize, usize),
+    /// values[j * nx + i]: the value at the centre of cell (i, j), j counted from the bottom.
+    values: Vec<f64>,
+    levels: Vec<f64>,
+}
+
+impl Field {
+    /// `f` at the centres of `cells.0 × cells.1` cells over `x` × `y`, banded at `levels`
+    /// (increasing; a value below the first is the darkest band).
+    pub fn sample(
+        x: (f64, f64),
+        y: (f64, f64),
+        cells: (usize, usize),
+        levels: Vec<f64>,
+        f: impl Fn(f64, f64) -> f64,
+    ) -> Self {
+        let (nx, ny) = (cells.0.max(1), cells.1.max(1));
+        let (dx, dy) = ((x.1 - x.0) / nx as f64, (y.1 - y.0) / ny as f64);
+        let values = (0..ny)
+            .flat_map(|j| (0..nx).map(move |i| (i, j)))
+            .map(|(i, j)| f(x.0 + (i as f64 + 0.5) * dx, y.0 + (j as f64 + 0.5) * dy))
+            .collect();
+        Self {
+            x,
+            y,
+            cells: (nx, ny),
+            values,
+            levels,
+        }
+    }
+
+    /// The band of `v`: how many levels lie at or below it.
+    fn band(&self, v: f64) -> usize {
+        self.levels.iter().filter(|&&l| l <= v).count()
+    }
+
+    fn draw<DB, X, Y>(&self, chart: &mut frame::Chart<'_, DB, X, Y>) -> Result<(), String>
+    where
+        DB: DrawingBackend,
+        X: Ranged<ValueType = f64>,
+        Y: Ranged<ValueType = f64>,
+    {
+        let (nx, ny) = self.cells;
+        let (dx, dy) = (
+            (self.x.1 - self.x.0) / nx as f64,
+            (self.y.1 - self.y.0) / ny as f64,
+        );
+        let n = self.levels.len().max(1) as f64;
+        let shade = |k: usize| {
+            // From a slate blue (lowest band) to near white (highest).
+            let t = k as f64 / n;
+            let mix = |a: f64, b: f64| (a + (b - a) * t) as u8;
+            RGBColor(mix(160.0, 252.0), mix(186.0, 252.0), mix(214.0, 252.0))
+        };
+        chart
+            .draw_series(self.values.iter().enumerate().map(|(k, &v)| {
+                let (i, j) = ((k % nx) as f64, (k / nx) as f64);
+                let (xa, ya) = (self.x.0 + i * dx, self.y.0 + j * dy);
+                Rectangle::new([(xa, ya), (xa + dx, ya + dy)], shade(self.band(v)).filled())
+            }))
+            .map_err(|e| e.to_string())?;
+        Ok(())
+    }
 }
 
 impl LinePlot {
@@ -21,8 +94,29 @@ impl LinePlot {
             points: Vec::new(),
             log_y: false,
             markers: false,
+            endpoints: false,
             y_range: None,
+            field: None,
         }
+    }
+
+    /// Filled contour bands of a function under the lines (an optimiser's paths over its loss
+    /// surface); the axes span the field.
+    pub fn field(mut self, field: Field) -> Self {
+        self.field = Some(field);
+        self
+    }
+
+    /// A hollow circle where each line starts and a filled square where it ends.
+    pub fn endpoints(mut self, on: bool) -> Self {
+        self.endpoints = on;
+        self
+    }
+
+    /// Drawn as a panel of [`crate::Panels`]: smaller title and labels.
+    pub(crate) fn small(mut self) -> Self {
+        self.frame.small = true;
+        self
     }
 
     /// A fixed y axis from `lo` to `hi` (for example 0–100 % for an accuracy, so that a flat
@@ -77,6 +171,9 @@ impl LinePlot {
         X: Ranged<ValueType = f64>,
         Y: Ranged<ValueType = f64>,
     {
+        if let Some(field) = &self.field {
+            field.draw(chart)?;
+        }
         draw_dots(chart, &self.points, |p| self.keep(p))?;
         draw_lines(
             chart,
@@ -84,7 +181,11 @@ impl LinePlot {
             |p| self.keep(p),
             self.points.len(),
             self.markers,
-        )
+        )?;
+        if self.endpoints {
+            frame::draw_endpoints(chart, &self.series, |p| self.keep(p), self.points.len())?;
+        }
+        Ok(())
     }
 
     fn keep(&self, (x, y): &(f64, f64)) -> bool {
@@ -108,9 +209,15 @@ impl Render for LinePlot {
         let no_data = || format!("no finite points in `{}`", self.frame.title);
         let (x0, x1) = bounds(points().map(|p| p.0)).ok_or_else(no_data)?;
         let (y0, y1) = bounds(points().map(|p| p.1)).ok_or_else(no_data)?;
+        // A field fixes the axes: the lines are seen on the surface they move over.
+        let ((x0, x1), (y0, y1)) = match &self.field {
+            Some(f) => (f.x, f.y),
+            None => ((x0, x1), (y0, y1)),
+        };
         // The y axis: as set, else the data with a margin (proportional on a log axis).
         let (lo, hi) = match self.y_range {
             Some(range) => range,
+            None if self.field.is_some() => (y0, y1),
             None if self.log_y => (y0 * 0.8, y1 * 1.25),
             None => {
                 let pad = (y1 - y0).abs().max(1e-12) * 0.05;
@@ -123,12 +230,15 @@ impl Render for LinePlot {
             .map(|s| (s.points.as_slice(), true))
             .chain(self.points.iter().map(|s| (s.points.as_slice(), false)))
             .collect();
-        let entries: Vec<&str> = self
+        let mut entries: Vec<&str> = self
             .series
             .iter()
             .chain(&self.points)
             .map(|s| s.name.as_str())
             .collect();
+        if self.endpoints {
+            entries.extend(["start", "end"]);
+        }
         let frame = self.frame.placed(&data, (x0, x1), (lo, hi), &entries);
         if self.log_y {
             frame.draw(root, x0..x1, (lo..hi).log_scale(), |c| self.draw_data(c))

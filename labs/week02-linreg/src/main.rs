@@ -1,9 +1,12 @@
 //! Runs the week 2 lab end to end: `cargo run -p week02-linreg -- --help`.
 
+mod data;
+mod plots;
 mod report;
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
+use data::Data;
 use ndarray::{Array1, Array2, ArrayView1, Axis, concatenate};
 use report::*;
 use std::path::PathBuf;
@@ -11,7 +14,6 @@ use std::process::ExitCode;
 use std::time::Instant;
 use wb_core::lab::{display_path, elapsed_ms};
 use wb_lab::{Lab, LabArgs};
-use wb_plot::{LinePlot, ScatterPlot, Series};
 use week02_linreg::gradients::{numerical_gradient, relative_error};
 use week02_linreg::linreg::{
     Fit, GdConfig, LinearModel, SgdConfig, fit_gradient_descent, fit_minibatch_sgd,
@@ -107,40 +109,17 @@ fn main() -> ExitCode {
 fn run(args: &Args, lab: &mut Lab) -> Result<Report> {
     wb_core::check_positive("--learning-rate", args.learning_rate)?;
     wb_core::check_positive("--huber-delta", args.huber_delta)?;
-    if !(0.0..1.0).contains(&args.test_fraction) {
-        bail!(
-            "--test-fraction must be in [0, 1), got {}",
-            args.test_fraction
-        );
-    }
 
     // 1. Data ------------------------------------------------------------------------------
-    let t_load = Instant::now();
-    let path = match &args.data {
-        Some(p) => p.clone(),
-        None => wb_data::dataset("tabular/diabetes.csv")?,
-    };
-    let table = wb_data::read_numeric_csv(&path)?;
-    let (x, y, names) = table.split_target(&args.target)?;
-    let (train_idx, test_idx) =
-        wb_data::train_test_indices(x.nrows(), args.test_fraction, args.seed);
-    if train_idx.len() <= names.len() {
-        bail!(
-            "only {} training rows for {} features: a linear model needs more rows than features",
-            train_idx.len(),
-            names.len()
-        );
-    }
-    if args.test_fraction > 0.0 && test_idx.len() < 2 {
-        bail!(
-            "--test-fraction {} leaves {} test rows; at least 2 are needed",
-            args.test_fraction,
-            test_idx.len()
-        );
-    }
-    let (x_train, y_train) = (x.select(Axis(0), &train_idx), y.select(Axis(0), &train_idx));
-    let (x_test, y_test) = (x.select(Axis(0), &test_idx), y.select(Axis(0), &test_idx));
-    lab.record_ms("load_and_split", elapsed_ms(t_load));
+    let Data {
+        path,
+        names,
+        n_rows,
+        x_train,
+        y_train,
+        x_test,
+        y_test,
+    } = lab.timed("load_and_split", || data::load(args))?;
 
     // 2. Vectors: correlation of each feature with the target is a cosine of centred vectors.
     let centred = |v: ArrayView1<f64>| &v - v.mean().unwrap_or(0.0);
@@ -155,16 +134,20 @@ fn run(args: &Args, lab: &mut Lab) -> Result<Report> {
         fit_normal_equations(x_train.view(), y_train.view()).context("normal equations")
     })?;
     let optimum = mse(y_train.view(), exact.predict(x_train.view())?.view())?;
-    let (eval_x, eval_y, eval_name) = if test_idx.is_empty() {
+    let (eval_x, eval_y, eval_name) = if y_test.is_empty() {
         (&x_train, &y_train, "training")
     } else {
         (&x_test, &y_test, "test")
     };
     let eval_pred = exact.predict(eval_x.view())?;
-    let eval_mse = mse(eval_y.view(), eval_pred.view())?;
-    let eval_mae = mae(eval_y.view(), eval_pred.view())?;
-    let eval_huber = huber(eval_y.view(), eval_pred.view(), args.huber_delta)?;
-    let eval_r2 = r2_score(eval_y.view(), eval_pred.view())?;
+    let (truth, predicted) = (eval_y.view(), eval_pred.view());
+    let eval = Eval {
+        mse: mse(truth, predicted)?,
+        mae: mae(truth, predicted)?,
+        huber: huber(truth, predicted, args.huber_delta)?,
+        huber_delta: args.huber_delta,
+        r2: r2_score(truth, predicted)?,
+    };
     let train_r2 = r2_score(y_train.view(), exact.predict(x_train.view())?.view())?;
 
     // 4. Gradient check of the analytic MSE gradient at a point away from the optimum.
@@ -219,61 +202,9 @@ fn run(args: &Args, lab: &mut Lab) -> Result<Report> {
         gd_on_raw_features(&x_train, &y_train, args.iterations)
     })?;
 
-    // 8. Plots -----------------------------------------------------------------------------
-    let t = Instant::now();
-    // The relative gap to the optimum on a log scale: a straight line means linear convergence.
-    let curve = |losses: &[f64]| -> Vec<(f64, f64)> {
-        losses
-            .iter()
-            .enumerate()
-            .map(|(i, &l)| (i as f64, gap(l, optimum)))
-            .collect()
-    };
-    let loss_plot = LinePlot::new(
-        "Distance to the optimum: scaled vs raw features",
-        "passes over the training data (GD iterations, SGD epochs)",
-        "(MSE − optimum) / optimum",
-    )
-    .series(Series::new(
-        format!("batch GD, standardised, lr {}", args.learning_rate),
-        curve(&gd.losses),
-    ))
-    .series(Series::new(
-        format!(
-            "mini-batch SGD (batch {}), standardised, lr {sgd_lr}",
-            args.batch_size
-        ),
-        curve(&sgd.losses),
-    ))
-    .series(Series::new(
-        format!("batch GD, raw features, lr {raw_lr:e}"),
-        curve(&raw.losses),
-    ))
-    .log_y(true);
-    lab.saved(loss_plot.save(lab.plots_dir(), "loss_curves")?);
-    let pairs: Vec<(f64, f64)> = eval_y
-        .iter()
-        .copied()
-        .zip(eval_pred.iter().copied())
-        .collect();
-    lab.saved(
-        ScatterPlot::new(
-            &format!("Predicted vs actual ({eval_name} set, normal equations)"),
-            &format!("actual {}", args.target),
-            &format!("predicted {}", args.target),
-        )
-        .series(Series::new(
-            format!("{} {eval_name} rows, R² = {eval_r2:.3}", eval_y.len()),
-            pairs,
-        ))
-        .identity_line(true)
-        .save(lab.plots_dir(), "predicted_vs_actual")?,
-    );
-    lab.record_ms("plots", elapsed_ms(t));
-
-    // 9. Report ----------------------------------------------------------------------------
+    // 8. Report ----------------------------------------------------------------------------
     let within = |losses: &[f64]| steps_to_reach(losses, optimum, 1e-3);
-    let descent = |model: &LinearModel, fit: &Fit, learning_rate, passes, ms| Descent {
+    let descent = |model: &LinearModel, fit: &Fit, learning_rate, passes, timing| Descent {
         learning_rate,
         passes,
         batch_size: None,
@@ -283,18 +214,18 @@ fn run(args: &Args, lab: &mut Lab) -> Result<Report> {
         relative_gap_to_optimum: gap(*fit.losses.last().unwrap_or(&f64::NAN), optimum),
         passes_to_within_1e_3: within(&fit.losses),
         losses: fit.losses.clone(),
-        ms,
+        ms: lab.ms(timing),
     };
     let sgd_model = scaler.unscale_model(&sgd.model)?;
-    let raw_model = raw.model.clone();
-    Ok(Report {
+    let iterations = args.iterations;
+    let report = Report {
         data: display_path(&path),
         target: args.target.clone(),
         seed: args.seed,
         test_fraction: args.test_fraction,
-        n_rows: x.nrows(),
-        n_train: train_idx.len(),
-        n_test: test_idx.len(),
+        n_rows,
+        n_train: y_train.len(),
+        n_test: y_test.len(),
         features: names,
         correlation_with_target: correlations,
         normal_equations: NormalEquations {
@@ -303,13 +234,7 @@ fn run(args: &Args, lab: &mut Lab) -> Result<Report> {
             train_mse: optimum,
             train_r2,
             eval_set: eval_name,
-            eval: Eval {
-                mse: eval_mse,
-                mae: eval_mae,
-                huber: eval_huber,
-                huber_delta: args.huber_delta,
-                r2: eval_r2,
-            },
+            eval,
             ms: lab.ms("normal_equations"),
         },
         gradient_check: GradientCheck {
@@ -320,25 +245,24 @@ fn run(args: &Args, lab: &mut Lab) -> Result<Report> {
             &gd_model,
             &gd,
             args.learning_rate,
-            args.iterations,
-            lab.ms("gradient_descent"),
+            iterations,
+            "gradient_descent",
         ),
         minibatch_sgd: Descent {
             batch_size: Some(args.batch_size),
-            ..descent(
-                &sgd_model,
-                &sgd,
-                sgd_lr,
-                args.epochs,
-                lab.ms("minibatch_sgd"),
-            )
+            ..descent(&sgd_model, &sgd, sgd_lr, args.epochs, "minibatch_sgd")
         },
         raw_features_gradient_descent: descent(
-            &raw_model,
+            &raw.model,
             &raw,
             raw_lr,
-            args.iterations,
-            lab.ms("raw_gradient_descent_search"),
+            iterations,
+            "raw_gradient_descent_search",
         ),
-    })
+    };
+    // 9. Plots, from the report and the evaluation set's predictions.
+    let t = Instant::now();
+    plots::save(lab, &report, eval_y.view(), eval_pred.view())?;
+    lab.record_ms("plots", elapsed_ms(t));
+    Ok(report)
 }

@@ -1,5 +1,6 @@
 //! Runs the week 3 lab end to end: `cargo run -p week03-preprocessing -- --help`.
 
+mod plots;
 mod report;
 
 use anyhow::Result;
@@ -11,7 +12,6 @@ use std::time::Instant;
 use wb_core::lab::{check_open_fraction, elapsed_ms};
 use wb_data::SplitMix64;
 use wb_lab::{Lab, LabArgs};
-use wb_plot::{Histogram, LinePlot, Series};
 use week03_preprocessing::logistic::{
     BinaryMetrics, binary_metrics, fit_logistic, log_loss, majority_class,
 };
@@ -191,67 +191,12 @@ fn run(args: &Args, lab: &mut Lab) -> Result<Report> {
 
     // 7. Plots.
     let t = Instant::now();
-    let sd30 = 1.0 / (30f64).sqrt();
-    let normal: Vec<(f64, f64)> = (0..=120)
-        .map(|k| {
-            let x = k as f64 * 3.0 / 120.0;
-            (
-                x,
-                (-(x - 1.0).powi(2) / (2.0 * sd30 * sd30)).exp()
-                    / (sd30 * (2.0 * std::f64::consts::PI).sqrt()),
-            )
-        })
-        .collect();
-    let mut hist = Histogram::new(
-        "Central limit theorem: means of n draws from a skewed distribution",
-        "sample mean of n draws from Exponential(1)",
-        "density",
-    )
-    .bins(60)
-    .range(0.0, 3.0)
-    .density(true);
-    for (s, m) in &clt {
-        hist = hist.sample(format!("n = {s}"), m.clone());
-    }
-    lab.saved(
-        hist.curve(Series::new("normal density, mean 1, sd 1/√30", normal))
-            .save(lab.plots_dir(), "clt")?,
-    );
     let ages = |alive: f64| -> Vec<f64> {
-        has_age
-            .iter()
-            .filter(|&&i| y[i] == alive)
-            .map(|&i| data.numeric[[i, 0]])
-            .collect()
+        let rows = has_age.iter().filter(|&&i| y[i] == alive);
+        rows.map(|&i| data.numeric[[i, 0]]).collect()
     };
-    lab.saved(
-        Histogram::new(
-            "Age of the passengers, by outcome",
-            "age (years)",
-            "passengers",
-        )
-        .bins(40)
-        .sample("died", ages(0.0))
-        .sample("survived", ages(1.0))
-        .save(lab.plots_dir(), "age_by_outcome")?,
-    );
-    let curve: Vec<(f64, f64)> = losses
-        .iter()
-        .enumerate()
-        .map(|(i, &l)| (i as f64, l))
-        .collect();
-    lab.saved(
-        LinePlot::new(
-            "Logistic regression: training log-loss",
-            "gradient-descent iteration",
-            "log-loss",
-        )
-        .series(Series::new(
-            format!("learning rate {}", args.learning_rate),
-            curve,
-        ))
-        .save(lab.plots_dir(), "training_loss")?,
-    );
+    let by_outcome = [("died", ages(0.0)), ("survived", ages(1.0))];
+    plots::save(lab, &clt, &by_outcome, &losses, args.learning_rate)?;
     lab.record_ms("plots", elapsed_ms(t));
     lab.record_ms("statistics", ms.statistics);
     lab.record_ms("preprocessing", ms.preprocessing);

@@ -1,5 +1,6 @@
 //! Runs the week 4 lab end to end: `cargo run -p week04-supervised -- --help`.
 
+mod plots;
 mod report;
 
 use anyhow::{Result, bail};
@@ -14,8 +15,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 use wb_core::lab::{check_open_fraction, elapsed_ms, standardise_with_train};
 use wb_lab::{Lab, LabArgs};
-use wb_plot::{LinePlot, ScatterPlot, Series};
-use week04_supervised::bias_variance::{PolyModel, bias_variance, mse, noisy_sine, truth};
+use week04_supervised::bias_variance::{PolyModel, bias_variance, mse, noisy_sine};
 use week04_supervised::kmeans::kmeans;
 use week04_supervised::supervised::{accuracy, linfa_linear, linfa_logistic};
 
@@ -141,109 +141,11 @@ fn run(args: &Args, lab: &mut Lab) -> Result<Report> {
         .map(|&d| bias_variance(xs.view(), ys.view(), d, grid.view(), 200, args.seed))
         .collect::<Result<Vec<_>, _>>()?;
 
-    // 4. Plots ---------------------------------------------------------------------------------
-    let (pl, pw) = (2, 3); // petal length and width
-    let mut scatter = ScatterPlot::new(
-        "k-means on iris, without the labels (petal measurements)",
-        "petal length (cm)",
-        "petal width (cm)",
-    );
-    for c in 0..args.k {
-        let pts = (0..x.nrows())
-            .filter(|&i| ours.labels[i] == c)
-            .map(|i| (x[[i, pl]], x[[i, pw]]))
-            .collect();
-        scatter = scatter.series(Series::new(format!("cluster {c}"), pts));
-    }
-    let cents = (0..args.k)
-        .map(|c| (ours.centroids[[c, pl]], ours.centroids[[c, pw]]))
-        .collect();
-    lab.saved(
-        scatter
-            .series(Series::new("centroids", cents))
-            .save(lab.plots_dir(), "kmeans_iris")?,
-    );
-    let curve = |f: &dyn Fn(&DegreeRow) -> f64| {
-        sweep
-            .iter()
-            .map(|s| (s.degree as f64, f(s)))
-            .collect::<Vec<_>>()
-    };
-    lab.saved(
-        LinePlot::new(
-            "Training and test error against polynomial degree",
-            "polynomial degree",
-            "mean squared error (log scale)",
-        )
-        .series(Series::new("training error", curve(&|s| s.train_mse)))
-        .series(Series::new("test error", curve(&|s| s.test_mse)))
-        .series(Series::new(
-            format!("noise variance ({noise}²)"),
-            vec![
-                (1.0, noise * noise),
-                (args.max_degree as f64, noise * noise),
-            ],
-        ))
-        .log_y(true)
-        .save(lab.plots_dir(), "degree_sweep")?,
-    );
-    lab.saved(
-        LinePlot::new(
-            "Bootstrap estimates of bias² and variance",
-            "polynomial degree",
-            "squared error (log scale)",
-        )
-        .series(Series::new(
-            "bias²",
-            bv.iter().map(|b| (b.degree as f64, b.bias2)).collect(),
-        ))
-        .series(Series::new(
-            "variance",
-            bv.iter().map(|b| (b.degree as f64, b.variance)).collect(),
-        ))
-        .series(Series::new(
-            "bias² + variance",
-            bv.iter()
-                .map(|b| (b.degree as f64, b.bias2 + b.variance))
-                .collect(),
-        ))
-        .log_y(true)
-        .save(lab.plots_dir(), "bias_variance")?,
-    );
-    let fine = Array1::linspace(0.0, 1.0, 200);
-    let mut fits = LinePlot::new(
-        &format!("Polynomials fitted to {n_train} noisy points of sin(2πx)"),
-        "x",
-        "y",
-    )
-    .points(Series::new(
-        "training points",
-        xs.iter().copied().zip(ys.iter().copied()).collect(),
-    ));
-    for d in [1, best, args.max_degree] {
-        let m = PolyModel::fit(xs.view(), ys.view(), d)?;
-        let p = m.predict(fine.view())?;
-        fits = fits.series(Series::new(
-            format!("degree {d}"),
-            fine.iter()
-                .copied()
-                .zip(p.iter().map(|v| v.clamp(-2.5, 2.5)))
-                .collect(),
-        ));
-    }
-    lab.saved(
-        fits.series(Series::new(
-            "truth sin(2πx)",
-            fine.iter().map(|&v| (v, truth(v))).collect(),
-        ))
-        .save(lab.plots_dir(), "polynomial_fits")?,
-    );
-
     lab.record_ms("kmeans_ours", ms.kmeans_ours);
     lab.record_ms("kmeans_linfa", ms.kmeans_linfa);
     lab.record_ms("linear", ms.linear);
     lab.record_ms("logistic", ms.logistic);
-    Ok(Report {
+    let report = Report {
         seed: args.seed,
         kmeans: Clustering {
             k: args.k,
@@ -286,5 +188,8 @@ fn run(args: &Args, lab: &mut Lab) -> Result<Report> {
             })
             .collect(),
         ms,
-    })
+    };
+    // 4. Plots, from the report and the data it was computed on.
+    plots::save(lab, &report, x.view(), &ours.labels, xs.view(), ys.view())?;
+    Ok(report)
 }

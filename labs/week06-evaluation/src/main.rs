@@ -1,5 +1,6 @@
 //! Runs the week 6 lab end to end: `cargo run -p week06-evaluation -- --help`.
 
+mod plots;
 mod report;
 
 use anyhow::Result;
@@ -13,7 +14,6 @@ use std::process::ExitCode;
 use std::time::Instant;
 use wb_core::lab::{check_open_fraction, elapsed_ms, standardise_with_train};
 use wb_lab::{Lab, LabArgs};
-use wb_plot::{Heatmap, LinePlot, Series};
 use week06_evaluation::curves::{auc_rank, auc_trapezoid, precision_recall, roc_curve};
 use week06_evaluation::cv::{kfold, stratified_kfold};
 use week06_evaluation::metrics::{
@@ -193,58 +193,7 @@ fn run(args: &Args, lab: &mut Lab) -> Result<Report> {
         });
     }
 
-    // 5. Plots. -------------------------------------------------------------------------------
-    lab.saved(
-        LinePlot::new(
-            "ROC curve: breast-cancer test rows",
-            "false positive rate",
-            "true positive rate (recall)",
-        )
-        .series(Series::new(
-            format!("logistic regression, AUC {auc_t:.3}"),
-            roc.x.iter().copied().zip(roc.y.iter().copied()).collect(),
-        ))
-        .series(Series::new(
-            "chance (AUC 0.5)",
-            vec![(0.0, 0.0), (1.0, 1.0)],
-        ))
-        .legend(wb_plot::LegendPosition::LowerRight)
-        .save(lab.plots_dir(), "roc_curve")?,
-    );
-    let base = yte.iter().filter(|&&b| b).count() as f64 / yte.len() as f64;
-    lab.saved(
-        LinePlot::new(
-            "Precision–recall curve: breast-cancer test rows",
-            "recall",
-            "precision",
-        )
-        .series(Series::new(
-            format!("logistic regression, AP {ap:.3}"),
-            pr.x.iter().copied().zip(pr.y.iter().copied()).collect(),
-        ))
-        .series(Series::new(
-            format!("chance (precision {base:.2})"),
-            vec![(0.0, base), (1.0, base)],
-        ))
-        .legend(wb_plot::LegendPosition::LowerLeft)
-        .save(lab.plots_dir(), "pr_curve")?,
-    );
-    lab.saved(
-        Heatmap::new(
-            "Confusion matrix: wine test rows",
-            "predicted class",
-            "true class",
-            wnames.iter().map(|n| format!("class {n}")).collect(),
-            wnames.iter().map(|n| format!("class {n}")).collect(),
-            wcm.rows()
-                .into_iter()
-                .map(|r| r.iter().map(|&v| v as f64).collect())
-                .collect(),
-        )
-        .save(lab.plots_dir(), "confusion_matrix")?,
-    );
-
-    Ok(Report {
+    let report = Report {
         binary: Binary {
             n_test: yte.len(),
             confusion_matrix: rows(&cm),
@@ -271,5 +220,9 @@ fn run(args: &Args, lab: &mut Lab) -> Result<Report> {
         },
         folds: args.folds,
         cross_validation: cv_rows,
-    })
+    };
+    // 5. Plots: the two curves and the report's confusion matrix.
+    let positives = yte.iter().filter(|&&b| b).count() as f64 / yte.len() as f64;
+    plots::save(lab, &report, &roc, &pr, positives)?;
+    Ok(report)
 }

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use wb_core::lab::check_open_fraction;
 use wb_data::SplitMix64;
 use wb_lab::{Lab, LabArgs};
-use wb_plot::{DecisionRegions, LinePlot, Series};
+use wb_plot::{DecisionRegions, LinePlot, Panels, Series};
 use week09_neural_nets::activations::{Activation, softmax};
 use week09_neural_nets::data::{moons, spirals, xor};
 use week09_neural_nets::mlp::{Init, Mlp, init_layer, train};
@@ -123,12 +123,23 @@ fn run(args: &Args, lab: &mut Lab) -> Result<Report> {
         lab.saved(files.clone());
     }
     let xs: Array1<f64> = Array1::linspace(-4.0, 4.0, 161);
-    let mut act_plot = LinePlot::new("Activation functions", "x", "activation(x)");
-    for (name, a) in &acts {
-        let points = xs.iter().map(|&v| (v, a.value(v))).collect();
-        act_plot = act_plot.series(Series::new(*name, points));
+    let curve = |f: &dyn Fn(f64) -> f64| xs.iter().map(|&v| (v, f(v))).collect::<Vec<_>>();
+    // Small multiples: on one set of axes ReLU hides under leaky ReLU for x > 0 and the two
+    // GELUs coincide; the last panel shows how far apart the GELUs are.
+    let mut act_plot = Panels::new("Activation functions", 2);
+    for pair in acts.chunks(2) {
+        let mut panel = LinePlot::new(&format!("{} and {}", pair[0].0, pair[1].0), "x", "f(x)");
+        let [(first, a), (second, b)] = [pair[0], pair[1]];
+        panel = panel
+            .series(Series::new(first, curve(&|v| a.value(v))))
+            .series(Series::new(second, curve(&|v| b.value(v))).dashed());
+        act_plot = act_plot.line(panel);
     }
-    let act_plot = act_plot.legend(wb_plot::LegendPosition::UpperLeft);
+    let gelu_gap = |v| Activation::GeluExact.value(v) - Activation::GeluTanh.value(v);
+    act_plot = act_plot.line(
+        LinePlot::new("GELU (exact) − GELU (tanh)", "x", "difference")
+            .series(Series::new("", curve(&gelu_gap))),
+    );
     lab.saved(act_plot.save(lab.plots_dir(), "activations")?);
 
     Ok(Report {

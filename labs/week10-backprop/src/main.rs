@@ -1,5 +1,6 @@
 //! Runs the week 10 lab end to end: `cargo run -p week10-backprop -- --help`.
 
+mod plots;
 mod report;
 
 use anyhow::Result;
@@ -10,7 +11,6 @@ use std::process::ExitCode;
 use wb_core::lab::check_open_fraction;
 use wb_data::SplitMix64;
 use wb_lab::{Lab, LabArgs};
-use wb_plot::{LegendPosition, LinePlot, Series};
 use week10_backprop::autograd::Tape;
 use week10_backprop::net::{Act, Init, Net, backward, clip_by_global_norm, numerical_gradient};
 use week10_backprop::optim::{Adam, Momentum, Nesterov, Optimizer, RmsProp, Sgd, rosenbrock};
@@ -214,42 +214,7 @@ fn run(args: &Args, lab: &mut Lab) -> Result<Report> {
         norm_after: norm(&g.flat()),
     };
 
-    // 6. Plots. --------------------------------------------------------------------------------------
-    let mut rose = LinePlot::new(
-        "Six optimisers on the Rosenbrock function, from (−1.5, 2)",
-        "x",
-        "y",
-    )
-    .legend(LegendPosition::LowerLeft);
-    for run in &rosenbrock_runs {
-        rose = rose.series(Series::new(run.optimizer.clone(), run.path.clone()));
-    }
-    let rose = rose.points(Series::new("minimum (1, 1)", vec![(1.0, 1.0)]));
-    lab.saved(rose.save(lab.plots_dir(), "rosenbrock_paths")?);
-    let mut vg = LinePlot::new(
-        "Gradient norm per layer at initialisation, 20 layers of 64",
-        "layer (1 = first)",
-        "‖∂L/∂W‖ (log scale)",
-    )
-    .log_y(true);
-    for g in &gradient_norms {
-        let points = g.norms.iter().enumerate();
-        let points = points.map(|(i, &v)| ((i + 1) as f64, v)).collect();
-        vg = vg.series(Series::new(g.config, points));
-    }
-    lab.saved(vg.save(lab.plots_dir(), "gradient_norms")?);
-    let loss_points = digits.losses.iter().enumerate();
-    let loss_points = loss_points.map(|(i, &l)| ((i + 1) as f64, l)).collect();
-    let loss_plot = LinePlot::new(
-        "MLP 64-128-64-10 on digits: training loss",
-        "epoch",
-        "cross-entropy (log scale)",
-    )
-    .series(Series::new("Adam, lr 0.001, batch 32", loss_points))
-    .log_y(true);
-    lab.saved(loss_plot.save(lab.plots_dir(), "digits_loss")?);
-
-    Ok(Report {
+    let report = Report {
         autograd,
         gradient_check,
         rosenbrock: rosenbrock_runs,
@@ -257,5 +222,7 @@ fn run(args: &Args, lab: &mut Lab) -> Result<Report> {
         digits,
         gradient_norms,
         clipping,
-    })
+    };
+    plots::save(lab, &report)?;
+    Ok(report)
 }

@@ -44,13 +44,15 @@ pub fn train_epochs(
     );
     bar.set_prefix("training");
     let mut losses = Vec::with_capacity(epochs);
+    // The parameters as one vector, kept across batches: only the optimiser changes them, so
+    // there is no need to flatten the network again before every step.
+    let mut p = net.params();
     for epoch in 0..epochs {
         let order = wb_data::shuffled_indices(x.nrows(), seed.wrapping_add(epoch as u64));
         for chunk in order.chunks(batch) {
             let xb = x.select(Axis(0), chunk);
             let yb: Vec<usize> = chunk.iter().map(|&i| y[i]).collect();
             let (_, grads) = backward(net, xb.view(), &yb)?;
-            let mut p = net.params();
             opt.step(&mut p, &grads.flat());
             net.set_params(&p)?;
             bar.inc(1);

@@ -11,7 +11,7 @@ use std::process::ExitCode;
 use wb_data::SplitMix64;
 use wb_lab::{Lab, LabArgs};
 use wb_models::Gpt;
-use wb_plot::{ImageGrid, LegendPosition, LinePlot, Series};
+use wb_plot::{Heatmap, ImageGrid, LegendPosition, LinePlot, Panels, Series};
 use week13_transformer::attention::{attention, causal_mask, padding_mask};
 use week13_transformer::block::{block, gpt_block_weights, sinusoidal};
 use week13_transformer::copy_task::train_copy;
@@ -171,23 +171,43 @@ fn run(args: &Args, lab: &mut Lab) -> Result<Report> {
     // 4. Plots. ------------------------------------------------------------------------------------
     let last = attn.last().ok_or_else(|| anyhow::anyhow!("no blocks"))?; // [1, heads, 64, 64]
     let n = 48;
-    let mut grid = ImageGrid::new(
-        "Last block's attention, first 48 characters (row: query, column: key)",
+    // The characters on both axes (a space as ␣), so a stripe can be read as "attends to the
+    // space before a word".
+    let chars: Vec<String> = probe64
+        .chars()
+        .take(n)
+        .map(|c| {
+            if c == ' ' {
+                "␣".into()
+            } else {
+                c.to_string()
+            }
+        })
+        .collect();
+    let mut grid = Panels::new(
+        "Last block's attention on the first 48 characters (row: query, column: key)",
         2,
-    );
+    )
+    .panel_size(640, 600);
     for head in 0..4 {
         let w = last
             .i((0, head))?
             .narrow(0, 0, n)?
             .narrow(1, 0, n)?
-            .to_dtype(DType::F32)?;
-        let px: Vec<f64> = w
-            .flatten_all()?
-            .to_vec1::<f32>()?
-            .iter()
-            .map(|&p| f64::from(p))
-            .collect();
-        grid = grid.image(format!("head {head}"), n, n, px);
+            .to_dtype(DType::F64)?
+            .to_vec2::<f64>()?;
+        grid = grid.heatmap(
+            Heatmap::new(
+                &format!("head {head}"),
+                "key",
+                "query",
+                chars.clone(),
+                chars.clone(),
+                w,
+            )
+            .annotate(false)
+            .bar_label("weight"),
+        );
     }
     lab.saved(grid.save(lab.plots_dir(), "attention")?);
     let pe_v: Vec<f64> = sinusoidal(64, 64)?

@@ -4,8 +4,14 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// The repository root: of the checkout cargo runs the tests in (CARGO_MANIFEST_DIR is also set
+/// at run time), not of the one that compiled them, should two share a target folder.
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map_or_else(
+            || Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf(),
+            PathBuf::from,
+        )
         .join("..")
         .canonicalize()
         .expect("repository root")
