@@ -39,6 +39,17 @@ fixtures:
     .venv/bin/pip install -q -r crates/grader/fixtures/requirements.txt
     .venv/bin/python crates/grader/fixtures/make_fixtures.py
 
+# Regenerate the LLM runtime's references (tokenizer ids, MiniLM embeddings by numpy; fetches the models)
+llm-fixtures:
+    test -x .venv-llm/bin/python || python3 -m venv .venv-llm
+    .venv-llm/bin/pip install -q -r crates/wb-llm/fixtures/requirements.txt
+    cargo run -q -p workbook -- models
+    .venv-llm/bin/python crates/wb-llm/fixtures/make_fixtures.py "$(cargo run -q -p workbook -- models --dir)"
+
+# The local model's speed: prefill and decode tokens/s of both weight formats, embeddings/s
+llm-bench:
+    cargo run -q --release -p wb-llm -- bench
+
 # Measure the build and grading times quoted in the README (a fresh clone, empty target dir)
 times:
     bash bench/measure-times.sh

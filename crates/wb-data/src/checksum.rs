@@ -138,7 +138,7 @@ mod tests {
 
     #[test]
     fn shipped_data_sets_verify() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets");
+        let dir = datasets_dir(); // found at run time, in the checkout the test runs in
         let all = verify_all(&dir).unwrap();
         assert!(all.len() >= 17, "SHA256SUMS lists {} files", all.len());
         for (file, status) in all {
@@ -148,7 +148,7 @@ mod tests {
 
     #[test]
     fn the_datasets_readme_lists_every_checksum() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets");
+        let dir = datasets_dir();
         let readme = std::fs::read_to_string(dir.join("README.md")).unwrap();
         for (file, hash) in read_sums(&dir).unwrap() {
             assert!(

@@ -5,7 +5,8 @@
 //! - [`read_idx`]: the IDX format of MNIST and Fashion-MNIST;
 //! - [`read_jsonl`]: one JSON object per line, into any `serde` type;
 //! - [`dataset`]: the path of a shipped data set, after checking its SHA-256 against
-//!   `datasets/SHA256SUMS`.
+//!   `datasets/SHA256SUMS`;
+//! - [`models`]: the two real models of the LLM weeks, fetched once into a cache and checked.
 //!
 //! Every reader opens gzip-compressed files transparently (by their magic bytes) and reports
 //! malformed input as a [`DataError`] naming the file, the line and the column.
@@ -14,6 +15,7 @@ mod checksum;
 mod csv_table;
 mod idx;
 mod jsonl;
+pub mod models;
 mod split;
 
 pub use checksum::{ChecksumStatus, dataset, datasets_dir, sha256_file, verify_all};
@@ -50,6 +52,18 @@ pub enum DataError {
         path: PathBuf,
         name: String,
         available: Vec<String>,
+    },
+    /// A model could not be fetched into the model cache.
+    #[error("cannot fetch the model {model}: {detail}")]
+    Fetch { model: String, detail: String },
+    /// A model file (or the package it came in) is not the one pinned in `models.rs`.
+    #[error(
+        "{path}: {got}, but the pinned model file is {expected}: it is damaged or not the expected release (`cargo run -p workbook -- models` fetches it again)"
+    )]
+    ModelChecksum {
+        path: PathBuf,
+        expected: String,
+        got: String,
     },
     #[error(
         "{path}: SHA-256 is {got}, but datasets/SHA256SUMS says {expected}: the file is corrupt or was changed"

