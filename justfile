@@ -50,6 +50,10 @@ llm-fixtures:
 llm-bench:
     cargo run -q --release -p wb-llm -- bench
 
+# The local model against llama.cpp on the same GGUF (builds llama-cpp-python from source once)
+llm-bench-cpp:
+    bash bench/llm/compare.sh
+
 # Measure the build and grading times quoted in the README (a fresh clone, empty target dir)
 times:
     bash bench/measure-times.sh

@@ -78,7 +78,6 @@ mod report;
 use anyhow::Result;
 use clap::Parser;
 use report::Report;
-use std::process::ExitCode;
 use wb_lab::{Lab, LabArgs};
 
 /// Week $week: $title.
@@ -89,12 +88,10 @@ struct Args {
     lab: LabArgs,
 }
 
-fn main() -> ExitCode {
-    let args = Args::parse();
-    wb_lab::run("$pkg", "Week $week — $title", &args.lab, run)
-}
+// fn main: parses Args and runs \`run\` on the harness, under the package's name.
+wb_lab::main!("Week $week — $title", run);
 
-fn run(lab: &mut Lab) -> Result<Report> {
+fn run(_args: &Args, lab: &mut Lab) -> Result<Report> {
     let mean = lab.timed("mean", || $crate::mean(ndarray::array![1.0, 2.0, 3.0].view()))?;
     Ok(Report {
         mean,

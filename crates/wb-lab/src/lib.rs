@@ -30,13 +30,13 @@
 //!     }
 //! }
 //!
-//! fn main() -> std::process::ExitCode {
-//!     let args = Args::parse();
-//!     wb_lab::run("week99-mean", "Week 99 — a mean", &args.lab, |lab| {
-//!         let mean = lab.timed("mean", || (1.0 + 2.0 + 6.0) / 3.0);
-//!         Ok(Report { mean })
-//!     })
+//! fn run(_args: &Args, lab: &mut wb_lab::Lab) -> anyhow::Result<Report> {
+//!     let mean = lab.timed("mean", || (1.0 + 2.0 + 6.0) / 3.0);
+//!     Ok(Report { mean })
 //! }
+//!
+//! // fn main: parses Args, runs `run` under the package's name with this title.
+//! wb_lab::main!("Week 99 — a mean", run);
 //! ```
 
 use serde::Serialize;
@@ -195,6 +195,21 @@ impl Lab {
         }
         out
     }
+}
+
+/// A lab's `fn main`: parses the lab's `Args` (a clap parser that flattens [`LabArgs`] as its
+/// field `lab`) and runs `run(&args, lab)` on the harness under the package's name, with the
+/// report's title: `wb_lab::main!("Week 2 — linear regression from scratch", run);`.
+#[macro_export]
+macro_rules! main {
+    ($title:expr, $run:path) => {
+        fn main() -> ::std::process::ExitCode {
+            let args = <Args as ::clap::Parser>::parse();
+            $crate::run(env!("CARGO_PKG_NAME"), $title, &args.lab, |lab| {
+                $run(&args, lab)
+            })
+        }
+    };
 }
 
 /// Runs a lab: builds its [`Lab`], calls `body`, then prints the report (or the JSON with

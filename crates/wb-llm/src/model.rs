@@ -348,6 +348,35 @@ impl LocalModel {
     }
     // ANCHOR_END: generate
 
+    /// Generates exactly `opts.max_tokens` tokens, end-of-sequence tokens included (for speed
+    /// measurements: every run does the same work).
+    pub fn generate_exactly(
+        &mut self,
+        prompt: &[u32],
+        opts: &GenerateOptions,
+    ) -> Result<Generation> {
+        self.check_prompt(prompt, opts)?;
+        self.weights.clear_kv_cache();
+        let mut sampler = LogitsProcessor::from_sampling(opts.seed, opts.sampling());
+        let start = Instant::now();
+        let mut next = sampler.sample(&self.step(prompt, 0)?)?;
+        let prefill_ms = start.elapsed().as_secs_f64() * 1e3;
+        let start = Instant::now();
+        let mut tokens = vec![next];
+        while tokens.len() < opts.max_tokens {
+            next = sampler.sample(&self.step(&[next], prompt.len() + tokens.len() - 1)?)?;
+            tokens.push(next);
+        }
+        Ok(Generation {
+            text: self.tokenizer.decode(&tokens)?,
+            tokens,
+            finish: FinishReason::Length,
+            prompt_tokens: prompt.len(),
+            prefill_ms,
+            decode_ms: start.elapsed().as_secs_f64() * 1e3,
+        })
+    }
+
     /// Greedy generation without the KV cache: every step runs the whole sequence through the
     /// model again. The same tokens as [`LocalModel::generate`], quadratically slower: the test
     /// that the cache is right, and the measurement of what it saves.

@@ -8,7 +8,6 @@ use ndarray::{Array2, array};
 use polars::prelude::*;
 use report::*;
 use serde_json::Value;
-use std::process::ExitCode;
 use std::time::Instant;
 use wb_core::lab::elapsed_ms;
 use wb_lab::{Lab, LabArgs};
@@ -52,17 +51,9 @@ fn frame_json(df: &DataFrame) -> Value {
     Value::Object(cols)
 }
 
-fn main() -> ExitCode {
-    let args = Args::parse();
-    wb_lab::run(
-        "week01-data-basics",
-        "Week 1 — arrays, DataFrames, plots and features",
-        &args.lab,
-        run,
-    )
-}
+wb_lab::main!("Week 1 — arrays, DataFrames, plots and features", run);
 
-fn run(lab: &mut Lab) -> Result<Report> {
+fn run(_args: &Args, lab: &mut Lab) -> Result<Report> {
     // 1. Arrays (iris) ------------------------------------------------------------------------
     let t = Instant::now();
     let (table, iris_species) =

@@ -1,16 +1,17 @@
 //! Runs the week 2 lab end to end: `cargo run -p week02-linreg -- --help`.
 
 mod data;
+mod descent;
 mod plots;
 mod report;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::Parser;
 use data::Data;
-use ndarray::{Array1, Array2, ArrayView1, Axis, concatenate};
+use descent::{gap, gd_on_raw_features, steps_to_reach};
+use ndarray::{Array1, ArrayView1, Axis, concatenate};
 use report::*;
 use std::path::PathBuf;
-use std::process::ExitCode;
 use std::time::Instant;
 use wb_core::lab::{display_path, elapsed_ms};
 use wb_lab::{Lab, LabArgs};
@@ -60,51 +61,7 @@ struct Args {
     lab: LabArgs,
 }
 
-/// Relative distance of a loss above the optimum.
-fn gap(loss: f64, optimum: f64) -> f64 {
-    (loss - optimum) / optimum.abs().max(f64::MIN_POSITIVE)
-}
-
-/// The first index at which `losses` comes within `tol` (relative) of `optimum`.
-fn steps_to_reach(losses: &[f64], optimum: f64, tol: f64) -> Option<usize> {
-    losses.iter().position(|&l| gap(l, optimum) <= tol)
-}
-
-/// Gradient descent on raw (unscaled) features: the largest learning rate of 10⁻¹, 10⁻², … that
-/// does not diverge within the same number of iterations.
-fn gd_on_raw_features(x: &Array2<f64>, y: &Array1<f64>, iterations: usize) -> Result<(f64, Fit)> {
-    for k in 1..=15 {
-        let lr = 10f64.powi(-k);
-        match fit_gradient_descent(
-            x.view(),
-            y.view(),
-            GdConfig {
-                learning_rate: lr,
-                iterations,
-            },
-        ) {
-            Ok(fit)
-                if fit.losses.iter().all(|l| l.is_finite())
-                    && fit.losses.last() <= fit.losses.first() =>
-            {
-                return Ok((lr, fit));
-            }
-            Ok(_) | Err(week02_linreg::MlError::Diverged(_)) => continue,
-            Err(e) => return Err(e.into()),
-        }
-    }
-    bail!("gradient descent on raw features diverged for every learning rate down to 1e-15")
-}
-
-fn main() -> ExitCode {
-    let args = Args::parse();
-    wb_lab::run(
-        "week02-linreg",
-        "Week 2 — linear regression from scratch",
-        &args.lab,
-        |lab| run(&args, lab),
-    )
-}
+wb_lab::main!("Week 2 — linear regression from scratch", run);
 
 fn run(args: &Args, lab: &mut Lab) -> Result<Report> {
     wb_core::check_positive("--learning-rate", args.learning_rate)?;

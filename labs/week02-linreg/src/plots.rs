@@ -1,6 +1,6 @@
 //! The lab's plots, drawn from its report.
 
-use crate::gap;
+use crate::descent::gap;
 use crate::report::Report;
 use anyhow::Result;
 use ndarray::ArrayView1;

@@ -7,7 +7,6 @@ use anyhow::Result;
 use clap::Parser;
 use ndarray::{Array1, ArrayView1, Axis};
 use report::*;
-use std::process::ExitCode;
 use std::time::Instant;
 use wb_core::lab::{check_open_fraction, elapsed_ms};
 use wb_data::SplitMix64;
@@ -69,15 +68,10 @@ fn sample_means(rng: &mut SplitMix64, size: usize, reps: usize) -> Vec<f64> {
         .collect()
 }
 
-fn main() -> ExitCode {
-    let args = Args::parse();
-    wb_lab::run(
-        "week03-preprocessing",
-        "Week 3 — statistics, splits, preprocessing and a first model",
-        &args.lab,
-        |lab| run(&args, lab),
-    )
-}
+wb_lab::main!(
+    "Week 3 — statistics, splits, preprocessing and a first model",
+    run
+);
 
 fn run(args: &Args, lab: &mut Lab) -> Result<Report> {
     check_open_fraction("--test-fraction", args.test_fraction)?;

@@ -11,7 +11,6 @@ use ndarray::{Array1, Axis};
 use rand::SeedableRng;
 use rand::rngs::SmallRng;
 use report::*;
-use std::process::ExitCode;
 use std::time::Instant;
 use wb_core::lab::{check_open_fraction, elapsed_ms, standardise_with_train};
 use wb_lab::{Lab, LabArgs};
@@ -40,15 +39,10 @@ struct Args {
     lab: LabArgs,
 }
 
-fn main() -> ExitCode {
-    let args = Args::parse();
-    wb_lab::run(
-        "week04-supervised",
-        "Week 4 — supervised vs unsupervised learning, bias vs variance",
-        &args.lab,
-        |lab| run(&args, lab),
-    )
-}
+wb_lab::main!(
+    "Week 4 — supervised vs unsupervised learning, bias vs variance",
+    run
+);
 
 fn run(args: &Args, lab: &mut Lab) -> Result<Report> {
     let mut ms = Timings::default();

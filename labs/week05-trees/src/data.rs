@@ -1,4 +1,5 @@
-//! The lab's data: a labelled CSV read as classes, and its train/test split.
+//! The lab's data: a labelled CSV read as classes, its train/test split, and the accuracy of
+//! predicted classes.
 
 use anyhow::{Result, bail};
 use ndarray::{Array2, Axis};
@@ -69,4 +70,10 @@ pub fn split(x: &Array2<f64>, y: &[usize], classes: &[String], f: f64, seed: u64
         );
     }
     Ok(s)
+}
+
+/// The share of right answers (0 for an empty test set, which a test fraction in (0, 1) cannot
+/// leave on data of two rows or more).
+pub fn accuracy(predicted: &[usize], truth: &[usize]) -> f64 {
+    wb_core::accuracy(truth, predicted).unwrap_or(0.0)
 }

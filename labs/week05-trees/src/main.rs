@@ -6,13 +6,13 @@ mod report;
 
 use anyhow::{Result, bail};
 use clap::{Parser, ValueEnum};
+use data::accuracy;
 use linfa::prelude::*;
 use linfa_elasticnet::ElasticNet;
 use linfa_trees::{DecisionTree as LinfaTree, SplitQuality};
 use ndarray::{Array1, Axis};
 use report::*;
 use std::path::PathBuf;
-use std::process::ExitCode;
 use wb_core::lab::{check_open_fraction, display_path};
 use wb_lab::{Lab, LabArgs};
 use week05_trees::ensemble::{gradient_boosting, random_forest};
@@ -59,21 +59,10 @@ struct Args {
     lab: LabArgs,
 }
 
-/// The share of right answers (0 for an empty test set, which a test fraction in (0, 1) cannot
-/// leave on data of two rows or more).
-fn accuracy(predicted: &[usize], truth: &[usize]) -> f64 {
-    wb_core::accuracy(truth, predicted).unwrap_or(0.0)
-}
-
-fn main() -> ExitCode {
-    let args = Args::parse();
-    wb_lab::run(
-        "week05-trees",
-        "Week 5 — trees, ensembles, overfitting and regularisation",
-        &args.lab,
-        |lab| run(&args, lab),
-    )
-}
+wb_lab::main!(
+    "Week 5 — trees, ensembles, overfitting and regularisation",
+    run
+);
 
 fn run(args: &Args, lab: &mut Lab) -> Result<Report> {
     check_open_fraction("--test-fraction", args.test_fraction)?;

@@ -10,7 +10,6 @@ use linfa_linear::LinearRegression;
 use linfa_logistic::{LogisticRegression, MultiLogisticRegression};
 use ndarray::{Array1, Array2, Axis};
 use report::*;
-use std::process::ExitCode;
 use std::time::Instant;
 use wb_core::lab::{check_open_fraction, elapsed_ms, standardise_with_train};
 use wb_lab::{Lab, LabArgs};
@@ -71,15 +70,10 @@ fn malignant_probability(
     })
 }
 
-fn main() -> ExitCode {
-    let args = Args::parse();
-    wb_lab::run(
-        "week06-evaluation",
-        "Week 6 — evaluation: metrics, curves and cross-validation",
-        &args.lab,
-        |lab| run(&args, lab),
-    )
-}
+wb_lab::main!(
+    "Week 6 — evaluation: metrics, curves and cross-validation",
+    run
+);
 
 fn run(args: &Args, lab: &mut Lab) -> Result<Report> {
     check_open_fraction("--test-fraction", args.test_fraction)?;

@@ -8,7 +8,6 @@ use linfa::prelude::*;
 use linfa_logistic::LogisticRegression;
 use ndarray::{Array1, Array2};
 use report::*;
-use std::process::ExitCode;
 use wb_core::lab::check_open_fraction;
 use wb_lab::{Lab, LabArgs};
 use wb_plot::{LegendPosition, LinePlot, Series};
@@ -88,15 +87,7 @@ fn with_price_id(frame: &Frame) -> Result<Frame> {
     Ok(Frame::new(names, columns)?)
 }
 
-fn main() -> ExitCode {
-    let args = Args::parse();
-    wb_lab::run(
-        "week07-features-pipelines",
-        "Week 7 — features, pipelines and error analysis",
-        &args.lab,
-        |lab| run(&args, lab),
-    )
-}
+wb_lab::main!("Week 7 — features, pipelines and error analysis", run);
 
 fn run(args: &Args, lab: &mut Lab) -> Result<Report> {
     check_open_fraction("--test-fraction", args.test_fraction)?;

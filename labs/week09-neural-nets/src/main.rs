@@ -6,7 +6,6 @@ use anyhow::Result;
 use clap::Parser;
 use ndarray::{Array1, Array2, Axis, array};
 use report::*;
-use std::process::ExitCode;
 use wb_core::lab::check_open_fraction;
 use wb_data::SplitMix64;
 use wb_lab::{Lab, LabArgs};
@@ -67,15 +66,7 @@ fn separable(n: usize, seed: u64) -> (Array2<f64>, Vec<usize>) {
     )
 }
 
-fn main() -> ExitCode {
-    let args = Args::parse();
-    wb_lab::run(
-        "week09-neural-nets",
-        "Week 9 — neural networks from scratch",
-        &args.lab,
-        |lab| run(&args, lab),
-    )
-}
+wb_lab::main!("Week 9 — neural networks from scratch", run);
 
 fn run(args: &Args, lab: &mut Lab) -> Result<Report> {
     check_open_fraction("--test-fraction", args.test_fraction)?;

@@ -7,7 +7,6 @@ use anyhow::Result;
 use clap::Parser;
 use ndarray::{Array2, Axis, array};
 use report::*;
-use std::process::ExitCode;
 use wb_core::lab::check_open_fraction;
 use wb_data::SplitMix64;
 use wb_lab::{Lab, LabArgs};
@@ -59,15 +58,10 @@ fn optimizers() -> Vec<Box<dyn Optimizer>> {
     ]
 }
 
-fn main() -> ExitCode {
-    let args = Args::parse();
-    wb_lab::run(
-        "week10-backprop",
-        "Week 10 — backpropagation, optimisers and vanishing gradients",
-        &args.lab,
-        |lab| run(&args, lab),
-    )
-}
+wb_lab::main!(
+    "Week 10 — backpropagation, optimisers and vanishing gradients",
+    run
+);
 
 fn run(args: &Args, lab: &mut Lab) -> Result<Report> {
     check_open_fraction("--test-fraction", args.test_fraction)?;

@@ -1,17 +1,16 @@
 //! Runs the week 11 lab end to end: `cargo run -p week11-cnn -- --help`.
 
+mod plots;
 mod report;
 
 use anyhow::Result;
 use candle_core::{Device, Tensor};
 use clap::Parser;
 use report::*;
-use std::process::ExitCode;
 use wb_core::lab::median_ms;
 use wb_data::SplitMix64;
 use wb_lab::{Lab, LabArgs};
-use wb_plot::{Heatmap, ImageGrid, LegendPosition, LinePlot, Series};
-use week11_cnn::augment::{Augmentation, augment};
+use week11_cnn::augment::Augmentation;
 use week11_cnn::conv::{conv2d_direct, conv2d_im2col, max_pool2d, values};
 use week11_cnn::data::{self, Which};
 use week11_cnn::model::{self, TrainConfig, accuracy, confusion, predict};
@@ -47,15 +46,7 @@ fn random(shape: &[usize], rng: &mut SplitMix64) -> Result<Tensor> {
     Ok(Tensor::from_vec(v, shape, &Device::Cpu)?)
 }
 
-fn main() -> ExitCode {
-    let args = Args::parse();
-    wb_lab::run(
-        "week11-cnn",
-        "Week 11 — convolutional networks",
-        &args.lab,
-        |lab| run(&args, lab),
-    )
-}
+wb_lab::main!("Week 11 — convolutional networks", run);
 
 /// The most frequent error of a confusion matrix: (true class, predicted class, count).
 fn worst_confusion(m: &[[usize; 10]; 10]) -> (usize, usize, usize) {
@@ -137,146 +128,9 @@ fn run(args: &Args, lab: &mut Lab) -> Result<Report> {
         },
     )?;
 
-    // 5. Plots. ----------------------------------------------------------------------------------
-    let w1 = values(mnist.model.conv1.weight())?; // [32, 1, 3, 3]
-    let mut filters = ImageGrid::new(
-        "16 of the 32 learned 3 × 3 filters of the first layer (MNIST)",
-        8,
-    )
-    .diverging(true);
-    for k in 0..16 {
-        filters = filters.image(
-            format!("filter {k}"),
-            3,
-            3,
-            w1[k * 9..(k + 1) * 9]
-                .iter()
-                .map(|&v| f64::from(v))
-                .collect(),
-        );
-    }
-    lab.saved(filters.save(lab.plots_dir(), "filters")?);
-    let (one, _) = mtest.batch(&[0], &Device::Cpu)?;
-    let (a1, a2) = mnist.model.feature_maps(&one)?;
-    let (a1, a2) = (values(&a1)?, values(&a2)?);
-    let mut maps = ImageGrid::new(
-        &format!(
-            "Feature maps of a test image (a {}): input, conv1 after ReLU, conv2 after ReLU",
-            mtest.labels[0]
-        ),
-        8,
-    )
-    .image(
-        "input",
-        28,
-        28,
-        mtest.image(0).iter().map(|&v| f64::from(v)).collect(),
-    );
-    for k in 0..7 {
-        maps = maps.image(
-            format!("conv1 #{k}"),
-            28,
-            28,
-            a1[k * 784..(k + 1) * 784]
-                .iter()
-                .map(|&v| f64::from(v))
-                .collect(),
-        );
-    }
-    for k in 0..8 {
-        maps = maps.image(
-            format!("conv2 #{k}"),
-            14,
-            14,
-            a2[k * 196..(k + 1) * 196]
-                .iter()
-                .map(|&v| f64::from(v))
-                .collect(),
-        );
-    }
-    lab.saved(maps.save(lab.plots_dir(), "feature_maps")?);
-    let as_rows = |m: &[[usize; 10]; 10]| -> Vec<Vec<f64>> {
-        m.iter()
-            .map(|r| r.iter().map(|&v| v as f64).collect())
-            .collect()
-    };
-    let names = |w: Which| {
-        w.classes()
-            .iter()
-            .map(|s| s.to_string())
-            .collect::<Vec<_>>()
-    };
-    lab.saved(
-        Heatmap::new(
-            "MNIST-10k test set (2,000 images): confusion matrix",
-            "predicted",
-            "true",
-            names(Which::Mnist),
-            names(Which::Mnist),
-            as_rows(&mconf),
-        )
-        .save(lab.plots_dir(), "confusion_mnist")?,
-    );
-    lab.saved(
-        Heatmap::new(
-            "Fashion-MNIST test set (2,000 images): confusion matrix",
-            "predicted",
-            "true",
-            names(Which::Fashion),
-            names(Which::Fashion),
-            as_rows(&fconf),
-        )
-        .save(lab.plots_dir(), "confusion_fashion")?,
-    );
-    let mut aug_demo = ImageGrid::new("One training digit and seven augmented variants", 8);
-    let mut arng = SplitMix64::new(args.seed);
-    aug_demo = aug_demo.image(
-        "original",
-        28,
-        28,
-        mtrain.image(0).iter().map(|&v| f64::from(v)).collect(),
-    );
-    for k in 1..8 {
-        let v = augment(mtrain.image(0), 28, 28, &Augmentation::default(), &mut arng)?;
-        aug_demo = aug_demo.image(
-            format!("variant {k}"),
-            28,
-            28,
-            v.iter().map(|&p| f64::from(p)).collect(),
-        );
-    }
-    lab.saved(aug_demo.save(lab.plots_dir(), "augmentations")?);
-    let curve = |h: &[f64]| -> Vec<(f64, f64)> {
-        h.iter()
-            .enumerate()
-            .map(|(i, &a)| ((i + 1) as f64, 100.0 * a))
-            .collect()
-    };
-    lab.saved(
-        LinePlot::new(
-            "Test accuracy after each epoch",
-            "epoch",
-            "test accuracy (%)",
-        )
-        .series(Series::new(
-            "MNIST, 8,000 images",
-            curve(&mnist.report.history),
-        ))
-        .series(Series::new(
-            "Fashion-MNIST, 8,000 images",
-            curve(&fashion.report.history),
-        ))
-        .series(Series::new(
-            "MNIST, 1,000 images",
-            curve(&plain.report.history),
-        ))
-        .series(Series::new(
-            "MNIST, 1,000 images + augmentation",
-            curve(&augmented.report.history),
-        ))
-        .legend(LegendPosition::LowerRight)
-        .save(lab.plots_dir(), "accuracy")?,
-    );
+    // 5. Plots: filters, feature maps, confusion matrices, augmentations, accuracy curves.
+    let trained = [&mnist, &fashion, &plain, &augmented];
+    plots::save(lab, trained, &mtrain, &mtest, [&mconf, &fconf], args.seed)?;
 
     lab.record_ms("mnist_training", 1000.0 * mnist.report.seconds);
     lab.record_ms("fashion_training", 1000.0 * fashion.report.seconds);

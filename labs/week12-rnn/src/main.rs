@@ -8,7 +8,6 @@ use candle_nn::VarMap;
 use candle_nn::rnn::RNN;
 use clap::Parser;
 use report::*;
-use std::process::ExitCode;
 use wb_lab::{Lab, LabArgs};
 use wb_plot::{LegendPosition, LinePlot, Series};
 use week12_rnn::cells::{Cell, Weights, random_sequence, rnn_step, unroll};
@@ -41,15 +40,7 @@ fn max_abs(a: &Tensor, b: &Tensor) -> Result<f32> {
 
 const DELAYS: [usize; 4] = [5, 10, 20, 40];
 
-fn main() -> ExitCode {
-    let args = Args::parse();
-    wb_lab::run(
-        "week12-rnn",
-        "Week 12 — RNNs and LSTMs",
-        &args.lab,
-        |lab| run(&args, lab),
-    )
-}
+wb_lab::main!("Week 12 — RNNs and LSTMs", run);
 
 fn run(args: &Args, lab: &mut Lab) -> Result<Report> {
     let show = lab.progress();

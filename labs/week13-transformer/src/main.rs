@@ -1,5 +1,6 @@
 //! Runs the week 13 lab end to end: `cargo run -p week13-transformer -- --help`.
 
+mod plots;
 mod report;
 
 use anyhow::{Context, Result};
@@ -7,11 +8,9 @@ use candle_core::{D, DType, Device, IndexOp, Tensor};
 use clap::Parser;
 use report::*;
 use std::path::PathBuf;
-use std::process::ExitCode;
 use wb_data::SplitMix64;
 use wb_lab::{Lab, LabArgs};
 use wb_models::Gpt;
-use wb_plot::{Heatmap, ImageGrid, LegendPosition, LinePlot, Panels, Series};
 use week13_transformer::attention::{attention, causal_mask, padding_mask};
 use week13_transformer::block::{block, gpt_block_weights, sinusoidal};
 use week13_transformer::copy_task::train_copy;
@@ -48,15 +47,7 @@ fn max_abs(a: &Tensor, b: &Tensor) -> Result<f32> {
     Ok((a - b)?.abs()?.flatten_all()?.max(0)?.to_scalar::<f32>()?)
 }
 
-fn main() -> ExitCode {
-    let args = Args::parse();
-    wb_lab::run(
-        "week13-transformer",
-        "Week 13 — attention and the transformer",
-        &args.lab,
-        |lab| run(&args, lab),
-    )
-}
+wb_lab::main!("Week 13 — attention and the transformer", run);
 
 fn run(args: &Args, lab: &mut Lab) -> Result<Report> {
     let model_dir = args
@@ -168,85 +159,9 @@ fn run(args: &Args, lab: &mut Lab) -> Result<Report> {
         })
         .collect::<Result<Vec<_>>>()?;
 
-    // 4. Plots. ------------------------------------------------------------------------------------
+    // 4. Plots: the attention of the last block, the positions, the copy task.
     let last = attn.last().ok_or_else(|| anyhow::anyhow!("no blocks"))?; // [1, heads, 64, 64]
-    let n = 48;
-    // The characters on both axes (a space as ␣), so a stripe can be read as "attends to the
-    // space before a word".
-    let chars: Vec<String> = probe64
-        .chars()
-        .take(n)
-        .map(|c| {
-            if c == ' ' {
-                "␣".into()
-            } else {
-                c.to_string()
-            }
-        })
-        .collect();
-    let mut grid = Panels::new(
-        "Last block's attention on the first 48 characters (row: query, column: key)",
-        2,
-    )
-    .panel_size(640, 600);
-    for head in 0..4 {
-        let w = last
-            .i((0, head))?
-            .narrow(0, 0, n)?
-            .narrow(1, 0, n)?
-            .to_dtype(DType::F64)?
-            .to_vec2::<f64>()?;
-        grid = grid.heatmap(
-            Heatmap::new(
-                &format!("head {head}"),
-                "key",
-                "query",
-                chars.clone(),
-                chars.clone(),
-                w,
-            )
-            .annotate(false)
-            .bar_label("weight"),
-        );
-    }
-    lab.saved(grid.save(lab.plots_dir(), "attention")?);
-    let pe_v: Vec<f64> = sinusoidal(64, 64)?
-        .flatten_all()?
-        .to_vec1::<f32>()?
-        .iter()
-        .map(|&p| f64::from(p))
-        .collect();
-    lab.saved(
-        ImageGrid::new(
-            "Sinusoidal positions: 64 positions (rows) × 64 dimensions (columns)",
-            1,
-        )
-        .diverging(true)
-        .image("PE[pos, i]", 64, 64, pe_v)
-        .save(lab.plots_dir(), "sinusoidal")?,
-    );
-    lab.saved(
-        LinePlot::new(
-            "Copy task: a one-block transformer after 150 training steps",
-            "delay (time steps)",
-            "test accuracy (%)",
-        )
-        .series(Series::new(
-            "transformer, 1 block",
-            copies
-                .iter()
-                .map(|c| (c.delay as f64, 100.0 * c.accuracy))
-                .collect(),
-        ))
-        .series(Series::new(
-            "chance (4 symbols)",
-            vec![(40.0, 25.0), (100.0, 25.0)],
-        ))
-        .markers(true)
-        .y_range(0.0, 105.0)
-        .legend(LegendPosition::LowerRight)
-        .save(lab.plots_dir(), "copy_task")?,
-    );
+    plots::save(lab, last, &probe64, &copies)?;
 
     let next = logits.i((0, 63))?.argmax(D::Minus1)?.to_scalar::<u32>()?;
     lab.record_ms("gpt_training", 1000.0 * trained.seconds);

@@ -1,5 +1,6 @@
 //! Runs the week 14 lab end to end: `cargo run -p week14-training-loops -- --help`.
 
+mod plots;
 mod report;
 
 use anyhow::{Context, Result};
@@ -7,9 +8,7 @@ use candle_core::Device;
 use clap::Parser;
 use report::*;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use wb_lab::{Lab, LabArgs};
-use wb_plot::{LegendPosition, LinePlot, Series};
 use wb_train::LrSchedule;
 use week14_training_loops::early::{Goal, stop_epoch};
 use week14_training_loops::gflops::{matmul_gflops, round_trip_ms};
@@ -67,15 +66,10 @@ fn prepare_runs_dir(dir: &Path) -> Result<()> {
     Ok(())
 }
 
-fn main() -> ExitCode {
-    let args = Args::parse();
-    wb_lab::run(
-        "week14-training-loops",
-        "Week 14 — training loops, experiment tracking, GPU vs CPU",
-        &args.lab,
-        |lab| run(&args, lab),
-    )
-}
+wb_lab::main!(
+    "Week 14 — training loops, experiment tracking, GPU vs CPU",
+    run
+);
 
 fn run(args: &Args, lab: &mut Lab) -> Result<Report> {
     let runs_dir = args
@@ -171,64 +165,8 @@ fn run(args: &Args, lab: &mut Lab) -> Result<Report> {
         Vec::new()
     };
 
-    // 6. Plots. ----------------------------------------------------------------------------------
-    let mut sp = LinePlot::new(
-        "Learning-rate schedules over 1,000 steps (wb_train::LrSchedule)",
-        "optimiser step",
-        "learning rate",
-    );
-    for (name, s) in &sched {
-        sp = sp.series(Series::new(
-            *name,
-            (0..=total)
-                .step_by(5)
-                .map(|t| (t as f64, s.lr_at(t)))
-                .collect(),
-        ));
-    }
-    lab.saved(
-        sp.legend(LegendPosition::UpperRight)
-            .save(lab.plots_dir(), "schedules")?,
-    );
-    let mut tp = LinePlot::new(
-        "Three runs compared from their metrics logs",
-        "epoch",
-        "validation accuracy (%)",
-    );
-    for r in &runs {
-        tp = tp.series(Series::new(
-            format!("{} (best {:.1} %)", r.config.name, 100.0 * r.best),
-            r.valid_accuracy
-                .iter()
-                .enumerate()
-                .map(|(i, &a)| ((i + 1) as f64, 100.0 * a))
-                .collect(),
-        ));
-    }
-    lab.saved(
-        tp.legend(LegendPosition::LowerRight)
-            .save(lab.plots_dir(), "runs")?,
-    );
-    let mut gp = LinePlot::new(
-        "f32 matrix product speed on this machine's CPU (candle)",
-        "matrix size n (n × n times n × n)",
-        "GFLOP/s",
-    )
-    .series(Series::new(
-        "CPU",
-        cpu.iter().map(|s| (s.n as f64, s.gflops)).collect(),
-    ));
-    if !gpu.is_empty() {
-        gp = gp.series(Series::new(
-            "GPU",
-            gpu.iter().map(|s| (s.n as f64, s.gflops)).collect(),
-        ));
-    }
-    lab.saved(
-        gp.markers(true)
-            .legend(LegendPosition::LowerRight)
-            .save(lab.plots_dir(), "gflops")?,
-    );
+    // 6. Plots: the schedules, the three runs, the matrix-product speed.
+    plots::save(lab, &sched, total, &runs, &cpu, &gpu)?;
 
     lab.record_ms("first_run", 1000.0 * report.seconds);
     Ok(Report {

@@ -37,6 +37,9 @@ enum Command {
         /// New tokens per generation
         #[arg(long, default_value_t = 64)]
         tokens: usize,
+        /// Print the results as JSON (with the prompt's token ids, for bench/llm/compare.sh)
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -82,38 +85,37 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 reply.prompt_tokens, reply.completion_tokens, reply.finish
             );
         }
-        Command::Bench { tokens } => {
+        Command::Bench { tokens, json } => {
             let prompt_text =
                 "Explain in a few sentences why the sky is blue, and what changes at sunset.";
-            println!(
-                "| weights | load (s) | prompt tokens | prefill (tokens/s) | decode (tokens/s) |"
-            );
-            println!("|---|---|---|---|---|");
+            let mut rows = Vec::new();
+            let mut prompt_ids = Vec::new();
             for format in [WeightFormat::F32, WeightFormat::AsShipped] {
                 let start = Instant::now();
                 let mut model = LocalModel::smollm2(format, &mut say)?;
-                let load = start.elapsed().as_secs_f64();
+                let load_s = start.elapsed().as_secs_f64();
                 let prompt = model.chat_prompt(&[Message::user(prompt_text)])?;
+                // Never stop early: every run generates the same number of tokens.
                 let opts = GenerateOptions {
                     max_tokens: tokens,
-                    // Never stop early: the same number of tokens in every run.
                     ..Default::default()
                 };
                 let mut best: Option<wb_llm::Generation> = None;
                 for _ in 0..3 {
-                    let g = model.generate(&prompt, &opts, &mut |_| true)?;
+                    let g = model.generate_exactly(&prompt, &opts)?;
                     if best.as_ref().is_none_or(|b| g.decode_ms < b.decode_ms) {
                         best = Some(g);
                     }
                 }
-                let g = best.unwrap_or_else(|| unreachable!());
-                println!(
-                    "| {format:?} | {load:.2} | {} | {:.0} | {:.1} ({} tokens) |",
-                    g.prompt_tokens,
-                    1e3 * g.prompt_tokens as f64 / g.prefill_ms,
-                    g.decode_tokens_per_s(),
-                    g.tokens.len()
-                );
+                let g = best.ok_or_else(|| anyhow::anyhow!("no run"))?;
+                rows.push(serde_json::json!({
+                    "weights": format!("{format:?}"),
+                    "load_s": load_s,
+                    "prefill_tokens_per_s": 1e3 * g.prompt_tokens as f64 / g.prefill_ms,
+                    "decode_tokens_per_s": g.decode_tokens_per_s(),
+                    "tokens": g.tokens,
+                }));
+                prompt_ids = prompt;
             }
             let embedder = Embedder::minilm(&mut say)?;
             let sentences: Vec<String> = (0..64)
@@ -125,12 +127,36 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             for chunk in refs.chunks(16) {
                 embedder.embed(chunk)?;
             }
-            let s = start.elapsed().as_secs_f64();
+            let per_s = refs.len() as f64 / start.elapsed().as_secs_f64();
+            let peak = peak_rss_mb();
+            if json {
+                let out = serde_json::json!({
+                    "prompt": prompt_ids,
+                    "new_tokens": tokens,
+                    "threads": std::thread::available_parallelism().map_or(1, |n| n.get()),
+                    "runs": rows,
+                    "embeddings_per_s": per_s,
+                    "peak_rss_mb": peak,
+                });
+                println!("{}", serde_json::to_string(&out)?);
+                return Ok(());
+            }
             println!(
-                "\nembeddings: {:.0} sentences/s (batches of 16)",
-                refs.len() as f64 / s
+                "| weights | load (s) | prompt tokens | prefill (tokens/s) | decode (tokens/s) |"
             );
-            if let Some(mb) = peak_rss_mb() {
+            println!("|---|---|---|---|---|");
+            for r in &rows {
+                println!(
+                    "| {} | {:.2} | {} | {:.0} | {:.1} |",
+                    r["weights"].as_str().unwrap_or("?"),
+                    r["load_s"].as_f64().unwrap_or(f64::NAN),
+                    prompt_ids.len(),
+                    r["prefill_tokens_per_s"].as_f64().unwrap_or(f64::NAN),
+                    r["decode_tokens_per_s"].as_f64().unwrap_or(f64::NAN),
+                );
+            }
+            println!("\nembeddings: {per_s:.0} sentences/s (batches of 16)");
+            if let Some(mb) = peak {
                 println!("peak resident memory of this process: {mb:.0} MB");
             }
         }
