@@ -13,9 +13,11 @@
 
 pub mod chat;
 pub mod chat_model;
+pub mod constrain;
 pub mod embed;
 pub mod model;
 pub mod tokenizer;
+pub mod tools;
 
 pub use chat::{ChatTemplate, Message, Role};
 pub use chat_model::{ChatModel, Reply, ScriptedModel};

@@ -150,6 +150,8 @@ pub struct LocalModel {
     /// The most tokens (prompt and reply) one generation may hold.
     pub context: usize,
     device: Device,
+    /// Each token's text, for constrained decoding (filled on first use).
+    token_texts: Vec<Option<String>>,
 }
 
 impl std::fmt::Debug for LocalModel {
@@ -238,6 +240,7 @@ impl LocalModel {
             format,
             context,
             device,
+            token_texts: Vec::new(),
         })
     }
 
@@ -375,6 +378,112 @@ impl LocalModel {
             prefill_ms,
             decode_ms: start.elapsed().as_secs_f64() * 1e3,
         })
+    }
+
+    /// The text of every token on its own, `None` for control tokens and for tokens that are not
+    /// whole UTF-8 characters (pieces of a multi-byte character), computed once.
+    fn token_texts(&mut self) -> Result<&[Option<String>]> {
+        if self.token_texts.is_empty() {
+            let n = self.tokenizer.vocab_size() as u32;
+            let specials: Vec<u32> = self.tokenizer.specials.iter().map(|(id, _)| *id).collect();
+            self.token_texts = (0..n)
+                .map(|id| {
+                    if specials.contains(&id) {
+                        return Ok(None);
+                    }
+                    let text = self.tokenizer.decode(&[id])?;
+                    Ok((!text.is_empty() && !text.contains('\u{FFFD}')).then_some(text))
+                })
+                .collect::<Result<_>>()?;
+        }
+        Ok(&self.token_texts)
+    }
+
+    /// Generates a JSON document valid for `schema`: at every step, the tokens that cannot
+    /// continue a valid document are masked out before sampling, and the end of the turn is
+    /// allowed only once the document is complete. `mask_ms` in the result is the time spent
+    /// computing masks.
+    pub fn generate_json(
+        &mut self,
+        prompt: &[u32],
+        schema: &crate::constrain::Node,
+        opts: &GenerateOptions,
+    ) -> Result<(Generation, f64)> {
+        self.check_prompt(prompt, opts)?;
+        self.token_texts()?;
+        let texts = std::mem::take(&mut self.token_texts);
+        let result = self.generate_json_with(prompt, schema, opts, &texts);
+        self.token_texts = texts;
+        result
+    }
+
+    fn generate_json_with(
+        &mut self,
+        prompt: &[u32],
+        schema: &crate::constrain::Node,
+        opts: &GenerateOptions,
+        texts: &[Option<String>],
+    ) -> Result<(Generation, f64)> {
+        let mut matcher = crate::constrain::Matcher::new(schema);
+        self.weights.clear_kv_cache();
+        let mut sampler = LogitsProcessor::from_sampling(opts.seed, opts.sampling());
+        let eos = self.tokenizer.eos.clone();
+        let mut mask_ms = 0.0;
+        let start = Instant::now();
+        let mut logits = self.step(prompt, 0)?;
+        let prefill_ms = start.elapsed().as_secs_f64() * 1e3;
+        let start = Instant::now();
+        let mut tokens = Vec::new();
+        let mut text = String::new();
+        let finish = loop {
+            if matcher.must_end() {
+                break FinishReason::Stop;
+            }
+            let t = Instant::now();
+            let mut scores = logits.to_vec1::<f32>()?;
+            let mut any = false;
+            for (id, s) in scores.iter_mut().enumerate() {
+                let ok = match &texts[id] {
+                    Some(piece) => matcher.after(piece).is_some(),
+                    None => eos.contains(&(id as u32)) && matcher.can_end(),
+                };
+                if ok {
+                    any = true;
+                } else {
+                    *s = f32::NEG_INFINITY;
+                }
+            }
+            mask_ms += t.elapsed().as_secs_f64() * 1e3;
+            if !any {
+                return Err(LlmError::InvalidArgument {
+                    arg: "schema".into(),
+                    detail: "no token can continue the document".into(),
+                });
+            }
+            let next = sampler.sample(&Tensor::new(scores, &self.device)?)?;
+            if eos.contains(&next) {
+                break FinishReason::Stop;
+            }
+            let piece = texts[next as usize].as_deref().unwrap_or("");
+            matcher.advance(piece);
+            text.push_str(piece);
+            tokens.push(next);
+            if tokens.len() == opts.max_tokens {
+                break FinishReason::Length;
+            }
+            logits = self.step(&[next], prompt.len() + tokens.len() - 1)?;
+        };
+        Ok((
+            Generation {
+                text,
+                tokens,
+                finish,
+                prompt_tokens: prompt.len(),
+                prefill_ms,
+                decode_ms: start.elapsed().as_secs_f64() * 1e3,
+            },
+            mask_ms,
+        ))
     }
 
     /// Greedy generation without the KV cache: every step runs the whole sequence through the

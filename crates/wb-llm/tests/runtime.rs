@@ -361,3 +361,71 @@ fn the_chat_template_renders_chatml_as_transformers_does() {
         37
     );
 }
+
+#[test]
+fn constrained_output_is_valid_json_for_the_schema() {
+    use wb_llm::constrain::Node;
+    let mut m = model();
+    let schema = serde_json::json!({"anyOf": [
+        {"type": "object", "properties": {"tool": {"const": "get_weather"}, "city": {"type": "string", "maxLength": 40}}, "required": ["tool", "city"]},
+        {"type": "object", "properties": {"tool": {"const": "add"}, "a": {"type": "number"}, "b": {"type": "number"}}, "required": ["tool", "a", "b"]}
+    ]});
+    let node = Node::compile(&schema).unwrap();
+    let prompt = m
+        .chat_prompt(&[
+            Message::system("Answer with a JSON tool call: get_weather(city) or add(a, b)."),
+            Message::user("What is the weather in Lyon?"),
+        ])
+        .unwrap();
+    let opts = GenerateOptions {
+        max_tokens: 40,
+        ..Default::default()
+    };
+    let (g, mask_ms) = m.generate_json(&prompt, &node, &opts).unwrap();
+    eprintln!(
+        "{:?} ({} tokens, masks {mask_ms:.0} ms)",
+        g.text,
+        g.tokens.len()
+    );
+    let v: serde_json::Value = serde_json::from_str(&g.text).unwrap();
+    assert!(v["tool"] == "get_weather" || v["tool"] == "add", "{v}");
+}
+
+#[test]
+fn constrained_tool_calls_always_parse_and_validate() {
+    use wb_llm::constrain::Node;
+    use wb_llm::tools;
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/tool_calls.jsonl");
+    let cases: Vec<Value> = std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(cases.len(), 50);
+    let tools = tools::example_tools();
+    let schema = Node::compile(&tools::call_schema(&tools).unwrap()).unwrap();
+    let system = tools::system_prompt(&tools);
+    let mut m = model();
+    let opts = GenerateOptions {
+        max_tokens: 60,
+        ..Default::default()
+    };
+    // One prompt per tool (the fixture holds ten of each, in order).
+    for case in cases.iter().step_by(10) {
+        let prompt = m
+            .chat_prompt(&[
+                Message::system(system.clone()),
+                Message::user(case["prompt"].as_str().unwrap()),
+            ])
+            .unwrap();
+        let (g, _) = m.generate_json(&prompt, &schema, &opts).unwrap();
+        let (value, valid) = tools::parse_call(&g.text, &schema).expect("JSON");
+        assert!(
+            valid && g.finish == FinishReason::Stop,
+            "{:?}: {}",
+            case["prompt"],
+            g.text
+        );
+        assert!(value["tool"].is_string());
+    }
+}

@@ -5,6 +5,8 @@ use clap::{Parser, Subcommand};
 use std::io::Write;
 use std::process::ExitCode;
 use std::time::Instant;
+use wb_llm::constrain::Node;
+use wb_llm::tools;
 use wb_llm::{ChatModel, Embedder, GenerateOptions, LocalModel, Message, WeightFormat};
 
 /// SmolLM2-135M-Instruct and all-MiniLM-L6-v2 on this machine's CPU.
@@ -31,6 +33,16 @@ enum Command {
         temperature: f64,
         #[arg(long, default_value_t = 0)]
         seed: u64,
+    },
+    /// Tool calls on the 50 prompts of fixtures/tool_calls.jsonl, with and without constrained
+    /// decoding: valid JSON, right tool, right arguments, and the masks' cost
+    EvalTools {
+        /// Only the first N prompts
+        #[arg(long)]
+        limit: Option<usize>,
+        /// Print the results as JSON
+        #[arg(long)]
+        json: bool,
     },
     /// Prefill and decode speed of both weight formats, embedding speed, peak memory
     Bench {
@@ -85,6 +97,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 reply.prompt_tokens, reply.completion_tokens, reply.finish
             );
         }
+        Command::EvalTools { limit, json } => eval_tools(limit, json)?,
         Command::Bench { tokens, json } => {
             let prompt_text =
                 "Explain in a few sentences why the sky is blue, and what changes at sunset.";
@@ -160,6 +173,96 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 println!("peak resident memory of this process: {mb:.0} MB");
             }
         }
+    }
+    Ok(())
+}
+
+/// Whether `got` has the expected tool and arguments (numbers by value, strings ignoring case).
+fn same_call(got: &serde_json::Value, tool: &str, args: &serde_json::Value) -> (bool, bool) {
+    let right_tool = got.get("tool").and_then(|t| t.as_str()) == Some(tool);
+    let (Some(got_map), Some(want)) = (got.as_object(), args.as_object()) else {
+        return (right_tool, false);
+    };
+    let same = |a: &serde_json::Value, b: &serde_json::Value| match (a.as_f64(), b.as_f64()) {
+        (Some(x), Some(y)) => x == y,
+        _ => match (a.as_str(), b.as_str()) {
+            (Some(x), Some(y)) => x.trim().eq_ignore_ascii_case(y.trim()),
+            _ => a == b,
+        },
+    };
+    let right_args = got_map.len() == want.len() + 1
+        && want
+            .iter()
+            .all(|(k, v)| got_map.get(k).is_some_and(|g| same(g, v)));
+    (right_tool, right_tool && right_args)
+}
+
+fn eval_tools(limit: Option<usize>, json: bool) -> anyhow::Result<()> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/tool_calls.jsonl");
+    let cases: Vec<serde_json::Value> = std::fs::read_to_string(&path)?
+        .lines()
+        .map(serde_json::from_str)
+        .collect::<Result<_, _>>()?;
+    let cases = &cases[..limit.unwrap_or(cases.len()).min(cases.len())];
+    let tools = tools::example_tools();
+    let schema = Node::compile(&tools::call_schema(&tools)?)?;
+    let system = tools::system_prompt(&tools);
+    let mut model = LocalModel::smollm2(WeightFormat::F32, &mut say)?;
+    let opts = GenerateOptions {
+        max_tokens: 60,
+        ..Default::default()
+    };
+    // [valid JSON for the schema, right tool, right tool and arguments] per mode
+    let mut counts = [[0usize; 3]; 2];
+    let (mut mask_ms, mut masked_tokens) = (0.0, 0usize);
+    for case in cases {
+        let messages = [
+            Message::system(system.clone()),
+            Message::user(case["prompt"].as_str().unwrap_or("")),
+        ];
+        let prompt = model.chat_prompt(&messages)?;
+        let free = model.generate(&prompt, &opts, &mut |_| true)?;
+        let (constrained, ms) = model.generate_json(&prompt, &schema, &opts)?;
+        mask_ms += ms;
+        masked_tokens += constrained.tokens.len() + 1;
+        for (mode, text) in [free.text.as_str(), constrained.text.as_str()]
+            .into_iter()
+            .enumerate()
+        {
+            if let Some((value, valid)) = tools::parse_call(text, &schema) {
+                let (tool, args) = same_call(
+                    &value,
+                    case["tool"].as_str().unwrap_or(""),
+                    &case["arguments"],
+                );
+                counts[mode][0] += usize::from(valid);
+                counts[mode][1] += usize::from(tool);
+                counts[mode][2] += usize::from(args);
+            }
+        }
+    }
+    let n = cases.len();
+    let per_token = mask_ms / masked_tokens.max(1) as f64;
+    if json {
+        let row = |c: [usize; 3]| serde_json::json!({"valid": c[0], "right_tool": c[1], "right_call": c[2]});
+        println!(
+            "{}",
+            serde_json::json!({"prompts": n, "unconstrained": row(counts[0]), "constrained": row(counts[1]), "mask_ms_per_token": per_token})
+        );
+    } else {
+        println!(
+            "| {n} tool-use prompts, greedy | valid JSON for the schema | right tool | right tool and arguments |"
+        );
+        println!("|---|---|---|---|");
+        for (name, c) in [("unconstrained", counts[0]), ("constrained", counts[1])] {
+            println!(
+                "| {name} | {} / {n} | {} / {n} | {} / {n} |",
+                c[0], c[1], c[2]
+            );
+        }
+        println!(
+            "\nmask: {per_token:.1} ms per generated token (every token of the vocabulary checked)"
+        );
     }
     Ok(())
 }
