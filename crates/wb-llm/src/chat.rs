@@ -50,6 +50,23 @@ impl Message {
     }
 }
 
+/// Refuses an empty conversation or a message with no text, naming it.
+pub fn check_messages(messages: &[Message]) -> Result<()> {
+    if messages.is_empty() {
+        return Err(LlmError::InvalidArgument {
+            arg: "messages".into(),
+            detail: "no messages".into(),
+        });
+    }
+    if let Some(i) = messages.iter().position(|m| m.content.trim().is_empty()) {
+        return Err(LlmError::InvalidArgument {
+            arg: format!("messages[{i}].content"),
+            detail: "empty".into(),
+        });
+    }
+    Ok(())
+}
+
 /// A chat template, compiled once.
 #[derive(Debug, Clone)]
 pub struct ChatTemplate {
@@ -79,18 +96,7 @@ impl ChatTemplate {
     /// assistant's turn is opened for the model to write. Refuses an empty conversation or an
     /// empty message.
     pub fn render(&self, messages: &[Message], add_generation_prompt: bool) -> Result<String> {
-        if messages.is_empty() {
-            return Err(LlmError::InvalidArgument {
-                arg: "messages".into(),
-                detail: "no messages".into(),
-            });
-        }
-        if let Some(i) = messages.iter().position(|m| m.content.trim().is_empty()) {
-            return Err(LlmError::InvalidArgument {
-                arg: format!("messages[{i}].content"),
-                detail: "empty".into(),
-            });
-        }
+        check_messages(messages)?;
         let template = self
             .env
             .get_template("chat")

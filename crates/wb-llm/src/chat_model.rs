@@ -89,12 +89,7 @@ impl ChatModel for ScriptedModel {
         on_text: &mut dyn FnMut(&str) -> bool,
     ) -> Result<Reply> {
         opts.check()?;
-        if messages.is_empty() {
-            return Err(LlmError::InvalidArgument {
-                arg: "messages".into(),
-                detail: "no messages".into(),
-            });
-        }
+        crate::chat::check_messages(messages)?;
         let reply = self
             .replies
             .get(self.next)

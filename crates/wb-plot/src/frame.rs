@@ -446,6 +446,33 @@ impl Frame {
     }
 }
 
+/// Fills `root` white, writes `title` centred in a band of `band` pixels at the top, and returns
+/// the area below it (the canvas of image grids and small multiples).
+pub(crate) fn under_title<DB: DrawingBackend>(
+    root: &DrawingArea<DB, Shift>,
+    title: &str,
+    band: u32,
+) -> Result<DrawingArea<DB, Shift>, String> {
+    root.fill(&WHITE).map_err(|e| e.to_string())?;
+    let (top, body) = root.split_vertically(band);
+    let anchor = plotters::style::text_anchor::Pos::new(
+        plotters::style::text_anchor::HPos::Center,
+        plotters::style::text_anchor::VPos::Top,
+    );
+    let style = (FONT_NAME, 26)
+        .into_font()
+        .style(FontStyle::Bold)
+        .color(&BLACK)
+        .pos(anchor);
+    top.draw(&Text::new(
+        title,
+        (top.dim_in_pixel().0 as i32 / 2, 12),
+        style,
+    ))
+    .map_err(|e| e.to_string())?;
+    Ok(body)
+}
+
 /// A plot that can draw itself on any plotters backend.
 pub(crate) trait Render {
     fn name(&self) -> &str;

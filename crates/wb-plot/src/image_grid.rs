@@ -89,21 +89,7 @@ impl Render for ImageGrid {
                 ));
             }
         }
-        root.fill(&WHITE).map_err(|e| e.to_string())?;
-        let (top, area) = root.split_vertically(TITLE_BAND);
-        top.draw(&Text::new(
-            self.title.as_str(),
-            (top.dim_in_pixel().0 as i32 / 2, 12),
-            (FONT_NAME, 26)
-                .into_font()
-                .style(FontStyle::Bold)
-                .color(&BLACK)
-                .pos(plotters::style::text_anchor::Pos::new(
-                    plotters::style::text_anchor::HPos::Center,
-                    plotters::style::text_anchor::VPos::Top,
-                )),
-        ))
-        .map_err(|e| e.to_string())?;
+        let area = frame::under_title(root, &self.title, TITLE_BAND)?;
         let rows = self.images.len().div_ceil(self.cols);
         let cols = self.cols.min(self.images.len());
         let used = self.tile() * cols as u32;

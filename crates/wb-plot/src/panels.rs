@@ -74,21 +74,7 @@ impl Render for Panels {
         if self.panels.is_empty() {
             return Err(format!("`{}`: no panels", self.title));
         }
-        root.fill(&WHITE).map_err(|e| e.to_string())?;
-        let (top, body) = root.split_vertically(TITLE_BAND);
-        top.draw(&Text::new(
-            self.title.as_str(),
-            (top.dim_in_pixel().0 as i32 / 2, 12),
-            (FONT_NAME, 26)
-                .into_font()
-                .style(FontStyle::Bold)
-                .color(&BLACK)
-                .pos(plotters::style::text_anchor::Pos::new(
-                    plotters::style::text_anchor::HPos::Center,
-                    plotters::style::text_anchor::VPos::Top,
-                )),
-        ))
-        .map_err(|e| e.to_string())?;
+        let body = frame::under_title(root, &self.title, TITLE_BAND)?;
         let cols = self.cols.min(self.panels.len());
         for (area, panel) in body
             .split_evenly((self.rows(), cols))
