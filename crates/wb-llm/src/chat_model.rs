@@ -1,10 +1,13 @@
 //! The chat-model interface of the LLM weeks, and two of its backends: the local model and a
-//! scripted model for deterministic tests. (The OpenAI-compatible HTTP client is the third.)
+//! scripted model for deterministic tests. (The OpenAI-compatible HTTP client, [`crate::client`],
+//! is the third.)
 
 use crate::chat::Message;
+use crate::constrain::{Matcher, Node};
 use crate::model::{FinishReason, GenerateOptions, LocalModel};
 use crate::{LlmError, Result};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 /// A model's answer to a conversation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -29,9 +32,29 @@ pub trait ChatModel {
         on_text: &mut dyn FnMut(&str) -> bool,
     ) -> Result<Reply>;
 
+    /// Answers `messages` with a JSON document valid for `schema` (a JSON Schema of the subset
+    /// that [`crate::constrain`] supports), streamed like [`ChatModel::chat_stream`].
+    fn chat_json_stream(
+        &mut self,
+        messages: &[Message],
+        schema: &Value,
+        opts: &GenerateOptions,
+        on_text: &mut dyn FnMut(&str) -> bool,
+    ) -> Result<Reply>;
+
     /// Answers `messages` in one piece.
     fn chat(&mut self, messages: &[Message], opts: &GenerateOptions) -> Result<Reply> {
         self.chat_stream(messages, opts, &mut |_| true)
+    }
+
+    /// Answers `messages` with a JSON document valid for `schema`, in one piece.
+    fn chat_json(
+        &mut self,
+        messages: &[Message],
+        schema: &Value,
+        opts: &GenerateOptions,
+    ) -> Result<Reply> {
+        self.chat_json_stream(messages, schema, opts, &mut |_| true)
     }
 }
 
@@ -48,6 +71,24 @@ impl ChatModel for LocalModel {
     ) -> Result<Reply> {
         let prompt = self.chat_prompt(messages)?;
         let g = self.generate(&prompt, opts, on_text)?;
+        Ok(Reply {
+            completion_tokens: g.tokens.len(),
+            text: g.text,
+            finish: g.finish,
+            prompt_tokens: g.prompt_tokens,
+        })
+    }
+
+    fn chat_json_stream(
+        &mut self,
+        messages: &[Message],
+        schema: &Value,
+        opts: &GenerateOptions,
+        on_text: &mut dyn FnMut(&str) -> bool,
+    ) -> Result<Reply> {
+        let schema = Node::compile(schema)?;
+        let prompt = self.chat_prompt(messages)?;
+        let (g, _mask_ms) = self.generate_json(&prompt, &schema, opts, on_text)?;
         Ok(Reply {
             completion_tokens: g.tokens.len(),
             text: g.text,
@@ -80,6 +121,31 @@ impl ScriptedModel {
 impl ChatModel for ScriptedModel {
     fn name(&self) -> &str {
         "scripted"
+    }
+
+    /// The next scripted reply, which must be valid for `schema` (an error otherwise, naming it).
+    fn chat_json_stream(
+        &mut self,
+        messages: &[Message],
+        schema: &Value,
+        opts: &GenerateOptions,
+        on_text: &mut dyn FnMut(&str) -> bool,
+    ) -> Result<Reply> {
+        let node = Node::compile(schema)?;
+        if let Some(reply) = self.replies.get(self.next)
+            && !Matcher::new(&node)
+                .after(reply)
+                .is_some_and(|m| m.can_end())
+        {
+            return Err(LlmError::InvalidArgument {
+                arg: "schema".into(),
+                detail: format!(
+                    "scripted reply {} is not a document valid for the schema: {reply}",
+                    self.next
+                ),
+            });
+        }
+        self.chat_stream(messages, opts, on_text)
     }
 
     fn chat_stream(
@@ -179,5 +245,18 @@ mod tests {
         };
         let r = m.chat(&[Message::user("q")], &opts).unwrap();
         assert_eq!((r.text.as_str(), r.finish), ("x y ", FinishReason::Stop));
+    }
+
+    #[test]
+    fn the_scripted_model_checks_structured_replies_against_the_schema() {
+        let schema = serde_json::json!({"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]});
+        let mut m = ScriptedModel::new([r#"{"n":3}"#, r#"{"n":"three"}"#]);
+        let opts = GenerateOptions::default();
+        let r = m.chat_json(&[Message::user("q")], &schema, &opts).unwrap();
+        assert_eq!(r.text, r#"{"n":3}"#);
+        let err = m
+            .chat_json(&[Message::user("q")], &schema, &opts)
+            .unwrap_err();
+        assert!(err.to_string().contains("scripted reply 1"), "{err}");
     }
 }

@@ -6,7 +6,8 @@
 //! generated so far as a set of parse positions (several while `anyOf` alternatives or optional
 //! properties are undecided), and a token is allowed when some position survives all of its
 //! characters. The output is compact JSON (no whitespace); properties come in any order, each
-//! at most once, the required ones all before the object closes.
+//! at most once, the required ones all before the object closes. Numbers have at most
+//! [`MAX_DIGITS`] digits before and after the point and [`MAX_EXPONENT_DIGITS`] in the exponent.
 //!
 //! Supported: `type` object (properties, required, additionalProperties false implied), array
 //! (items, minItems, maxItems), string (enum, const, maxLength), integer, number, boolean, null;
@@ -15,6 +16,13 @@
 
 use crate::{LlmError, Result};
 use serde_json::Value;
+
+/// The most digits a number may have before its point, and after it: an f64 holds 15–17
+/// significant digits, and without a limit a small model may write digits until `max_tokens`
+/// (llama.cpp's schema grammars limit them likewise).
+pub const MAX_DIGITS: usize = 15;
+/// The most digits of an exponent (f64's range ends at 10³⁰⁸).
+pub const MAX_EXPONENT_DIGITS: usize = 3;
 
 /// A compiled schema.
 #[derive(Debug, Clone, PartialEq)]
@@ -196,8 +204,12 @@ enum Frame {
         escape: bool,
         hex: u8,
     },
-    /// Inside a number: the grammar state.
-    Num { integer: bool, state: NumState },
+    /// Inside a number: the grammar state, and the digits of the part being written.
+    Num {
+        integer: bool,
+        state: NumState,
+        digits: usize,
+    },
     /// Inside one of several literal texts: the candidates and how many bytes matched.
     Lit { texts: Vec<String>, at: usize },
     /// Inside an object: the properties, which were written, the one being written, the position.
@@ -307,7 +319,12 @@ impl Frame {
                         _ => return,
                     };
                     let integer = *node == Node::Integer;
-                    out.push(Step::Next(Some(Frame::Num { integer, state })));
+                    let digits = usize::from(c != '-');
+                    out.push(Step::Next(Some(Frame::Num {
+                        integer,
+                        state,
+                        digits,
+                    })));
                 }
                 Node::Object { properties } => {
                     if c == '{' {
@@ -370,22 +387,36 @@ impl Frame {
                     out.push(s(len + 1, false, 0));
                 }
             }
-            Frame::Num { integer, state } => {
+            Frame::Num {
+                integer,
+                state,
+                digits,
+            } => {
                 use NumState::*;
+                let room = |max: usize| *digits < max;
                 let next = match (state, c) {
                     (Sign, '0') => Some(Zero),
-                    (Sign, '1'..='9') | (Int, '0'..='9') => Some(Int),
+                    (Sign, '1'..='9') => Some(Int),
+                    (Int, '0'..='9') if room(MAX_DIGITS) => Some(Int),
                     (Zero | Int, '.') if !integer => Some(Dot),
-                    (Dot | Frac, '0'..='9') => Some(Frac),
+                    (Dot, '0'..='9') => Some(Frac),
+                    (Frac, '0'..='9') if room(MAX_DIGITS) => Some(Frac),
                     (Zero | Int | Frac, 'e' | 'E') if !integer => Some(E),
                     (E, '+' | '-') => Some(ESign),
-                    (E | ESign | Exp, '0'..='9') => Some(Exp),
+                    (E | ESign, '0'..='9') => Some(Exp),
+                    (Exp, '0'..='9') if room(MAX_EXPONENT_DIGITS) => Some(Exp),
                     _ => None,
                 };
                 match next {
                     Some(s) => out.push(Step::Next(Some(Frame::Num {
                         integer: *integer,
                         state: s,
+                        // Digits of the part being written: a new part starts at 0.
+                        digits: match (state, s) {
+                            (_, Dot | E | ESign) => 0,
+                            _ if c.is_ascii_digit() => digits + 1,
+                            _ => *digits,
+                        },
                     }))),
                     None if state.complete() => out.push(Step::Ended),
                     None => {}
@@ -652,6 +683,21 @@ mod tests {
             &json!({"type": "array", "items": {"type": "integer"}, "maxItems": 2}),
             "[1,2,3]"
         ));
+    }
+
+    #[test]
+    fn numbers_have_at_most_fifteen_digits_per_part() {
+        let n = json!({"type": "number"});
+        let i = json!({"type": "integer"});
+        assert!(accepts(&n, "-123456789012345.123456789012345e-308"));
+        assert!(
+            !accepts(&n, "1234567890123456"),
+            "16 digits before the point"
+        );
+        assert!(!accepts(&n, "0.1234567890123456"), "16 after it");
+        assert!(!accepts(&n, "1e1234"), "a 4-digit exponent");
+        assert!(accepts(&i, "-999999999999999"));
+        assert!(!accepts(&i, "1000000000000000"));
     }
 
     #[test]

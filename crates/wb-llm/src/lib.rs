@@ -16,6 +16,7 @@ pub mod chat_model;
 pub mod constrain;
 pub mod embed;
 pub mod model;
+pub mod server;
 pub mod tokenizer;
 pub mod tools;
 

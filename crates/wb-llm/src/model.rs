@@ -401,18 +401,20 @@ impl LocalModel {
 
     /// Generates a JSON document valid for `schema`: at every step, the tokens that cannot
     /// continue a valid document are masked out before sampling, and the end of the turn is
-    /// allowed only once the document is complete. `mask_ms` in the result is the time spent
+    /// allowed only once the document is complete. `on_text` receives each token's text and may
+    /// stop the generation by returning `false`. `mask_ms` in the result is the time spent
     /// computing masks.
     pub fn generate_json(
         &mut self,
         prompt: &[u32],
         schema: &crate::constrain::Node,
         opts: &GenerateOptions,
+        on_text: &mut dyn FnMut(&str) -> bool,
     ) -> Result<(Generation, f64)> {
         self.check_prompt(prompt, opts)?;
         self.token_texts()?;
         let texts = std::mem::take(&mut self.token_texts);
-        let result = self.generate_json_with(prompt, schema, opts, &texts);
+        let result = self.generate_json_with(prompt, schema, opts, &texts, on_text);
         self.token_texts = texts;
         result
     }
@@ -423,6 +425,7 @@ impl LocalModel {
         schema: &crate::constrain::Node,
         opts: &GenerateOptions,
         texts: &[Option<String>],
+        on_text: &mut dyn FnMut(&str) -> bool,
     ) -> Result<(Generation, f64)> {
         let mut matcher = crate::constrain::Matcher::new(schema);
         self.weights.clear_kv_cache();
@@ -468,6 +471,9 @@ impl LocalModel {
             matcher.advance(piece);
             text.push_str(piece);
             tokens.push(next);
+            if !on_text(piece) {
+                break FinishReason::Cancelled;
+            }
             if tokens.len() == opts.max_tokens {
                 break FinishReason::Length;
             }

@@ -381,7 +381,9 @@ fn constrained_output_is_valid_json_for_the_schema() {
         max_tokens: 40,
         ..Default::default()
     };
-    let (g, mask_ms) = m.generate_json(&prompt, &node, &opts).unwrap();
+    let (g, mask_ms) = m
+        .generate_json(&prompt, &node, &opts, &mut |_| true)
+        .unwrap();
     eprintln!(
         "{:?} ({} tokens, masks {mask_ms:.0} ms)",
         g.text,
@@ -418,7 +420,9 @@ fn constrained_tool_calls_always_parse_and_validate() {
                 Message::user(case["prompt"].as_str().unwrap()),
             ])
             .unwrap();
-        let (g, _) = m.generate_json(&prompt, &schema, &opts).unwrap();
+        let (g, _) = m
+            .generate_json(&prompt, &schema, &opts, &mut |_| true)
+            .unwrap();
         let (value, valid) = tools::parse_call(&g.text, &schema).expect("JSON");
         assert!(
             valid && g.finish == FinishReason::Stop,

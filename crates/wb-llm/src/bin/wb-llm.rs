@@ -1,5 +1,5 @@
-//! The local model from the command line: `cargo run --release -p wb-llm -- chat "Hello"`, and
-//! `bench` for its speed on this machine.
+//! The local model from the command line: `cargo run --release -p wb-llm -- chat "Hello"`,
+//! `serve` for the OpenAI-compatible server, `bench` for its speed on this machine.
 
 use clap::{Parser, Subcommand};
 use std::io::Write;
@@ -44,6 +44,18 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Serve both models over HTTP with OpenAI's API (/v1/chat/completions, /v1/embeddings,
+    /// /v1/models, /healthz) until Ctrl-C or SIGTERM; requests in flight are finished first
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        addr: std::net::SocketAddr,
+        /// Requests that may wait for the model; more are refused with 429
+        #[arg(long, default_value_t = 8)]
+        queue: usize,
+        /// Do not load the embedding model
+        #[arg(long)]
+        no_embeddings: bool,
+    },
     /// Prefill and decode speed of both weight formats, embedding speed, peak memory
     Bench {
         /// New tokens per generation
@@ -65,6 +77,53 @@ fn peak_rss_mb() -> Option<f64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb / 1024.0)
+}
+
+/// Loads the models, then serves until Ctrl-C or SIGTERM.
+fn serve(addr: std::net::SocketAddr, queue: usize, embeddings: bool) -> anyhow::Result<()> {
+    let chat = LocalModel::smollm2(WeightFormat::F32, &mut say)?;
+    let embedder = embeddings.then(|| Embedder::minilm(&mut say)).transpose()?;
+    let config = wb_llm::server::Config {
+        queue,
+        ..Default::default()
+    };
+    let (app, _stats, worker) = wb_llm::server::router(Box::new(chat), embedder, &config);
+    let runtime = tokio::runtime::Runtime::new()?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        eprintln!(
+            "serving on http://{}/v1 (queue {queue}); Ctrl-C stops",
+            listener.local_addr()?
+        );
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+    })?;
+    // The router is gone: the model thread finishes what it holds and ends.
+    worker
+        .join()
+        .map_err(|_| anyhow::anyhow!("the model thread panicked"))?;
+    eprintln!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    eprintln!("shutting down: finishing the requests in flight");
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
@@ -98,6 +157,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             );
         }
         Command::EvalTools { limit, json } => eval_tools(limit, json)?,
+        Command::Serve {
+            addr,
+            queue,
+            no_embeddings,
+        } => serve(addr, queue, !no_embeddings)?,
         Command::Bench { tokens, json } => {
             let prompt_text =
                 "Explain in a few sentences why the sky is blue, and what changes at sunset.";
@@ -222,7 +286,7 @@ fn eval_tools(limit: Option<usize>, json: bool) -> anyhow::Result<()> {
         ];
         let prompt = model.chat_prompt(&messages)?;
         let free = model.generate(&prompt, &opts, &mut |_| true)?;
-        let (constrained, ms) = model.generate_json(&prompt, &schema, &opts)?;
+        let (constrained, ms) = model.generate_json(&prompt, &schema, &opts, &mut |_| true)?;
         mask_ms += ms;
         masked_tokens += constrained.tokens.len() + 1;
         for (mode, text) in [free.text.as_str(), constrained.text.as_str()]
