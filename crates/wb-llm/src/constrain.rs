@@ -583,19 +583,21 @@ impl Matcher {
 
     /// The positions after `text`, or `None` when no valid document starts so.
     pub fn after(&self, text: &str) -> Option<Matcher> {
-        let mut stacks = self.stacks.clone();
+        let mut m = self.clone();
         for c in text.chars() {
-            let mut next = Vec::new();
-            for s in &stacks {
-                feed(s, c, &mut next);
-            }
-            next.dedup();
-            if next.is_empty() {
-                return None;
-            }
-            stacks = next;
+            m = m.after_char(c)?;
         }
-        Some(Matcher { stacks })
+        Some(m)
+    }
+
+    /// The positions after one more character.
+    fn after_char(&self, c: char) -> Option<Matcher> {
+        let mut next = Vec::new();
+        for s in &self.stacks {
+            feed(s, c, &mut next);
+        }
+        next.dedup();
+        (!next.is_empty()).then_some(Matcher { stacks: next })
     }
 
     /// Reads `text`; false (and no change) when it cannot continue a valid document.
@@ -618,6 +620,64 @@ impl Matcher {
     pub fn must_end(&self) -> bool {
         self.stacks.iter().all(Vec::is_empty)
     }
+}
+
+/// The vocabulary as a prefix tree of the tokens' texts: a mask is then one walk down the tree,
+/// each shared prefix matched once, and a whole subtree skipped at the first character no valid
+/// document allows (after `{`, only the tokens that start with `"` or `}` are looked at).
+#[derive(Debug, Clone, Default)]
+pub struct TokenTrie {
+    nodes: Vec<TrieNode>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct TrieNode {
+    children: Vec<(char, u32)>,
+    /// The tokens whose text ends here.
+    tokens: Vec<u32>,
+}
+
+impl TokenTrie {
+    /// The tree of `texts[id]` for every token that has one (`None`: never allowed).
+    pub fn new(texts: &[Option<String>]) -> Self {
+        let mut nodes = vec![TrieNode::default()];
+        let mut index: std::collections::HashMap<(u32, char), u32> = Default::default();
+        for (id, text) in texts.iter().enumerate() {
+            let Some(text) = text else { continue };
+            let mut at = 0u32;
+            for c in text.chars() {
+                at = *index.entry((at, c)).or_insert_with(|| {
+                    nodes.push(TrieNode::default());
+                    let child = (nodes.len() - 1) as u32;
+                    nodes[at as usize].children.push((c, child));
+                    child
+                });
+            }
+            nodes[at as usize].tokens.push(id as u32);
+        }
+        Self { nodes }
+    }
+
+    // ANCHOR: allowed
+    /// Marks `allowed[id]` for every token whose whole text can continue a valid document from
+    /// `matcher`; returns how many.
+    pub fn allowed(&self, matcher: &Matcher, allowed: &mut [bool]) -> usize {
+        let mut count = 0;
+        let mut stack = vec![(0u32, matcher.clone())];
+        while let Some((node, m)) = stack.pop() {
+            for &(c, child) in &self.nodes[node as usize].children {
+                if let Some(next) = m.after_char(c) {
+                    for &t in &self.nodes[child as usize].tokens {
+                        allowed[t as usize] = true;
+                        count += 1;
+                    }
+                    stack.push((child, next));
+                }
+            }
+        }
+        count
+    }
+    // ANCHOR_END: allowed
 }
 
 #[cfg(test)]
@@ -698,6 +758,39 @@ mod tests {
         assert!(!accepts(&n, "1e1234"), "a 4-digit exponent");
         assert!(accepts(&i, "-999999999999999"));
         assert!(!accepts(&i, "1000000000000000"));
+    }
+
+    #[test]
+    fn the_prefix_tree_allows_exactly_the_tokens_a_match_allows() {
+        let texts: Vec<Option<String>> = [
+            "{", "{\"", "\"", "\"name", "name", "\":", "\":\"", "A", "Ann", "\"}", "}", "1", "12",
+            "x",
+        ]
+        .iter()
+        .map(|t| Some(t.to_string()))
+        .chain([None])
+        .collect();
+        let trie = TokenTrie::new(&texts);
+        let s = json!({"type": "object", "properties": {"name": {"type": "string"}, "n": {"type": "integer"}}, "required": ["name"]});
+        let node = Node::compile(&s).unwrap();
+        for prefix in [
+            "",
+            "{",
+            "{\"",
+            "{\"name\":\"A",
+            "{\"n\":1",
+            "{\"name\":\"A\"",
+        ] {
+            let m = Matcher::new(&node).after(prefix).unwrap();
+            let mut allowed = vec![false; texts.len()];
+            let count = trie.allowed(&m, &mut allowed);
+            let expected: Vec<bool> = texts
+                .iter()
+                .map(|t| t.as_deref().is_some_and(|t| m.after(t).is_some()))
+                .collect();
+            assert_eq!(allowed, expected, "after {prefix:?}");
+            assert_eq!(count, expected.iter().filter(|&&a| a).count());
+        }
     }
 
     #[test]

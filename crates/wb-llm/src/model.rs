@@ -152,6 +152,8 @@ pub struct LocalModel {
     device: Device,
     /// Each token's text, for constrained decoding (filled on first use).
     token_texts: Vec<Option<String>>,
+    /// Those texts as a prefix tree (built on first use).
+    token_trie: Option<std::sync::Arc<crate::constrain::TokenTrie>>,
 }
 
 impl std::fmt::Debug for LocalModel {
@@ -241,6 +243,7 @@ impl LocalModel {
             context,
             device,
             token_texts: Vec::new(),
+            token_trie: None,
         })
     }
 
@@ -380,10 +383,11 @@ impl LocalModel {
         })
     }
 
-    /// The text of every token on its own, `None` for control tokens and for tokens that are not
-    /// whole UTF-8 characters (pieces of a multi-byte character), computed once.
-    fn token_texts(&mut self) -> Result<&[Option<String>]> {
-        if self.token_texts.is_empty() {
+    /// The vocabulary as a prefix tree of every token's text on its own, without the control
+    /// tokens and the tokens that are not whole UTF-8 characters (pieces of a multi-byte
+    /// character); built once.
+    fn token_trie(&mut self) -> Result<std::sync::Arc<crate::constrain::TokenTrie>> {
+        if self.token_trie.is_none() {
             let n = self.tokenizer.vocab_size() as u32;
             let specials: Vec<u32> = self.tokenizer.specials.iter().map(|(id, _)| *id).collect();
             self.token_texts = (0..n)
@@ -395,8 +399,11 @@ impl LocalModel {
                     Ok((!text.is_empty() && !text.contains('\u{FFFD}')).then_some(text))
                 })
                 .collect::<Result<_>>()?;
+            self.token_trie = Some(std::sync::Arc::new(crate::constrain::TokenTrie::new(
+                &self.token_texts,
+            )));
         }
-        Ok(&self.token_texts)
+        Ok(self.token_trie.clone().expect("built above"))
     }
 
     /// Generates a JSON document valid for `schema`: at every step, the tokens that cannot
@@ -412,9 +419,9 @@ impl LocalModel {
         on_text: &mut dyn FnMut(&str) -> bool,
     ) -> Result<(Generation, f64)> {
         self.check_prompt(prompt, opts)?;
-        self.token_texts()?;
+        let trie = self.token_trie()?;
         let texts = std::mem::take(&mut self.token_texts);
-        let result = self.generate_json_with(prompt, schema, opts, &texts, on_text);
+        let result = self.generate_json_with(prompt, schema, opts, &trie, &texts, on_text);
         self.token_texts = texts;
         result
     }
@@ -424,6 +431,7 @@ impl LocalModel {
         prompt: &[u32],
         schema: &crate::constrain::Node,
         opts: &GenerateOptions,
+        trie: &crate::constrain::TokenTrie,
         texts: &[Option<String>],
         on_text: &mut dyn FnMut(&str) -> bool,
     ) -> Result<(Generation, f64)> {
@@ -432,6 +440,7 @@ impl LocalModel {
         let mut sampler = LogitsProcessor::from_sampling(opts.seed, opts.sampling());
         let eos = self.tokenizer.eos.clone();
         let mut mask_ms = 0.0;
+        let mut allowed = vec![false; texts.len()];
         let start = Instant::now();
         let mut logits = self.step(prompt, 0)?;
         let prefill_ms = start.elapsed().as_secs_f64() * 1e3;
@@ -443,16 +452,17 @@ impl LocalModel {
                 break FinishReason::Stop;
             }
             let t = Instant::now();
-            let mut scores = logits.to_vec1::<f32>()?;
-            let mut any = false;
-            for (id, s) in scores.iter_mut().enumerate() {
-                let ok = match &texts[id] {
-                    Some(piece) => matcher.after(piece).is_some(),
-                    None => eos.contains(&(id as u32)) && matcher.can_end(),
-                };
-                if ok {
+            allowed.fill(false);
+            let mut any = trie.allowed(&matcher, &mut allowed) > 0;
+            if matcher.can_end() {
+                for &e in &eos {
+                    allowed[e as usize] = true;
                     any = true;
-                } else {
+                }
+            }
+            let mut scores = logits.to_vec1::<f32>()?;
+            for (s, &ok) in scores.iter_mut().zip(&allowed) {
+                if !ok {
                     *s = f32::NEG_INFINITY;
                 }
             }

@@ -198,6 +198,7 @@ fn work(
 }
 
 impl AppState {
+    // ANCHOR: enqueue
     /// Puts a job in the queue, or refuses it: 429 when the queue is full (`Retry-After`: the
     /// expected wait), 503 when the model thread is gone.
     fn enqueue(&self, job: Job) -> Result<(), ApiError> {
@@ -232,6 +233,7 @@ impl AppState {
             }
         })
     }
+    // ANCHOR_END: enqueue
 
     fn check_model(&self, model: &str, embedding: bool) -> Result<(), ApiError> {
         let ok = if embedding {
