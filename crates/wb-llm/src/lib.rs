@@ -18,6 +18,7 @@ pub mod chat_model;
 pub mod client;
 pub mod constrain;
 pub mod embed;
+pub mod llama;
 pub mod model;
 pub mod server;
 pub mod tokenizer;

@@ -12,19 +12,39 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-/// How the weights are held in memory. Chosen by measurement (the chapter's table): candle
-/// 0.11's quantised dot products are compiled for the baseline x86-64 unless the whole build
-/// targets the CPU, so the 4-bit weights decode at a few tokens per second, while f32 weights go
-/// through candle's matrix product, which picks the CPU's vector instructions at run time.
+/// How the weights are held in memory, and whose forward pass runs. Chosen by measurement (the
+/// chapter's table): candle 0.11's quantised dot products are compiled for the baseline x86-64
+/// unless the whole build targets the CPU, so its 4-bit path decodes at a few tokens per second;
+/// its f32 path picks the CPU's vector instructions at run time but reads 690 MB per token. The
+/// default keeps the 98 MB of packed weights and multiplies them with kernels vectorised for the
+/// CPU at run time ([`crate::llama`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum WeightFormat {
-    /// Every 4-bit matrix expanded to f32 at load: about 690 MB of memory, the fastest here.
-    #[default]
+    /// Every 4-bit matrix expanded to f32 at load (candle's Llama): about 690 MB of memory.
     F32,
     /// The GGUF's own formats (Q4_1 matrices, Q8_0 embeddings): 98 MB, slow on a CPU build
     /// without AVX enabled at compile time.
     AsShipped,
+    /// The GGUF's own formats, multiplied by the workbook's own kernels ([`crate::llama`]),
+    /// which pick the CPU's vector instructions at run time: 98 MB, the fastest here.
+    #[default]
+    Quantized,
+}
+
+/// The forward pass: candle's Llama, or the workbook's own on quantised weights.
+enum Weights {
+    Candle(ModelWeights),
+    Own(crate::llama::Llama),
+}
+
+impl Weights {
+    fn clear_kv_cache(&mut self) {
+        match self {
+            Weights::Candle(w) => w.clear_kv_cache(),
+            Weights::Own(w) => w.clear_kv_cache(),
+        }
+    }
 }
 
 /// Settings of one generation. The defaults: greedy, at most 256 new tokens.
@@ -142,7 +162,7 @@ impl Generation {
 
 /// SmolLM2-135M-Instruct, ready to generate.
 pub struct LocalModel {
-    weights: ModelWeights,
+    weights: Weights,
     pub tokenizer: ChatTokenizer,
     pub template: ChatTemplate,
     pub path: PathBuf,
@@ -206,7 +226,13 @@ impl LocalModel {
             .and_then(|v| v.to_u32().ok())
             .map_or(MAX_SEQ_LEN, |c| (c as usize).min(MAX_SEQ_LEN));
         let weights = match format {
-            WeightFormat::AsShipped => ModelWeights::from_gguf(ct, &mut file, &device),
+            WeightFormat::Quantized => Ok(Weights::Own(
+                crate::llama::Llama::from_gguf(&ct, &mut file, context)
+                    .map_err(|e| load_err(path, e))?,
+            )),
+            WeightFormat::AsShipped => {
+                ModelWeights::from_gguf(ct, &mut file, &device).map(Weights::Candle)
+            }
             WeightFormat::F32 => {
                 // The same file with every quantised matrix expanded to f32, built in memory:
                 // candle's QMatMul multiplies f32 weights with its fast matrix product.
@@ -230,7 +256,7 @@ impl LocalModel {
                 drop(tensors);
                 buffer.set_position(0);
                 let expanded = gguf_file::Content::read(&mut buffer)?;
-                ModelWeights::from_gguf(expanded, &mut buffer, &device)
+                ModelWeights::from_gguf(expanded, &mut buffer, &device).map(Weights::Candle)
             }
         }
         .map_err(|e| load_err(path, e))?;
@@ -257,8 +283,21 @@ impl LocalModel {
     /// The logits of the token after `tokens`, with `tokens` placed at positions `pos…`: the
     /// model keeps the keys and values of earlier positions (its KV cache).
     fn step(&mut self, tokens: &[u32], pos: usize) -> Result<Tensor> {
-        let x = Tensor::new(tokens, &self.device)?.unsqueeze(0)?;
-        Ok(self.weights.forward(&x, pos)?.squeeze(0)?)
+        match &mut self.weights {
+            Weights::Candle(w) => {
+                let x = Tensor::new(tokens, &self.device)?.unsqueeze(0)?;
+                Ok(w.forward(&x, pos)?.squeeze(0)?)
+            }
+            Weights::Own(w) => {
+                if w.cached != pos {
+                    return Err(LlmError::InvalidArgument {
+                        arg: "pos".into(),
+                        detail: format!("the cache holds {} positions, not {pos}", w.cached),
+                    });
+                }
+                Ok(Tensor::new(w.forward(tokens)?, &self.device)?)
+            }
+        }
     }
 
     fn check_prompt(&self, prompt: &[u32], opts: &GenerateOptions) -> Result<()> {

@@ -22,7 +22,7 @@ fn say(line: &str) {
 fn model() -> MutexGuard<'static, LocalModel> {
     static MODEL: OnceLock<Mutex<LocalModel>> = OnceLock::new();
     MODEL
-        .get_or_init(|| Mutex::new(LocalModel::smollm2(WeightFormat::F32, &mut say).unwrap()))
+        .get_or_init(|| Mutex::new(LocalModel::smollm2(WeightFormat::default(), &mut say).unwrap()))
         .lock()
         .unwrap_or_else(|e| e.into_inner())
 }
@@ -155,6 +155,41 @@ fn the_model_knows_the_capital_of_france() {
         .unwrap();
     assert!(reply.text.contains("Paris"), "{reply:?}");
     assert_eq!(reply.finish, FinishReason::Stop);
+}
+
+/// The runtime's own forward pass on the packed 4-bit weights (the default) against candle's
+/// Llama on the same weights expanded to f32: an independent implementation of the same model.
+#[test]
+fn the_own_kernels_compute_what_candles_llama_computes() {
+    let mut reference = LocalModel::smollm2(WeightFormat::F32, &mut say).unwrap();
+    let mut m = model();
+    assert_eq!(m.format, WeightFormat::Quantized);
+    let prompt = m
+        .chat_prompt(&[Message::user(
+            "Explain in a few sentences why the sky is blue.",
+        )])
+        .unwrap();
+    let (ours, theirs) = (
+        m.next_logits(&prompt).unwrap(),
+        reference.next_logits(&prompt).unwrap(),
+    );
+    let scale = theirs.iter().fold(0f32, |a, v| a.max(v.abs()));
+    let worst = ours
+        .iter()
+        .zip(&theirs)
+        .fold(0f32, |a, (x, y)| a.max((x - y).abs()));
+    assert!(
+        worst < 1e-3 * scale,
+        "logits differ by {worst} (largest {scale})"
+    );
+    let opts = GenerateOptions {
+        max_tokens: 48,
+        ..Default::default()
+    };
+    let ours = m.generate_exactly(&prompt, &opts).unwrap();
+    let theirs = reference.generate_exactly(&prompt, &opts).unwrap();
+    assert_eq!(ours.tokens, theirs.tokens);
+    eprintln!("largest logit difference {worst:.1e} of {scale:.1}; 48 greedy tokens equal");
 }
 
 #[test]

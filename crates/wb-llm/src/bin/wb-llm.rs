@@ -100,7 +100,7 @@ fn peak_rss_mb() -> Option<f64> {
 
 /// Loads the models, then serves until Ctrl-C or SIGTERM.
 fn serve(addr: std::net::SocketAddr, queue: usize, embeddings: bool) -> anyhow::Result<()> {
-    let chat = LocalModel::smollm2(WeightFormat::F32, &mut say)?;
+    let chat = LocalModel::smollm2(WeightFormat::default(), &mut say)?;
     let embedder = embeddings.then(|| Embedder::minilm(&mut say)).transpose()?;
     let config = wb_llm::server::Config {
         queue,
@@ -166,7 +166,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                         None => client,
                     })
                 }
-                None => Box::new(LocalModel::smollm2(WeightFormat::F32, &mut say)?),
+                None => Box::new(LocalModel::smollm2(WeightFormat::default(), &mut say)?),
             };
             let schema: Option<serde_json::Value> = schema
                 .map(|s| match s.strip_prefix('@') {
@@ -217,7 +217,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 "Explain in a few sentences why the sky is blue, and what changes at sunset.";
             let mut rows = Vec::new();
             let mut prompt_ids = Vec::new();
-            for format in [WeightFormat::F32, WeightFormat::AsShipped] {
+            for format in [
+                WeightFormat::Quantized,
+                WeightFormat::F32,
+                WeightFormat::AsShipped,
+            ] {
                 let start = Instant::now();
                 let mut model = LocalModel::smollm2(format, &mut say)?;
                 let load_s = start.elapsed().as_secs_f64();
@@ -327,7 +331,7 @@ fn eval_tools(limit: Option<usize>, max_tokens: usize, json: bool) -> anyhow::Re
     let tools = tools::example_tools();
     let schema = Node::compile(&tools::call_schema(&tools)?)?;
     let system = tools::system_prompt(&tools);
-    let mut model = LocalModel::smollm2(WeightFormat::F32, &mut say)?;
+    let mut model = LocalModel::smollm2(WeightFormat::default(), &mut say)?;
     let opts = GenerateOptions {
         max_tokens,
         ..Default::default()
