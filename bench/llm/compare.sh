@@ -29,8 +29,11 @@ def same(a, b):
     while n < min(len(a), len(b)) and a[n] == b[n]:
         n += 1
     return f"first {n} of {len(b)}"
+names = {"Quantized": ("wb-llm (own kernels)", "Q4_1 as shipped"), "F32": ("wb-llm (candle)", "f32, expanded at load"),
+         "AsShipped": ("wb-llm (candle)", "Q4_1 as shipped")}
 for run in r["runs"]:
-    print(f"| wb-llm (candle) | {run['weights']} | {run['prefill_tokens_per_s']:.0f} | {run['decode_tokens_per_s']:.1f} | "
+    who, weights = names.get(run["weights"], ("wb-llm", run["weights"]))
+    print(f"| {who} | {weights} | {run['prefill_tokens_per_s']:.0f} | {run['decode_tokens_per_s']:.1f} | "
           f"{run['decode_tokens_per_s'] / c['decode_tokens_per_s']:.2f}× | {same(run['tokens'], c['tokens'])} |")
 print(f"| llama.cpp | Q4_1 as shipped | {c['prefill_tokens_per_s']:.0f} | {c['decode_tokens_per_s']:.1f} | 1.00× | — |")
 PY

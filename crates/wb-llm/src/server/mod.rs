@@ -71,7 +71,7 @@ pub struct Stats {
 }
 
 /// What a chat job sends back while the model works on it.
-enum Event_ {
+enum Progress {
     Text(String),
     Done(crate::Result<Reply>),
 }
@@ -79,7 +79,7 @@ enum Event_ {
 enum Job {
     Chat {
         job: ChatJob,
-        events: mpsc::UnboundedSender<Event_>,
+        events: mpsc::UnboundedSender<Progress>,
     },
     Embed {
         texts: Vec<String>,
@@ -156,7 +156,7 @@ fn work(
                     stats.busy.store(0, Ordering::SeqCst);
                     continue;
                 }
-                let mut on_text = |t: &str| events.send(Event_::Text(t.to_string())).is_ok();
+                let mut on_text = |t: &str| events.send(Progress::Text(t.to_string())).is_ok();
                 let result =
                     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match &job.output {
                         Output::Text => chat.chat_stream(&job.messages, &job.opts, &mut on_text),
@@ -170,7 +170,7 @@ fn work(
                     _ => &stats.completed,
                 };
                 counter.fetch_add(1, Ordering::SeqCst);
-                let _ = events.send(Event_::Done(result));
+                let _ = events.send(Progress::Done(result));
             }
             Job::Embed { texts, reply } => {
                 let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -340,7 +340,7 @@ async fn chat_completions(
     if !stream {
         let mut reply = None;
         while let Some(event) = rx.recv().await {
-            if let Event_::Done(r) = event {
+            if let Progress::Done(r) = event {
                 reply = Some(r);
                 break;
             }
@@ -370,7 +370,7 @@ async fn chat_completions(
             "the model thread is gone",
         )
     })?;
-    if let Event_::Done(Err(e)) = first {
+    if let Progress::Done(Err(e)) = first {
         return Err(e.into());
     }
     let chunk = move |delta: Value, finish: Option<&str>| {
@@ -395,9 +395,9 @@ async fn chat_completions(
             };
             let mut done = false;
             let out: Vec<Event> = match event {
-                Event_::Text(t) if tool_mode => vec![Event::default().comment(t.len().to_string())],
-                Event_::Text(t) => vec![data(chunk(json!({"content": t}), None))],
-                Event_::Done(Ok(reply)) => {
+                Progress::Text(t) if tool_mode => vec![Event::default().comment(t.len().to_string())],
+                Progress::Text(t) => vec![data(chunk(json!({"content": t}), None))],
+                Progress::Done(Ok(reply)) => {
                     done = true;
                     let (message, finish) = assistant_message(&output, &reply, &call_id);
                     let mut out = Vec::new();
@@ -423,7 +423,7 @@ async fn chat_completions(
                     out.push(Event::default().data("[DONE]"));
                     out
                 }
-                Event_::Done(Err(e)) => {
+                Progress::Done(Err(e)) => {
                     done = true;
                     let e = ApiError::from(e);
                     vec![data(json!({"error": {"message": e.message, "type": "server_error", "param": e.param, "code": e.code}}))]
