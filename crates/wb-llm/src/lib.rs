@@ -1,9 +1,10 @@
-//! The workbook's local LLM runtime: SmolLM2-135M-Instruct and all-MiniLM-L6-v2 on candle, on a
+//! The workbook's local LLM runtime: SmolLM2-135M-Instruct and all-MiniLM-L6-v2 on a
 //! CPU, offline.
 //!
 //! - [`LocalModel`]: the chat model from its GGUF file, its exact tokenizer ([`ChatTokenizer`]),
-//!   its own chat template ([`ChatTemplate`]), generation with a KV cache, sampling, stop
-//!   sequences and streaming;
+//!   its own chat template ([`ChatTemplate`]), its forward pass on the packed 4-bit weights
+//!   ([`llama`]), generation with a KV cache, sampling, stop sequences and streaming;
+//!   constrained decoding to a JSON Schema ([`constrain`]) and tool calls ([`tools`]);
 //! - [`Embedder`]: sentence embeddings (mean pooling, unit length);
 //! - [`ChatModel`]: the interface the LLM weeks program against, with three backends: the local
 //!   model, any OpenAI-compatible server ([`OpenAiClient`]) and a scripted model for

@@ -402,6 +402,7 @@ mod x86 {
         )
     }
 
+    // ANCHOR: row_q4_1
     /// One row of Q4_1 blocks: nibbles 0–15 and 16–31 widened to 16 bits; the offsets added as
     /// `m · Σx` per block.
     #[inline(always)]
@@ -426,6 +427,7 @@ mod x86 {
         let lanes: [f32; 8] = cast(acc);
         lanes.iter().sum::<f32>() + offset
     }
+    // ANCHOR_END: row_q4_1
 
     /// One row of Q8_0 blocks: bytes 0–15 and 16–31 widened to 16 bits.
     #[inline(always)]
