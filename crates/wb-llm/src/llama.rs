@@ -177,6 +177,13 @@ impl QMatrix {
         {
             return x86::matvec(simd, self, x);
         }
+        self.matmul_portable(x, n)
+    }
+
+    /// The same product with plain loops that `pulp` compiles for whatever the CPU has (the
+    /// path of CPUs without AVX2, and of two or three rows).
+    pub fn matmul_portable(&self, x: &[f32], n: usize) -> Vec<f32> {
+        let rows = self.rows();
         // Each task: a band of the matrix's rows against every input row, written as
         // out_t[row][i]; bands small enough to share the work, large enough to be worth a task.
         const BAND: usize = 64;
@@ -772,5 +779,83 @@ impl Llama {
             .as_ref()
             .unwrap_or(&self.embedding)
             .matmul(&normed, 1))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wb_data::SplitMix64;
+
+    /// A matrix of random blocks: scales around 0.01, offsets around −0.1, random quants.
+    fn random(dtype: GgmlDType, rows: usize, cols: usize, seed: u64) -> QMatrix {
+        let mut rng = SplitMix64::new(seed);
+        let mut bytes = Vec::new();
+        let half = |v: f64| f16::from_f64(v).to_le_bytes();
+        for _ in 0..rows * cols / 32 {
+            bytes.extend(half(0.005 + 0.01 * rng.next_f64()));
+            let quants = if dtype == GgmlDType::Q4_1 {
+                bytes.extend(half(-0.1 * rng.next_f64()));
+                16
+            } else {
+                32
+            };
+            bytes.extend((0..quants).map(|_| rng.next_u64() as u8));
+        }
+        QMatrix::from_blocks(dtype, rows, cols, &bytes).unwrap()
+    }
+
+    /// x · Wᵀ in f64 from the unpacked weights, and Σ|w·x| per output (the error's scale).
+    fn reference(w: &QMatrix, x: &[f32], n: usize) -> (Vec<f64>, Vec<f64>) {
+        let (rows, cols) = (w.rows(), w.cols());
+        let full = w.dequantize();
+        let mut out = vec![0.0; n * rows];
+        let mut size = vec![0.0; n * rows];
+        for i in 0..n {
+            for r in 0..rows {
+                for k in 0..cols {
+                    let p = f64::from(full[r * cols + k]) * f64::from(x[i * cols + k]);
+                    out[i * rows + r] += p;
+                    size[i * rows + r] += p.abs();
+                }
+            }
+        }
+        (out, size)
+    }
+
+    #[test]
+    fn every_path_of_the_product_equals_the_unpacked_matrix_times_x() {
+        let mut rng = SplitMix64::new(7);
+        for dtype in [GgmlDType::Q4_1, GgmlDType::Q8_0] {
+            // 130 rows: two full bands of 64 and a short one.
+            let w = random(dtype, 130, 96, 1);
+            assert_eq!(w.row(3), w.dequantize()[3 * 96..4 * 96]);
+            for n in [1, 2, 3, 5] {
+                let x: Vec<f32> = (0..n * 96)
+                    .map(|_| (rng.next_f64() * 4.0 - 2.0) as f32)
+                    .collect();
+                let (expected, size) = reference(&w, &x, n);
+                for (path, got) in [
+                    ("matmul", w.matmul(&x, n)),
+                    ("portable", w.matmul_portable(&x, n)),
+                ] {
+                    assert_eq!(got.len(), n * 130);
+                    for (j, (g, e)) in got.iter().zip(&expected).enumerate() {
+                        assert!(
+                            (f64::from(*g) - e).abs() <= 1e-4 * size[j],
+                            "{dtype:?} {path} n={n} [{j}]: {g} vs {e}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn damaged_blocks_are_refused() {
+        assert!(QMatrix::from_blocks(GgmlDType::Q4_1, 2, 64, &[0; 79]).is_err());
+        assert!(QMatrix::from_blocks(GgmlDType::Q8_0, 1, 33, &[0; 34]).is_err());
+        let e = QMatrix::from_blocks(GgmlDType::Q4K, 1, 256, &[0; 144]).unwrap_err();
+        assert!(e.to_string().contains("Q4_1 and Q8_0"), "{e}");
     }
 }
