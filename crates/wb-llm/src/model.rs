@@ -47,6 +47,10 @@ impl Weights {
     }
 }
 
+/// The most tokens one generation may hold, whatever the model: a bound for `max_tokens` before
+/// the model's own context is known (which may be smaller).
+pub const MAX_TOKENS: usize = 8192;
+
 /// Settings of one generation. The defaults: greedy, at most 256 new tokens.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -85,10 +89,10 @@ impl GenerateOptions {
                 detail,
             })
         };
-        if self.max_tokens == 0 || self.max_tokens > MAX_SEQ_LEN {
+        if self.max_tokens == 0 || self.max_tokens > MAX_TOKENS {
             return bad(
                 "max_tokens",
-                format!("expected 1 to {MAX_SEQ_LEN}, got {}", self.max_tokens),
+                format!("expected 1 to {MAX_TOKENS}, got {}", self.max_tokens),
             );
         }
         if !(self.temperature.is_finite() && self.temperature >= 0.0) {
@@ -220,11 +224,16 @@ impl LocalModel {
             Some(gguf_file::Value::String(t)) => ChatTemplate::new(t)?,
             _ => return Err(load_err(path, "the GGUF has no tokenizer.chat_template")),
         };
-        let context = ct
+        // The model's own context (8,192 for SmolLM2); candle's Llama holds at most 4,096.
+        let trained = ct
             .metadata
             .get("llama.context_length")
             .and_then(|v| v.to_u32().ok())
-            .map_or(MAX_SEQ_LEN, |c| (c as usize).min(MAX_SEQ_LEN));
+            .map_or(MAX_SEQ_LEN, |c| (c as usize).min(MAX_TOKENS));
+        let context = match format {
+            WeightFormat::Quantized => trained,
+            WeightFormat::F32 | WeightFormat::AsShipped => trained.min(MAX_SEQ_LEN),
+        };
         let weights = match format {
             WeightFormat::Quantized => Ok(Weights::Own(
                 crate::llama::Llama::from_gguf(&ct, &mut file, context)

@@ -286,12 +286,14 @@ fn bad_requests_are_refused_with_the_field_named() {
     let opts = GenerateOptions::default();
     assert!(err(m.chat(&[], &opts)).contains("messages"));
     assert!(err(m.chat(&[Message::user("  ")], &opts)).contains("messages[0].content"));
+    // SmolLM2's own context, 8,192 tokens (candle's Llama would hold 4,096).
     let huge = GenerateOptions {
-        max_tokens: 4000,
+        max_tokens: 8000,
         ..Default::default()
     };
     let long = Message::user("word ".repeat(200));
-    assert!(err(m.chat(&[long], &huge)).contains("exceed the context"));
+    let e = err(m.chat(&[long], &huge));
+    assert!(e.contains("exceed the context of 8192 tokens"), "{e}");
     let e = m
         .generate(&[60_000], &opts, &mut |_| true)
         .unwrap_err()
