@@ -309,10 +309,10 @@ fn a_truncated_gguf_is_an_error_naming_the_file() {
     std::fs::create_dir_all(&dir).unwrap();
     let bad = dir.join("half.gguf");
     std::fs::write(&bad, &bytes[..bytes.len() / 2]).unwrap();
-    let e = LocalModel::load(&bad, WeightFormat::F32)
-        .unwrap_err()
-        .to_string();
-    assert!(e.contains("half.gguf"), "{e}");
+    for format in [WeightFormat::Quantized, WeightFormat::F32] {
+        let e = LocalModel::load(&bad, format).unwrap_err().to_string();
+        assert!(e.contains("half.gguf"), "{format:?}: {e}");
+    }
     std::fs::write(&bad, b"not a gguf").unwrap();
     let e = LocalModel::load(&bad, WeightFormat::AsShipped)
         .unwrap_err()
