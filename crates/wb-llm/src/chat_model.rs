@@ -4,7 +4,7 @@
 
 use crate::chat::Message;
 use crate::constrain::{Matcher, Node};
-use crate::model::{FinishReason, GenerateOptions, LocalModel};
+use crate::model::{FinishReason, GenerateOptions, Generation, LocalModel};
 use crate::{LlmError, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -16,6 +16,17 @@ pub struct Reply {
     pub finish: FinishReason,
     pub prompt_tokens: usize,
     pub completion_tokens: usize,
+}
+
+impl From<Generation> for Reply {
+    fn from(g: Generation) -> Self {
+        Self {
+            completion_tokens: g.tokens.len(),
+            text: g.text,
+            finish: g.finish,
+            prompt_tokens: g.prompt_tokens,
+        }
+    }
 }
 
 /// Anything that answers a conversation, token by token.
@@ -71,12 +82,7 @@ impl ChatModel for LocalModel {
     ) -> Result<Reply> {
         let prompt = self.chat_prompt(messages)?;
         let g = self.generate(&prompt, opts, on_text)?;
-        Ok(Reply {
-            completion_tokens: g.tokens.len(),
-            text: g.text,
-            finish: g.finish,
-            prompt_tokens: g.prompt_tokens,
-        })
+        Ok(g.into())
     }
 
     fn chat_json_stream(
@@ -89,12 +95,7 @@ impl ChatModel for LocalModel {
         let schema = Node::compile(schema)?;
         let prompt = self.chat_prompt(messages)?;
         let (g, _mask_ms) = self.generate_json(&prompt, &schema, opts, on_text)?;
-        Ok(Reply {
-            completion_tokens: g.tokens.len(),
-            text: g.text,
-            finish: g.finish,
-            prompt_tokens: g.prompt_tokens,
-        })
+        Ok(g.into())
     }
 }
 
@@ -133,9 +134,7 @@ impl ChatModel for ScriptedModel {
     ) -> Result<Reply> {
         let node = Node::compile(schema)?;
         if let Some(reply) = self.replies.get(self.next)
-            && !Matcher::new(&node)
-                .after(reply)
-                .is_some_and(|m| m.can_end())
+            && !Matcher::accepts(&node, reply)
         {
             return Err(LlmError::InvalidArgument {
                 arg: "schema".into(),

@@ -581,6 +581,13 @@ impl Matcher {
         }
     }
 
+    /// Whether `text` is a complete document valid for `schema`.
+    pub fn accepts(schema: &Node, text: &str) -> bool {
+        Matcher::new(schema)
+            .after(text)
+            .is_some_and(|m| m.can_end())
+    }
+
     /// The positions after `text`, or `None` when no valid document starts so.
     pub fn after(&self, text: &str) -> Option<Matcher> {
         let mut m = self.clone();
@@ -686,8 +693,7 @@ mod tests {
     use serde_json::json;
 
     fn accepts(schema: &Value, text: &str) -> bool {
-        let node = Node::compile(schema).unwrap();
-        Matcher::new(&node).after(text).is_some_and(|m| m.can_end())
+        Matcher::accepts(&Node::compile(schema).unwrap(), text)
     }
 
     #[test]

@@ -90,9 +90,7 @@ pub fn parse_call(text: &str, schema: &Node) -> Option<(Value, bool)> {
     let (start, end) = (text.find('{')?, text.rfind('}')?);
     let value: Value = serde_json::from_str(text.get(start..=end)?).ok()?;
     let compact = value.to_string();
-    let valid = Matcher::new(schema)
-        .after(&compact)
-        .is_some_and(|m| m.can_end());
+    let valid = Matcher::accepts(schema, &compact);
     Some((value, valid))
 }
 

@@ -264,6 +264,16 @@ impl AppState {
     }
 }
 
+/// The answer when the model thread ended without replying (it does not, but a 500 beats a
+/// panic).
+fn gone() -> ApiError {
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "server_error",
+        "the model thread is gone",
+    )
+}
+
 fn now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -345,13 +355,7 @@ async fn chat_completions(
                 break;
             }
         }
-        let reply = reply.ok_or_else(|| {
-            ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "server_error",
-                "the model thread is gone",
-            )
-        })??;
+        let reply = reply.ok_or_else(gone)??;
         let (message, finish) = assistant_message(&output, &reply, &call_id);
         return Ok(axum::Json(json!({
             "id": id, "object": "chat.completion", "created": created, "model": model,
@@ -363,13 +367,7 @@ async fn chat_completions(
 
     // Streaming: wait for the first event, so that a request the runtime refuses (a prompt
     // longer than the context) is still an HTTP error, not a broken stream.
-    let first = rx.recv().await.ok_or_else(|| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "server_error",
-            "the model thread is gone",
-        )
-    })?;
+    let first = rx.recv().await.ok_or_else(gone)?;
     if let Progress::Done(Err(e)) = first {
         return Err(e.into());
     }
@@ -482,13 +480,7 @@ async fn embeddings(
     };
     let (reply, rx) = oneshot::channel();
     state.enqueue(Job::Embed { texts, reply })?;
-    let (vectors, tokens) = rx.await.map_err(|_| {
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "server_error",
-            "the model thread is gone",
-        )
-    })??;
+    let (vectors, tokens) = rx.await.map_err(|_| gone())??;
     let data: Vec<Value> = vectors
         .iter()
         .enumerate()
