@@ -89,6 +89,8 @@ pub struct Job {
     pub out_dir: PathBuf,
     /// Rows scored (and written as one row group) at a time: bounds the memory.
     pub chunk_rows: usize,
+    /// A pause after each chunk, to watch a run (or kill it) half-way; zero in production.
+    pub pause_per_chunk: std::time::Duration,
 }
 
 /// What one partition's run did.
@@ -146,7 +148,10 @@ pub fn input_rows(input: &Path) -> Result<usize> {
 /// Key/value metadata a part file carries.
 fn metadata(job: &Job, p: Partition, range: &Range<usize>) -> Vec<(String, String)> {
     vec![
-        ("model_version".into(), job.model.model.model_version.clone()),
+        (
+            "model_version".into(),
+            job.model.model.model_version.clone(),
+        ),
         ("model_sha256".into(), job.model.sha256.clone()),
         ("partition".into(), p.to_string()),
         ("rows".into(), format!("{}..{}", range.start, range.end)),
@@ -183,7 +188,10 @@ pub fn run_partition(job: &Job, p: Partition) -> Result<PartReport> {
     if path.exists() {
         let found = read_metadata(&path)?;
         for (key, value) in &expected {
-            let got = found.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+            let got = found
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.as_str());
             if got != Some(value.as_str()) {
                 bail!(
                     "{} exists with {key} = {}, but this run has {value}: remove the folder, or write to another --out",
@@ -203,12 +211,19 @@ pub fn run_partition(job: &Job, p: Partition) -> Result<PartReport> {
     std::fs::create_dir_all(&job.out_dir)
         .with_context(|| format!("creating {}", job.out_dir.display()))?;
     remove_leftovers(&path)?;
+    // ANCHOR: commit
     let tmp = path.with_extension(format!("parquet.tmp-{}", std::process::id()));
+    // BEGIN SOLUTION commit
+    // Written under a temporary name (its own process id, so two runs never share one), synced,
+    // then renamed: a rename within a folder is atomic, so before it the part does not exist
+    // and after it the part is whole. A run killed at any moment leaves at most a temporary file.
     write_part(job, &range, &tmp, expected).inspect_err(|_| {
         let _ = std::fs::remove_file(&tmp);
     })?;
-    // The rename is the commit: before it the part does not exist, after it the part is whole.
     std::fs::rename(&tmp, &path).with_context(|| format!("renaming to {}", path.display()))?;
+    // END SOLUTION
+    // ANCHOR_END: commit
+    // The folder's entry is durable once the folder itself is synced.
     if let Ok(dir) = std::fs::File::open(&job.out_dir) {
         let _ = dir.sync_all();
     }
@@ -280,6 +295,7 @@ fn write_part(
         ])?;
         writer.write_batch(&out)?;
         start += len;
+        std::thread::sleep(job.pause_per_chunk);
     }
     writer.finish()?;
     file.sync_all()?;
@@ -324,4 +340,3 @@ pub fn peak_resident_mib() -> f64 {
         })
         .map_or(0.0, |kib| kib / 1024.0)
 }
-

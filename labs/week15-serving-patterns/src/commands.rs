@@ -35,9 +35,15 @@ pub enum Command {
     /// ones), or one of them with --partition I/N or --index (a Kubernetes Indexed Job sets
     /// JOB_COMPLETION_INDEX)
     Score {
-        #[arg(long, default_value = "output/week15-serving-patterns/data/transactions.parquet")]
+        #[arg(
+            long,
+            default_value = "output/week15-serving-patterns/data/transactions.parquet"
+        )]
         input: PathBuf,
-        #[arg(long, default_value = "output/week15-serving-patterns/data/customers.csv")]
+        #[arg(
+            long,
+            default_value = "output/week15-serving-patterns/data/customers.csv"
+        )]
         customers: PathBuf,
         #[arg(long, default_value = "output/week15-serving-patterns/model.json")]
         model: PathBuf,
@@ -55,7 +61,7 @@ pub enum Command {
         /// Rows per chunk (and per Parquet row group)
         #[arg(long, default_value_t = 65_536, value_parser = wb_lab::at_least_one)]
         chunk_rows: usize,
-        /// Pause this long after each part (to watch, or kill, a run half-way)
+        /// Pause this long after each chunk (to watch, or kill, a run half-way)
         #[arg(long, default_value_t = 0, hide = true)]
         pause_ms: u64,
     },
@@ -123,6 +129,7 @@ pub fn run(command: Command) -> Result<()> {
                 model: ScoringModel::load(&model)?,
                 out_dir: out,
                 chunk_rows,
+                pause_per_chunk: Duration::from_millis(pause_ms),
             };
             let todo = match (partition, index) {
                 (Some(p), _) => vec![p],
@@ -144,7 +151,6 @@ pub fn run(command: Command) -> Result<()> {
                         r.seconds
                     );
                 }
-                std::thread::sleep(Duration::from_millis(pause_ms));
             }
             let secs = started.elapsed().as_secs_f64();
             println!(
@@ -165,7 +171,8 @@ pub fn run(command: Command) -> Result<()> {
             if !(0.0..=60_000.0).contains(&max_wait_ms) {
                 bail!("--max-wait-ms: expected 0 to 60000, got {max_wait_ms}");
             }
-            let standard = model::train(&data.join("labelled.parquet"), &data.join("customers.csv"))?;
+            let standard =
+                model::train(&data.join("labelled.parquet"), &data.join("customers.csv"))?;
             let df = model::features(
                 data::scan(&data.join("labelled.parquet"))?,
                 data::scan(&data.join("customers.csv"))?,

@@ -159,7 +159,13 @@ pub fn generate(dir: &Path, rows: usize, format: Format, seed: u64) -> Result<Fi
     write_table(&mut people.frame()?, &files.customers)?;
     let mut txns = transactions(rows, 0, seed ^ 0x7478, &people, false)?;
     write_table(&mut txns, &files.transactions)?;
-    let mut labelled = transactions(LABELLED_ROWS, -(LABELLED_ROWS as i64), seed ^ 0x6c62, &people, true)?;
+    let mut labelled = transactions(
+        LABELLED_ROWS,
+        -(LABELLED_ROWS as i64),
+        seed ^ 0x6c62,
+        &people,
+        true,
+    )?;
     write_table(&mut labelled, &files.labelled)?;
     Ok(files)
 }
@@ -178,10 +184,7 @@ pub fn write_table(df: &mut DataFrame, path: &Path) -> Result<()> {
             ParquetWriter::new(&mut file).finish(df)?;
         }
         Some("csv") => CsvWriter::new(&mut file).finish(df)?,
-        _ => bail!(
-            "{}: expected a .parquet or .csv file name",
-            path.display()
-        ),
+        _ => bail!("{}: expected a .parquet or .csv file name", path.display()),
     }
     file.sync_all()?;
     std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))?;
@@ -199,9 +202,6 @@ pub fn scan(path: &Path) -> Result<LazyFrame> {
             .map_err(anyhow::Error::from)
             .with_context(|| format!("{}: not a readable Parquet file", path.display()))?,
         Some("csv") => LazyCsvReader::new(p).with_has_header(true).finish()?,
-        _ => bail!(
-            "{}: expected a .parquet or .csv file",
-            path.display()
-        ),
+        _ => bail!("{}: expected a .parquet or .csv file", path.display()),
     })
 }

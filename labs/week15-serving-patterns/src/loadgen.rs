@@ -120,7 +120,10 @@ pub async fn closed_loop(
     clients: usize,
     duration: Duration,
 ) -> anyhow::Result<LoadPoint> {
-    anyhow::ensure!(clients > 0 && !bodies.is_empty(), "clients and bodies must not be empty");
+    anyhow::ensure!(
+        clients > 0 && !bodies.is_empty(),
+        "clients and bodies must not be empty"
+    );
     let http = client(clients)?;
     let start = Instant::now();
     let end = start + duration;
@@ -131,7 +134,14 @@ pub async fn closed_loop(
             let mut tally = Tally::new();
             let mut k = c;
             while Instant::now() < end {
-                one(&http, &url, &bodies[k % bodies.len()], Instant::now(), &mut tally).await;
+                one(
+                    &http,
+                    &url,
+                    &bodies[k % bodies.len()],
+                    Instant::now(),
+                    &mut tally,
+                )
+                .await;
                 k += clients;
             }
             tally
@@ -151,7 +161,10 @@ pub async fn open_loop(
     rate: f64,
     duration: Duration,
 ) -> anyhow::Result<LoadPoint> {
-    anyhow::ensure!(rate > 0.0 && !bodies.is_empty(), "rate must be > 0 and bodies not empty");
+    anyhow::ensure!(
+        rate > 0.0 && !bodies.is_empty(),
+        "rate must be > 0 and bodies not empty"
+    );
     let http = client(256)?;
     let start = Instant::now();
     let total = (rate * duration.as_secs_f64()).round() as usize;

@@ -59,6 +59,7 @@ fn demo(cli: &Cli, lab: &mut Lab) -> Result<Report> {
         model: loaded.clone(),
         out_dir: out.join(dir),
         chunk_rows: 65_536,
+        pause_per_chunk: Duration::ZERO,
     };
     let mut runs = Vec::new();
     for (dir, count) in [("scored-1", 1), ("scored-4", 4)] {
@@ -80,7 +81,14 @@ fn demo(cli: &Cli, lab: &mut Lab) -> Result<Report> {
     let whole = batch::read_output(&out.join("scored-1"), 1)?;
     let split = batch::read_output(&out.join("scored-4"), 4)?;
     let head = format!("{}", whole.head(Some(5)));
-    let metadata = batch::read_metadata(&batch::part_path(&out.join("scored-4"), Partition::new(2, 4)?))?;
+    // Polars adds the Arrow schema (`ARROW:schema`, base64): the report shows the job's own keys.
+    let metadata = batch::read_metadata(&batch::part_path(
+        &out.join("scored-4"),
+        Partition::new(2, 4)?,
+    ))?
+    .into_iter()
+    .filter(|(k, _)| !k.starts_with("ARROW:"))
+    .collect();
     let online = online_part(cli, lab, &files)?;
     Ok(Report {
         rows: cli.rows,
@@ -140,7 +148,9 @@ fn online_part(cli: &Cli, lab: &mut Lab, files: &data::Files) -> Result<Online> 
                 let _ = stopped.await;
             }));
             let point = match load {
-                Load::Clients(c) => loadgen::closed_loop(&url, Arc::clone(&bodies), c, seconds).await?,
+                Load::Clients(c) => {
+                    loadgen::closed_loop(&url, Arc::clone(&bodies), c, seconds).await?
+                }
                 Load::Rate(r) => loadgen::open_loop(&url, Arc::clone(&bodies), r, seconds).await?,
             };
             let _ = stop.send(());
@@ -155,7 +165,10 @@ fn online_part(cli: &Cli, lab: &mut Lab, files: &data::Files) -> Result<Online> 
             .map(|&b| measure(b, Load::Clients(64)))
             .collect::<Result<Vec<_>>>()
     })?;
-    let capacity = by_batch.iter().map(|p| p.throughput_rps).fold(0.0, f64::max);
+    let capacity = by_batch
+        .iter()
+        .map(|p| p.throughput_rps)
+        .fold(0.0, f64::max);
     let mut by_load = Vec::new();
     for max_batch in [1, 32] {
         let points = lab.timed(&format!("load_offered_{max_batch}"), || {
@@ -192,7 +205,11 @@ fn plot(
     let series = |name: &str, f: &dyn Fn(&LoadPoint) -> f64| {
         Series::new(
             name,
-            by_batch.iter().enumerate().map(|(i, p)| (x(i), f(p))).collect(),
+            by_batch
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (x(i), f(p)))
+                .collect(),
         )
     };
     let x_label = "max batch size, log₂ (0 = 1, 3 = 8, 6 = 64)";
@@ -217,14 +234,26 @@ fn plot(
     let offered = |points: &[LoadPoint], f: &dyn Fn(&LoadPoint) -> f64| -> Vec<(f64, f64)> {
         points.iter().map(|p| (p.offered_rps, f(p))).collect()
     };
-    let mut throughput = LinePlot::new("Throughput", "offered load (requests / s)", "answered requests / s")
-        .markers(true);
-    let mut latency = LinePlot::new("p99 latency", "offered load (requests / s)", "p99 latency (ms, log scale)")
-        .markers(true)
-        .log_y(true);
+    let mut throughput = LinePlot::new(
+        "Throughput",
+        "offered load (requests / s)",
+        "answered requests / s",
+    )
+    .markers(true);
+    let mut latency = LinePlot::new(
+        "p99 latency",
+        "offered load (requests / s)",
+        "p99 latency (ms, log scale)",
+    )
+    .markers(true)
+    .log_y(true);
     if let Some((_, points)) = by_load.first() {
         throughput = throughput.series(
-            Series::new("offered (every request answered)", offered(points, &|p| p.offered_rps)).dashed(),
+            Series::new(
+                "offered (every request answered)",
+                offered(points, &|p| p.offered_rps),
+            )
+            .dashed(),
         );
     }
     for (max_batch, points) in by_load {

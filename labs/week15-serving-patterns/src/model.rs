@@ -28,6 +28,7 @@ pub const FEATURES: [&str; 6] = [
 /// is the row's place in the input: the output keeps that order. `extra` adds columns of `t`.
 pub fn feature_query(extra: &[&str]) -> String {
     let extra: String = extra.iter().map(|c| format!(", t.{c}")).collect();
+    // BEGIN SOLUTION sql
     format!(
         "SELECT t.input_row, t.txn_id{extra},
        LN(t.amount + 1.0) AS log_amount,
@@ -40,6 +41,7 @@ FROM transactions AS t
 LEFT JOIN customers AS c ON t.customer_id = c.customer_id
 ORDER BY t.input_row"
     )
+    // END SOLUTION
 }
 // ANCHOR_END: sql
 
@@ -70,10 +72,7 @@ impl ScoringModel {
     /// Fails unless the parameters fit the lab's features and are finite, scales positive.
     pub fn check(&self) -> Result<()> {
         if self.features != FEATURES {
-            bail!(
-                "features: expected {FEATURES:?}, got {:?}",
-                self.features
-            );
+            bail!("features: expected {FEATURES:?}, got {:?}", self.features);
         }
         for (name, v) in [
             ("mean", &self.mean),
@@ -117,10 +116,10 @@ impl ScoringModel {
         let bytes =
             std::fs::read(path).with_context(|| format!("reading the model {}", path.display()))?;
         let model: ScoringModel = serde_json::from_slice(&bytes)
-            .with_context(|| format!("{}: not a week 15 model file", path.display()))?;
+            .map_err(|e| anyhow::anyhow!("{}: not a week 15 model file: {e}", path.display()))?;
         model
             .check()
-            .with_context(|| format!("{}: a damaged model", path.display()))?;
+            .map_err(|e| anyhow::anyhow!("{}: a damaged model: {e}", path.display()))?;
         let sha256 = Sha256::digest(&bytes)
             .iter()
             .map(|b| format!("{b:02x}"))
@@ -139,7 +138,10 @@ pub fn features(
 ) -> Result<DataFrame> {
     let ctx = polars::sql::SQLContext::new();
     let offset = IdxSize::try_from(first_row).context("row index beyond polars' index type")?;
-    ctx.register("transactions", transactions.with_row_index("input_row", Some(offset)));
+    ctx.register(
+        "transactions",
+        transactions.with_row_index("input_row", Some(offset)),
+    );
     ctx.register("customers", customers);
     let mut ctx = ctx;
     let df = ctx.execute(&feature_query(extra))?.collect()?;

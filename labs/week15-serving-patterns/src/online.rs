@@ -111,7 +111,10 @@ pub fn train_mlp(
         .collect();
     let x = Tensor::from_vec(flat, (n, d), &device)?;
     let y = Tensor::from_vec(
-        labels.iter().map(|&b| f32::from(u8::from(b))).collect::<Vec<_>>(),
+        labels
+            .iter()
+            .map(|&b| f32::from(u8::from(b)))
+            .collect::<Vec<_>>(),
         (n, 1),
         &device,
     )?;
@@ -146,10 +149,20 @@ pub struct AppState {
 impl AppState {
     /// Starts the batcher's worker on `mlp`.
     pub fn new(mlp: Arc<Mlp>, config: BatchConfig, deadline: Duration) -> Result<Arc<Self>> {
+        Self::with_model(config, deadline, move |rows: Vec<Row>| {
+            mlp.predict(&rows).map_err(|e| e.to_string())
+        })
+    }
+
+    /// Starts the batcher's worker on any model of rows (the checks use a slow one).
+    pub fn with_model(
+        config: BatchConfig,
+        deadline: Duration,
+        mut model: impl FnMut(Vec<Row>) -> Result<Vec<f32>, String> + Send + 'static,
+    ) -> Result<Arc<Self>> {
         let batcher = Batcher::start(config, move |rows: Vec<Row>| {
             let n = rows.len();
-            let scores = mlp.predict(&rows).map_err(|e| e.to_string())?;
-            Ok(scores
+            Ok(model(rows)?
                 .into_iter()
                 .map(|score| Scored {
                     score,
@@ -171,8 +184,11 @@ fn error(status: StatusCode, message: impl Into<String>) -> Response {
 /// else. Every problem is named.
 pub fn parse_row(body: &Value) -> Result<Row, String> {
     let Some(object) = body.as_object() else {
-        return Err(format!("expected a JSON object of the features {FEATURES:?}"));
+        return Err(format!(
+            "expected a JSON object of the features {FEATURES:?}"
+        ));
     };
+    // BEGIN SOLUTION parse_row
     let mut row = [0f32; FEATURES.len()];
     let mut problems = Vec::new();
     for (j, name) in FEATURES.iter().enumerate() {
@@ -197,6 +213,7 @@ pub fn parse_row(body: &Value) -> Result<Row, String> {
     } else {
         Err(problems.join("; "))
     }
+    // END SOLUTION
 }
 // ANCHOR_END: parse_row
 
@@ -213,16 +230,17 @@ async fn score(State(state): State<Arc<AppState>>, body: axum::body::Bytes) -> R
     match state.batcher.submit(row, state.deadline).await {
         Ok(scored) => Json(scored).into_response(),
         Err(BatchError::Full { retry_after, .. }) => {
-            let mut r = error(StatusCode::SERVICE_UNAVAILABLE, "overloaded: the queue is full");
+            let mut r = error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "overloaded: the queue is full",
+            );
             // Whole seconds, rounded up (RFC 9110), never 0.
             let secs = retry_after.as_secs_f64().ceil().max(1.0) as u64;
             r.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
             r
         }
-        Err(BatchError::ShuttingDown) => {
-            error(StatusCode::SERVICE_UNAVAILABLE, "shutting down")
-        }
+        Err(BatchError::ShuttingDown) => error(StatusCode::SERVICE_UNAVAILABLE, "shutting down"),
         Err(BatchError::DeadlineExceeded) => error(
             StatusCode::GATEWAY_TIMEOUT,
             format!("no answer within the deadline ({:?})", state.deadline),

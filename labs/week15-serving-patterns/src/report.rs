@@ -59,7 +59,10 @@ impl fmt::Display for Report {
             "   model file SHA-256 {}…\n",
             self.model_sha256.get(..16).unwrap_or(&self.model_sha256)
         )?;
-        writeln!(f, "2. Batch scoring: the features in SQL (polars' SQL engine)")?;
+        writeln!(
+            f,
+            "2. Batch scoring: the features in SQL (polars' SQL engine)"
+        )?;
         for line in self.query.lines() {
             writeln!(f, "     {line}")?;
         }
@@ -95,7 +98,11 @@ impl fmt::Display for Report {
         for line in self.head.lines() {
             writeln!(f, "     {line}")?;
         }
-        writeln!(f, "   peak memory of this process: {:.0} MiB\n", self.resident_mib)?;
+        writeln!(
+            f,
+            "   peak memory of this process: {:.0} MiB\n",
+            self.resident_mib
+        )?;
         let o = &self.online;
         writeln!(
             f,
