@@ -77,11 +77,11 @@ impl fmt::Display for Report {
             for p in &run.parts {
                 writeln!(
                     f,
-                    "     partition {}: rows {}..{} in {:.2} s",
+                    "     partition {}: rows {}..{} in {:.0} ms",
                     p.partition,
                     p.first_row,
                     p.first_row + p.rows,
-                    p.seconds
+                    p.seconds * 1e3
                 )?;
             }
         }
@@ -110,26 +110,20 @@ impl fmt::Display for Report {
             o.train_loss,
             h = o.hidden
         )?;
-        writeln!(
-            f,
-            "   64 clients, closed loop (max wait 2 ms, queue 256):\n   max batch   answered/s   p50 ms   p99 ms   mean batch"
-        )?;
+        writeln!(f, "   64 clients, closed loop (max wait 2 ms, queue 256):")?;
         for (b, p) in o.max_batches.iter().zip(&o.by_batch) {
             writeln!(
                 f,
-                "   {b:>9}   {:>10.0}   {:>6.2}   {:>6.2}   {:>10.1}",
+                "     max batch {b:>2}: {:>5.0} answered/s, p50 {:>6.2} ms, p99 {:>6.2} ms, mean batch {:>4.1}",
                 p.throughput_rps, p.p50_ms, p.p99_ms, p.mean_batch
             )?;
         }
         for (max_batch, points) in &o.by_load {
-            writeln!(
-                f,
-                "   open loop, max batch {max_batch}:\n     offered/s   answered/s   shed (503)   p50 ms   p99 ms"
-            )?;
+            writeln!(f, "   open loop, max batch {max_batch}:")?;
             for p in points {
                 writeln!(
                     f,
-                    "     {:>9.0}   {:>10.0}   {:>10}   {:>6.2}   {:>6.2}",
+                    "     offered {:>6.0}/s: {:>5.0} answered/s, {:>5} shed (503), p50 {:>7.2} ms, p99 {:>7.2} ms",
                     p.offered_rps, p.throughput_rps, p.shed, p.p50_ms, p.p99_ms
                 )?;
             }
