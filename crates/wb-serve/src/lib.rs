@@ -207,6 +207,7 @@ impl<I: Send + 'static, O: Send + 'static> Batcher<I, O> {
         }
     }
 
+    // ANCHOR: enqueue
     fn enqueue(&self, job: Job<I, O>) -> Result<(), BatchError> {
         let sender = self.sender.lock().unwrap_or_else(PoisonError::into_inner);
         let Some(sender) = sender.as_ref() else {
@@ -236,6 +237,7 @@ impl<I: Send + 'static, O: Send + 'static> Batcher<I, O> {
             BatchError::Model("the worker stopped".into())
         })
     }
+    // ANCHOR_END: enqueue
 
     /// How long until `queued` requests are served: the batches they make, plus the one running,
     /// at the mean time of a model call so far.
@@ -278,6 +280,7 @@ impl<I: Send + 'static, O: Send + 'static> Batcher<I, O> {
     }
 }
 
+// ANCHOR: worker
 /// The worker: forms batches until every sender is gone and the queue is empty.
 fn work<I, O>(
     config: BatchConfig,
@@ -309,7 +312,9 @@ fn work<I, O>(
         run_batch(jobs, &mut model, shared);
     }
 }
+// ANCHOR_END: worker
 
+// ANCHOR: run_batch
 /// Drops the requests nobody waits for any more, calls the model once on the others, and sends
 /// each caller its own answer.
 fn run_batch<I, O>(jobs: Vec<Job<I, O>>, model: &mut impl BatchFn<I, O>, shared: &Shared) {
@@ -386,6 +391,7 @@ fn run_batch<I, O>(jobs: Vec<Job<I, O>>, model: &mut impl BatchFn<I, O>, shared:
         }
     }
 }
+// ANCHOR_END: run_batch
 
 /// Resolves when the process is asked to stop: Ctrl-C (SIGINT) or, on Unix, SIGTERM (what
 /// `docker stop`, `podman stop` and Kubernetes send before they kill).

@@ -113,7 +113,8 @@ fn same_values(what: &str, expected: &DataFrame, got: &DataFrame) -> Outcome {
 
 check! {
     fn partition_ranges_cover_every_row_once(exercise = "range") {
-        let hand: [(usize, usize, Vec<(usize, usize)>); 3] = [
+        // (rows, parts, the ranges by hand)
+        let hand = [
             (10, 3, vec![(0, 3), (3, 6), (6, 10)]),
             (2, 4, vec![(0, 0), (0, 1), (1, 1), (1, 2)]),
             (7, 1, vec![(0, 7)]),
@@ -607,18 +608,18 @@ check! {
     }
 }
 
-/// A model that blocks on its first batch until released, and says when it has started.
-fn gated(
-    config: BatchConfig,
-) -> Result<
-    (
-        Arc<AppState>,
-        mpsc::Receiver<()>,
-        mpsc::Sender<()>,
-        Arc<Mutex<usize>>,
-    ),
-    Failure,
-> {
+/// A service whose model blocks on its first batch until released.
+struct Gated {
+    state: Arc<AppState>,
+    /// Receives once the first batch is inside the model.
+    entered: mpsc::Receiver<()>,
+    /// Lets the model go on.
+    release: mpsc::Sender<()>,
+    /// Rows the model has seen.
+    seen: Arc<Mutex<usize>>,
+}
+
+fn gated(config: BatchConfig) -> Result<Gated, Failure> {
     let (entered_tx, entered) = mpsc::channel();
     let (release, release_rx) = mpsc::channel::<()>();
     let seen = Arc::new(Mutex::new(0));
@@ -634,13 +635,18 @@ fn gated(
         Ok(rows.iter().map(formula).collect())
     })
     .called("AppState::with_model")?;
-    Ok((state, entered, release, seen))
+    Ok(Gated {
+        state,
+        entered,
+        release,
+        seen,
+    })
 }
 
 check! {
     fn a_full_queue_answers_503_with_retry_after(exercise = "parse_row", timeout_s = 60) {
         let rt = runtime()?;
-        let (state, entered, release, seen) = gated(BatchConfig { max_batch: 1, max_wait: Duration::ZERO, queue: 2 })?;
+        let Gated { state, entered, release, seen } = gated(BatchConfig { max_batch: 1, max_wait: Duration::ZERO, queue: 2 })?;
         let probe = Arc::clone(&state);
         rt.block_on(async {
             let server = start(state).await?;
@@ -678,7 +684,7 @@ check! {
 check! {
     fn shutdown_answers_every_accepted_request(exercise = "parse_row", timeout_s = 60) {
         let rt = runtime()?;
-        let (state, entered, release, _) = gated(BatchConfig { max_batch: 4, max_wait: Duration::from_millis(1), queue: 64 })?;
+        let Gated { state, entered, release, .. } = gated(BatchConfig { max_batch: 4, max_wait: Duration::from_millis(1), queue: 64 })?;
         let probe = Arc::clone(&state);
         rt.block_on(async {
             let Server { url, stop, task } = start(state).await?;
