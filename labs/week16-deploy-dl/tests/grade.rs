@@ -1,0 +1,1 @@
+//! Grader checks for week 16.
