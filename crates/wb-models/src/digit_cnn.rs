@@ -167,6 +167,14 @@ impl DigitCnn {
         let weights = dir.join(WEIGHTS);
         let tmp = dir.join(format!("{WEIGHTS}.tmp-{}", std::process::id()));
         varmap.save(&tmp).map_err(|e| fail(&tmp, &e))?;
+        // safetensors creates the file readable by its owner only; a model is no secret, and the
+        // service may run as another user (a container's unprivileged one) than the trainer.
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o644))
+                .map_err(|e| fail(&tmp, &e))?;
+        }
         let bytes = std::fs::read(&tmp).map_err(|e| fail(&tmp, &e))?;
         let mut meta = self.meta.clone();
         meta.weights_sha256 = sha256_hex(&bytes);

@@ -5,6 +5,7 @@ use clap::Subcommand;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use wb_serve::BatchConfig;
+use week16_deploy_dl::images::encode_png;
 use week16_deploy_dl::model;
 use week16_deploy_dl::service::{self, AppState, ServiceConfig};
 
@@ -43,10 +44,18 @@ pub enum Command {
         #[arg(long, default_value_t = 5, value_parser = wb_lab::at_least_one)]
         epochs: usize,
     },
-    /// Exit 0 if the service at --url answers 200 (a container's HEALTHCHECK: no curl needed)
+    /// Exit 0 if the service listening on --addr is ready (GET /readyz answers 200): a
+    /// container's HEALTHCHECK, with no curl in the image
     Healthcheck {
-        #[arg(long, default_value = "http://127.0.0.1:8016/readyz")]
-        url: String,
+        #[arg(long, default_value = "127.0.0.1:8016", env = "ADDR")]
+        addr: String,
+    },
+    /// Write MNIST-10k test images as PNG files named <index>-label<digit>.png
+    Samples {
+        #[arg(long, default_value = "output/week16-deploy-dl/samples")]
+        dir: PathBuf,
+        #[arg(long, default_value_t = 20, value_parser = wb_lab::at_least_one)]
+        count: usize,
     },
     /// Send a PNG file to the service and print its answer
     Predict {
@@ -125,7 +134,10 @@ pub fn run(command: Command) -> Result<()> {
                 anyhow::Ok(())
             })
         }
-        Command::Healthcheck { url } => {
+        Command::Healthcheck { addr } => {
+            // A service bound to every interface (0.0.0.0) is reached on loopback.
+            let addr = addr.replace("0.0.0.0", "127.0.0.1");
+            let url = format!("http://{addr}/readyz");
             let r = reqwest::blocking::Client::builder()
                 .timeout(Duration::from_secs(3))
                 .build()?
@@ -135,6 +147,17 @@ pub fn run(command: Command) -> Result<()> {
             if !r.status().is_success() {
                 bail!("GET {url}: {}", r.status());
             }
+            Ok(())
+        }
+        Command::Samples { dir, count } => {
+            let (_, test) = model::mnist()?;
+            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+            for i in 0..count.min(test.len()) {
+                let path = dir.join(format!("{i:04}-label{}.png", test.labels[i]));
+                std::fs::write(&path, encode_png(test.image(i))?)
+                    .with_context(|| format!("writing {}", path.display()))?;
+            }
+            println!("wrote {} PNG files into {}", count.min(test.len()), dir.display());
             Ok(())
         }
         Command::Predict { file, url } => {
