@@ -157,7 +157,11 @@ pub fn run(command: Command) -> Result<()> {
                 std::fs::write(&path, encode_png(test.image(i))?)
                     .with_context(|| format!("writing {}", path.display()))?;
             }
-            println!("wrote {} PNG files into {}", count.min(test.len()), dir.display());
+            println!(
+                "wrote {} PNG files into {}",
+                count.min(test.len()),
+                dir.display()
+            );
             Ok(())
         }
         Command::Predict { file, url } => {

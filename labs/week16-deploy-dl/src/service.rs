@@ -174,6 +174,7 @@ pub struct Prediction {
 /// The pixels of a request: by its content type, a PNG (raw or in a multipart field named
 /// `image`) or JSON pixels.
 async fn read_image(headers: &HeaderMap, request: Request) -> Result<Vec<f32>, ImageError> {
+    // BEGIN SOLUTION read_image
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -209,6 +210,7 @@ async fn read_image(headers: &HeaderMap, request: Request) -> Result<Vec<f32>, I
         return json_pixels(&value);
     }
     decode_png(&bytes)
+    // END SOLUTION
 }
 // ANCHOR_END: read_image
 
