@@ -62,6 +62,20 @@ const CPU_DEPENDENT: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        // The trained weights (accuracy, hash, answers' probabilities) and how the load fell
+        // into batches.
+        "week16-deploy-dl",
+        &[
+            "test accuracy",
+            "SHA-256",
+            "correct (",
+            "mean batch",
+            "probabilities",
+            "inference_batch_size_count",
+            "batches)",
+        ],
+    ),
+    (
         "week14-training-loops",
         &[
             "validation accuracy per epoch",
