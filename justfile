@@ -21,6 +21,14 @@ book-assets *labs:
 bench-service:
     bash bench/compare_service.sh
 
+# Week 15's batch job against pandas + scikit-learn on 1M generated rows (creates bench/batch/.venv)
+bench-batch rows="1000000":
+    bash bench/compare_batch.sh {{rows}}
+
+# Week 16's service in a real container: built FROM scratch, run, predicted, stopped (podman)
+container-test profile="debug":
+    bash labs/week16-deploy-dl/deploy/container-test.sh {{profile}}
+
 # The classical benchmark: from-scratch CART and k-means vs linfa vs scikit-learn (release build)
 bench:
     bash bench/compare_classical.sh
