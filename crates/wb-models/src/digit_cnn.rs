@@ -142,7 +142,7 @@ impl DigitCnn {
     /// The class probabilities of each image: `pixels` holds n images of 784 values in [0, 1],
     /// row after row. One forward pass for all of them.
     pub fn probabilities(&self, pixels: &[f32], device: &Device) -> ModelResult<Vec<Vec<f32>>> {
-        if pixels.is_empty() || pixels.len() % PIXELS != 0 {
+        if pixels.is_empty() || !pixels.len().is_multiple_of(PIXELS) {
             return Err(wb_core::MlError::ShapeMismatch {
                 arg: "pixels".into(),
                 expected: format!("a positive multiple of {PIXELS} values (28 × 28 per image)"),
