@@ -53,6 +53,27 @@ pub struct BatchConfig {
 }
 
 impl BatchConfig {
+    /// The limits with `max_wait` in milliseconds (a command line's `--max-wait-ms`), checked.
+    pub fn with_wait_ms(
+        max_batch: usize,
+        max_wait_ms: f64,
+        queue: usize,
+    ) -> Result<Self, BatchError> {
+        if !(0.0..=60_000.0).contains(&max_wait_ms) {
+            return Err(BatchError::InvalidConfig {
+                arg: "max_wait".into(),
+                detail: format!("expected 0 to 60,000 ms, got {max_wait_ms}"),
+            });
+        }
+        let config = Self {
+            max_batch,
+            max_wait: Duration::from_secs_f64(max_wait_ms / 1e3),
+            queue,
+        };
+        config.check()?;
+        Ok(config)
+    }
+
     /// Fails unless `max_batch` and `queue` are at least 1 and `max_wait` is at most a minute.
     pub fn check(&self) -> Result<(), BatchError> {
         let invalid = |arg: &str, detail: String| BatchError::InvalidConfig {

@@ -1,6 +1,6 @@
 //! The lab's commands, each one part of the lab run for real.
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use clap::Subcommand;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -168,30 +168,11 @@ pub fn run(command: Command) -> Result<()> {
             queue,
             deadline_ms,
         } => {
-            if !(0.0..=60_000.0).contains(&max_wait_ms) {
-                bail!("--max-wait-ms: expected 0 to 60000, got {max_wait_ms}");
-            }
-            let standard =
-                model::train(&data.join("labelled.parquet"), &data.join("customers.csv"))?;
-            let df = model::features(
-                data::scan(&data.join("labelled.parquet"))?,
-                data::scan(&data.join("customers.csv"))?,
-                0,
-                &["fraud"],
-            )?;
-            let labels: Vec<bool> = df
-                .column("fraud")?
-                .i64()?
-                .into_no_null_iter()
-                .map(|v| v == 1)
-                .collect();
-            let (mlp, loss) =
-                online::train_mlp(&model::feature_columns(&df)?, &labels, &standard, 2, 15)?;
-            let config = BatchConfig {
-                max_batch,
-                max_wait: Duration::from_secs_f64(max_wait_ms / 1e3),
-                queue,
-            };
+            let config = BatchConfig::with_wait_ms(max_batch, max_wait_ms, queue)?;
+            let (labelled, customers) = (data.join("labelled.parquet"), data.join("customers.csv"));
+            let standard = model::train(&labelled, &customers)?;
+            let (columns, labels) = model::labelled_features(&labelled, &customers)?;
+            let (mlp, loss) = online::train_mlp(&columns, &labels, &standard, 2, 15)?;
             let state = AppState::new(Arc::new(mlp), config, Duration::from_millis(deadline_ms))?;
             let runtime = tokio::runtime::Runtime::new()?;
             runtime.block_on(async {

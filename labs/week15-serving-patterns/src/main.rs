@@ -109,19 +109,7 @@ fn demo(cli: &Cli, lab: &mut Lab) -> Result<Report> {
 /// Trains the network, then measures the service at each maximum batch size (closed loop) and at
 /// each offered load (open loop), and plots both.
 fn online_part(cli: &Cli, lab: &mut Lab, files: &data::Files) -> Result<Online> {
-    let df = model::features(
-        data::scan(&files.labelled)?,
-        data::scan(&files.customers)?,
-        0,
-        &["fraud"],
-    )?;
-    let columns = model::feature_columns(&df)?;
-    let labels: Vec<bool> = df
-        .column("fraud")?
-        .i64()?
-        .into_no_null_iter()
-        .map(|v| v == 1)
-        .collect();
+    let (columns, labels) = model::labelled_features(&files.labelled, &files.customers)?;
     let standard = ScoringModel::load(&PathBuf::from(OUT).join("model.json"))?.model;
     let (mlp, train_loss) = lab.timed("train_mlp", || {
         online::train_mlp(&columns, &labels, &standard, 2, 15)

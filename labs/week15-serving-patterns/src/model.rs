@@ -228,17 +228,22 @@ pub fn log_loss(y: &[bool], p: &[f64]) -> f64 {
     total / y.len().max(1) as f64
 }
 
-/// Fits the model on the labelled table (80 % of its rows; the rest measure it), with the
-/// features from [`feature_query`].
-pub fn train(labelled: &Path, customers: &Path) -> Result<ScoringModel> {
+/// The labelled table's feature columns (from [`feature_query`]) and fraud labels.
+pub fn labelled_features(labelled: &Path, customers: &Path) -> Result<(Vec<Vec<f64>>, Vec<bool>)> {
     let df = features(data::scan(labelled)?, data::scan(customers)?, 0, &["fraud"])?;
-    let columns = feature_columns(&df)?;
-    let y: Vec<bool> = df
+    let labels = df
         .column("fraud")?
         .i64()?
         .into_no_null_iter()
         .map(|v| v == 1)
         .collect();
+    Ok((feature_columns(&df)?, labels))
+}
+
+/// Fits the model on the labelled table (80 % of its rows; the rest measure it), with the
+/// features from [`feature_query`].
+pub fn train(labelled: &Path, customers: &Path) -> Result<ScoringModel> {
+    let (columns, y) = labelled_features(labelled, customers)?;
     let n = y.len();
     let n_train = n * 4 / 5;
     let d = FEATURES.len();

@@ -537,9 +537,7 @@ check! {
         let dir = temp_dir("mlp")?;
         let files = data::generate(&dir, 10, Format::Parquet, 25).called("generate")?;
         let (_, loaded) = fixed_model(&dir)?;
-        let df = model::features(data::scan(&files.labelled).called("scan")?, data::scan(&files.customers).called("scan")?, 0, &["fraud"]).called("features")?;
-        let cols = model::feature_columns(&df).called("feature_columns")?;
-        let labels: Vec<bool> = df.column("fraud").called("fraud")?.i64().called("fraud")?.into_no_null_iter().map(|v| v == 1).collect();
+        let (cols, labels) = model::labelled_features(&files.labelled, &files.customers).called("labelled_features")?;
         let few: Vec<Vec<f64>> = cols.iter().map(|c| c[..4_000].to_vec()).collect();
         let (mlp, _) = online::train_mlp(&few, &labels[..4_000], &loaded.model, 1, 1).called("train_mlp")?;
         let mlp = Arc::new(mlp);

@@ -87,15 +87,8 @@ pub fn run(command: Command) -> Result<()> {
             deadline_ms,
             epochs,
         } => {
-            if !(0.0..=60_000.0).contains(&max_wait_ms) {
-                bail!("--max-wait-ms: expected 0 to 60000, got {max_wait_ms}");
-            }
             let config = ServiceConfig {
-                batch: BatchConfig {
-                    max_batch,
-                    max_wait: Duration::from_secs_f64(max_wait_ms / 1e3),
-                    queue,
-                },
+                batch: BatchConfig::with_wait_ms(max_batch, max_wait_ms, queue)?,
                 deadline: Duration::from_millis(deadline_ms as u64),
             };
             let state = AppState::new(config)?;
