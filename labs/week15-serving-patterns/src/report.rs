@@ -128,9 +128,12 @@ impl fmt::Display for Report {
                 )?;
             }
         }
-        writeln!(
-            f,
-            "\n(A debug build: for the chapter's numbers, run with --release.)"
-        )
+        if cfg!(debug_assertions) {
+            writeln!(
+                f,
+                "\n(A debug build: the chapter's numbers come from --release.)"
+            )?;
+        }
+        Ok(())
     }
 }
