@@ -398,7 +398,7 @@ impl Frame {
             .map_err(|e| e.to_string())?;
         body(&mut chart)?;
         if !self.legend_entries {
-            return root.present().map_err(|e| e.to_string());
+            return Ok(());
         }
         chart
             .configure_series_labels()
@@ -408,7 +408,7 @@ impl Frame {
             .position(self.legend.clone().unwrap_or(LegendPosition::UpperRight))
             .draw()
             .map_err(|e| e.to_string())?;
-        root.present().map_err(|e| e.to_string())
+        Ok(())
     }
 }
 
@@ -501,9 +501,22 @@ pub(crate) fn save_both(
         detail: format!("{}: {detail}", plot.name()),
     };
     let size = plot.size();
-    plot.render(&BitMapBackend::new(&png, size).into_drawing_area())
-        .map_err(|d| draw_err(&png, d))?;
-    plot.render(&SVGBackend::new(&svg, size).into_drawing_area())
-        .map_err(|d| draw_err(&svg, d))?;
+    // A plot draws; only the whole canvas is presented, once, at the end: presenting an SVG
+    // finishes its document, so a panel that presented its own area would end it after the
+    // first panel and drop the others.
+    {
+        let bitmap = BitMapBackend::new(&png, size).into_drawing_area();
+        plot.render(&bitmap).map_err(|d| draw_err(&png, d))?;
+        bitmap
+            .present()
+            .map_err(|e| draw_err(&png, e.to_string()))?;
+    }
+    {
+        let vector = SVGBackend::new(&svg, size).into_drawing_area();
+        plot.render(&vector).map_err(|d| draw_err(&svg, d))?;
+        vector
+            .present()
+            .map_err(|e| draw_err(&svg, e.to_string()))?;
+    }
     Ok(vec![png, svg])
 }

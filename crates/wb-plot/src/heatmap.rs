@@ -207,6 +207,6 @@ impl Render for Heatmap {
                     .map_err(|e| e.to_string())?;
             }
         }
-        root.present().map_err(|e| e.to_string())
+        Ok(())
     }
 }

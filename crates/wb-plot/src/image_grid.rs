@@ -165,6 +165,6 @@ impl Render for ImageGrid {
                 ))
                 .map_err(|e| e.to_string())?;
         }
-        root.present().map_err(|e| e.to_string())
+        Ok(())
     }
 }

@@ -220,6 +220,20 @@ mod tests {
             "{}",
             &svg[..200]
         );
+        // Every panel reaches the SVG, not only the first.
+        let panel = |title: &str| {
+            LinePlot::new(title, "x", "y").series(Series::new("a", vec![(0.0, 1.0), (1.0, 2.0)]))
+        };
+        let files = Panels::new("two", 2)
+            .line(panel("left panel"))
+            .line(panel("right panel"))
+            .save(&dir, "panels")
+            .unwrap();
+        let svg = std::fs::read_to_string(&files[1]).unwrap();
+        assert!(
+            svg.contains("left panel") && svg.contains("right panel"),
+            "a panel is missing from the SVG"
+        );
         let err = ScatterPlot::new("empty", "x", "y")
             .series(Series::new("a", vec![(f64::NAN, 1.0)]))
             .save(&dir, "empty")

@@ -86,6 +86,6 @@ impl Render for Panels {
                 Panel::Heatmap(h) => h.render(area)?,
             }
         }
-        root.present().map_err(|e| e.to_string())
+        Ok(())
     }
 }
