@@ -344,7 +344,9 @@ check! {
                 s.write_all(&payload[..payload.len() / 2]).await.called("write")?;
                 streams.push(s);
             }
-            tokio::time::sleep(Duration::from_millis(100)).await;
+            // Time for the server to accept the 12 connections (a connection still waiting in
+            // the kernel's backlog at shutdown is never accepted).
+            tokio::time::sleep(Duration::from_millis(500)).await;
             let Server { stop, task, base, .. } = server;
             let _ = stop.map(|s| s.send(()));
             tokio::time::sleep(Duration::from_millis(100)).await;
