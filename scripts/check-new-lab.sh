@@ -23,8 +23,10 @@ git clone -q . "$copy/repo"
 cd "$copy/repo"
 bash scripts/new-lab.sh "$week" "$slug" "A scaffolded lab"
 echo "--- what the scaffold changed outside its folder:"
-git status --short | grep -v "^?? labs/$pkg/$" || true
-changed=$(git status --porcelain | grep -v "^?? labs/$pkg/$" | grep -v "^?? book/src/phase[0-9]/$pkg" | grep -v "^ M book/src/SUMMARY.md$" | grep -v "^ M Cargo.lock$" || true)
+# Every untracked file by name (a lab that opens a new phase also makes its chapter's folder):
+# the lab, its chapter and the chapter's expected output are expected.
+git status --short --untracked-files=all | grep -v "^?? labs/$pkg/" || true
+changed=$(git status --porcelain --untracked-files=all | grep -v "^?? labs/$pkg/" | grep -Ev "^\?\? book/src/phase[0-9]/$pkg(\.md|-output\.txt)$" | grep -v "^ M book/src/SUMMARY.md$" | grep -v "^ M Cargo.lock$" || true)
 if [ -n "$changed" ]; then
   echo "adding a lab touched more than its folder, its chapter and SUMMARY.md:" >&2
   echo "$changed" >&2
