@@ -323,6 +323,16 @@ pub fn router(state: Arc<AppState>) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        // A bug that panics in a handler answers 500 with a message (and is counted), instead
+        // of a connection closed without an answer; the service goes on serving.
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            |_: Box<dyn std::any::Any + Send>| {
+                error(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "the service failed on this request (a bug, logged); it goes on serving",
+                )
+            },
+        ))
         .route_layer(axum::middleware::from_fn_with_state(
             Arc::clone(&state),
             observe,
