@@ -76,6 +76,11 @@ const CPU_DEPENDENT: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        // Encoding speed and the time a whole answer takes (in seconds).
+        "week17-tokenization",
+        &["MB/s here", "the whole answer after"],
+    ),
+    (
         "week14-training-loops",
         &[
             "validation accuracy per epoch",

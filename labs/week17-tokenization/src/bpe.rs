@@ -197,7 +197,8 @@ impl Bpe {
     pub fn truncated(&self, merges: usize) -> Result<Self, TokenError> {
         let keep = 256 + merges.min(self.merges.len());
         let specials: Vec<&str> = self.specials.iter().map(|(s, _)| s.as_str()).collect();
-        let mut bpe = Self::from_tokens(self.tokens[..keep].to_vec(), self.pre.pattern(), &specials)?;
+        let mut bpe =
+            Self::from_tokens(self.tokens[..keep].to_vec(), self.pre.pattern(), &specials)?;
         bpe.merges = self.merges[..keep - 256].to_vec();
         Ok(bpe)
     }
@@ -320,11 +321,7 @@ impl Bpe {
 
     /// Reads a `.tiktoken` file: every rank from 0 up, once each, every byte present; a damaged
     /// file is refused with its line number.
-    pub fn from_tiktoken(
-        file: &str,
-        pattern: &str,
-        specials: &[&str],
-    ) -> Result<Self, TokenError> {
+    pub fn from_tiktoken(file: &str, pattern: &str, specials: &[&str]) -> Result<Self, TokenError> {
         let b64 = base64::engine::general_purpose::STANDARD;
         let mut by_rank: HashMap<u32, Vec<u8>> = HashMap::new();
         for (i, line) in file.lines().enumerate() {

@@ -33,7 +33,10 @@ impl PriceTable {
             detail: e.to_string(),
         })?;
         for p in &table.models {
-            for (what, v) in [("input_per_million", p.input_per_million), ("output_per_million", p.output_per_million)] {
+            for (what, v) in [
+                ("input_per_million", p.input_per_million),
+                ("output_per_million", p.output_per_million),
+            ] {
                 if !(v.is_finite() && v >= 0.0) {
                     return Err(TokenError::InvalidArgument {
                         arg: format!("{}.{what}", p.model),

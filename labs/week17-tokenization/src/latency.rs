@@ -22,6 +22,7 @@ pub struct LatencyPoint {
     pub same_tokens: bool,
 }
 
+// ANCHOR: measure
 /// Measures prefill and decode at each prompt length in `contexts` (prompts are the first
 /// tokens of `ids`), generating `new_tokens` greedily with and without the cache.
 pub fn measure(
@@ -36,14 +37,15 @@ pub fn measure(
             detail: format!("{new_tokens}: at least 2 (the first comes from the prefill)"),
         });
     }
+    if let Some(&bad) = contexts.iter().find(|&&c| c == 0 || c > ids.len()) {
+        return Err(TokenError::InvalidArgument {
+            arg: "contexts".into(),
+            detail: format!("{bad}: expected 1 to {} (the tokens given)", ids.len()),
+        });
+    }
     let mut out = Vec::new();
+    // BEGIN SOLUTION measure
     for &context in contexts {
-        if context == 0 || context > ids.len() {
-            return Err(TokenError::InvalidArgument {
-                arg: "contexts".into(),
-                detail: format!("{context}: expected 1 to {} (the tokens given)", ids.len()),
-            });
-        }
         let prompt = &ids[..context];
         let opts = GenerateOptions {
             max_tokens: new_tokens,
@@ -62,13 +64,19 @@ pub fn measure(
             same_tokens: n > 0 && cached.tokens[..n] == uncached[..n],
         });
     }
+    // END SOLUTION
     Ok(out)
 }
+// ANCHOR_END: measure
 
 /// The least-squares line y ≈ a + b·x through the points: (a, b).
 pub fn fit_line(points: &[(f64, f64)]) -> Result<(f64, f64), TokenError> {
     let n = points.len() as f64;
-    if points.len() < 2 || points.iter().any(|(x, y)| !(x.is_finite() && y.is_finite())) {
+    if points.len() < 2
+        || points
+            .iter()
+            .any(|(x, y)| !(x.is_finite() && y.is_finite()))
+    {
         return Err(TokenError::InvalidArgument {
             arg: "points".into(),
             detail: format!("{} points: need at least 2, all finite", points.len()),

@@ -25,7 +25,11 @@ pub enum TokenError {
     #[error("invalid `{arg}`: {detail}")]
     InvalidArgument { arg: String, detail: String },
     #[error("id {id} at position {position} is not a token (the vocabulary has {vocab})")]
-    UnknownId { id: u32, position: usize, vocab: usize },
+    UnknownId {
+        id: u32,
+        position: usize,
+        vocab: usize,
+    },
     #[error(
         "the ids decode to bytes that are not UTF-8 after byte {valid_up_to}: they end inside a character (use decode_bytes)"
     )]
@@ -79,7 +83,10 @@ pub fn sotu(year: u32) -> Result<String, TokenError> {
         .map(|s| s.text)
         .ok_or_else(|| TokenError::InvalidArgument {
             arg: "year".into(),
-            detail: format!("{year}: the corpus has addresses from {} to {}", years.0, years.1),
+            detail: format!(
+                "{year}: the corpus has addresses from {} to {}",
+                years.0, years.1
+            ),
         })
 }
 
@@ -95,10 +102,28 @@ fn read_text(name: &str) -> Result<String, TokenError> {
 /// The same short message in six languages (written for this lab): tokenizers trained mostly on
 /// English spend more tokens on the others, and a per-token price makes that a cost.
 pub const MULTILINGUAL: &[(&str, &str)] = &[
-    ("English", "The whale surfaced at dawn, and the crew rowed out to meet it before the storm."),
-    ("French", "La baleine a fait surface à l'aube, et l'équipage a ramé à sa rencontre avant la tempête."),
-    ("German", "Der Wal tauchte im Morgengrauen auf, und die Mannschaft ruderte ihm vor dem Sturm entgegen."),
-    ("Russian", "Кит всплыл на рассвете, и команда вышла на вёслах ему навстречу до начала шторма."),
-    ("Chinese", "鲸鱼在黎明时浮出水面，船员们在暴风雨来临前划船迎了上去。"),
-    ("Japanese", "クジラは夜明けに浮上し、乗組員たちは嵐の前に漕ぎ出して迎えに行った。"),
+    (
+        "English",
+        "The whale surfaced at dawn, and the crew rowed out to meet it before the storm.",
+    ),
+    (
+        "French",
+        "La baleine a fait surface à l'aube, et l'équipage a ramé à sa rencontre avant la tempête.",
+    ),
+    (
+        "German",
+        "Der Wal tauchte im Morgengrauen auf, und die Mannschaft ruderte ihm vor dem Sturm entgegen.",
+    ),
+    (
+        "Russian",
+        "Кит всплыл на рассвете, и команда вышла на вёслах ему навстречу до начала шторма.",
+    ),
+    (
+        "Chinese",
+        "鲸鱼在黎明时浮出水面，船员们在暴风雨来临前划船迎了上去。",
+    ),
+    (
+        "Japanese",
+        "クジラは夜明けに浮上し、乗組員たちは嵐の前に漕ぎ出して迎えに行った。",
+    ),
 ];

@@ -161,12 +161,6 @@ fn run(cli: &Cli, lab: &mut Lab) -> Result<Report> {
     let points = lab.timed("latency", || {
         latency::measure(&mut smol, &prompt_ids, &cli.contexts, cli.new_tokens)
     })?;
-    let prefill_fit = latency::fit_line(
-        &points
-            .iter()
-            .map(|p| (p.context as f64, p.prefill_ms))
-            .collect::<Vec<_>>(),
-    )?;
     let decode_fit = latency::fit_line(
         &points
             .iter()
@@ -177,7 +171,10 @@ fn run(cli: &Cli, lab: &mut Lab) -> Result<Report> {
     // 6. Cost.
     let table = PriceTable::shipped()?;
     let (chat_in, chat_out) = (1_500, 300);
-    let english = counts.iter().find(|c| c.text == "English").map_or(1, |c| c.gpt2);
+    let english = counts
+        .iter()
+        .find(|c| c.text == "English")
+        .map_or(1, |c| c.gpt2);
     let mut costs = Vec::new();
     for p in &table.models {
         // The book in windows of the context less 1,000 tokens of instructions and answer.
@@ -222,7 +219,6 @@ fn run(cli: &Cli, lab: &mut Lab) -> Result<Report> {
         truncations,
         new_tokens: cli.new_tokens,
         latency: points,
-        prefill_fit,
         decode_fit,
         chat_in,
         chat_out,
@@ -273,9 +269,18 @@ fn plots(
             "tokens already in the context",
             "milliseconds (log scale)",
         )
-        .series(wb_plot::Series::new("without KV cache", pts(|p| p.uncached_ms_per_token)))
-        .series(wb_plot::Series::new("with KV cache", pts(|p| p.cached_ms_per_token)))
-        .series(wb_plot::Series::new("prefill: time to the first token", pts(|p| p.prefill_ms)).dashed())
+        .series(wb_plot::Series::new(
+            "without KV cache",
+            pts(|p| p.uncached_ms_per_token),
+        ))
+        .series(wb_plot::Series::new(
+            "with KV cache",
+            pts(|p| p.cached_ms_per_token),
+        ))
+        .series(
+            wb_plot::Series::new("prefill: time to the first token", pts(|p| p.prefill_ms))
+                .dashed(),
+        )
         .markers(true)
         .log_y(true)
         .save(lab.plots_dir(), "latency")?,

@@ -28,8 +28,6 @@ pub struct Report {
     pub truncations: Vec<Truncation>,
     pub new_tokens: usize,
     pub latency: Vec<LatencyPoint>,
-    /// prefill_ms ≈ a + b · prompt tokens
-    pub prefill_fit: (f64, f64),
     /// cached decode ms per token ≈ a + b · tokens in context
     pub decode_fit: (f64, f64),
     pub chat_in: usize,
@@ -84,18 +82,22 @@ impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "1. Byte-level BPE trained on the first 90 % of Moby-Dick ({:.2} MB): {} merges, vocabulary {} (with <|endoftext|>), in {:.1} s",
+            "1. Byte-level BPE trained on the first 90 % of Moby-Dick ({:.2} MB): {} merges, vocabulary {} (with <|endoftext|>), in {:.0} ms",
             self.train_bytes as f64 / 1e6,
             self.merges,
             self.vocab,
-            self.train_ms / 1e3
+            self.train_ms
         )?;
         writeln!(f, "   first merges: {}", self.first_merges.join(", "))?;
         writeln!(f, "   longest tokens: {:?}\n", self.longest)?;
         writeln!(
             f,
             "2. GPT-2's tokenizer from scratch (this lab's encoder, GPT-2's ranks): {} on {} tokens of held-out text ({:.1} MB/s here; bench/compare_tokenize.sh for speed)",
-            if self.gpt2_agrees { "the same ids as tiktoken-rs" } else { "DIFFERENT ids from tiktoken-rs" },
+            if self.gpt2_agrees {
+                "the same ids as tiktoken-rs"
+            } else {
+                "DIFFERENT ids from tiktoken-rs"
+            },
             self.gpt2_tokens_checked,
             self.gpt2_mb_per_s
         )?;
@@ -125,7 +127,13 @@ impl fmt::Display for Report {
             f,
             "   (the same sentence costs {} GPT-2 tokens in English and up to {} in the other languages)\n",
             self.english_gpt2_tokens,
-            self.counts.iter().rev().take(5).map(|c| c.gpt2).max().unwrap_or(0)
+            self.counts
+                .iter()
+                .rev()
+                .take(5)
+                .map(|c| c.gpt2)
+                .max()
+                .unwrap_or(0)
         )?;
         let s = &self.specials;
         writeln!(f, "3. Special tokens in {:?} (GPT-2):", s.text)?;
@@ -147,35 +155,45 @@ impl fmt::Display for Report {
         )?;
         writeln!(
             f,
-            "   {:>8} {:>11} {:>15} {:>17} {:>7}",
-            "prompt", "prefill ms", "cached ms/tok", "uncached ms/tok", "same"
+            "   {:>8} {:>13} {:>17} {:>19} {:>5}",
+            "prompt", "prefill", "cached, per token", "uncached, per token", "same"
         )?;
         for p in &self.latency {
             writeln!(
                 f,
-                "   {:>8} {:>11.1} {:>15.2} {:>17.2} {:>7}",
-                p.context, p.prefill_ms, p.cached_ms_per_token, p.uncached_ms_per_token, p.same_tokens
+                "   {:>8} {:>10.1} ms {:>14.2} ms {:>16.2} ms {:>5}",
+                p.context,
+                p.prefill_ms,
+                p.cached_ms_per_token,
+                p.uncached_ms_per_token,
+                p.same_tokens
             )?;
         }
-        let (a, b) = self.prefill_fit;
         let (c, d) = self.decode_fit;
         writeln!(
             f,
-            "   fitted: prefill ≈ {a:.1} ms + {:.3} ms × prompt tokens; decode ≈ {c:.2} ms + {:.4} ms × context, per token",
-            b, d
+            "   decode with the cache ≈ {c:.2} ms + {d:.4} ms × tokens in context, per token (least squares)"
         )?;
-        let (p, o) = (512.0, 128.0);
-        writeln!(
-            f,
-            "   so a 512-token prompt with a 128-token answer: first token after {:.0} ms, whole answer after {:.1} s\n",
-            a + b * p,
-            (a + b * p + o * (c + d * (p + o / 2.0))) / 1e3
-        )?;
+        if let Some(p) = self.latency.last() {
+            writeln!(
+                f,
+                "   so a {}-token prompt with a 128-token answer: first token after {:.0} ms, the whole answer after {:.1} s\n",
+                p.context,
+                p.prefill_ms,
+                (p.prefill_ms + 128.0 * (c + d * (p.context as f64 + 64.0))) / 1e3
+            )?;
+        }
         writeln!(f, "6. Cost ({}):", self.pricing_note)?;
         writeln!(
             f,
             "   {:<14} {:>9} {:>9} {:>9} {:>16} {:>12} {:>20}",
-            "model", "$/M in", "$/M out", "context", "chat request $", "1M chats $", "summarise the book $"
+            "model",
+            "$/M in",
+            "$/M out",
+            "context",
+            "chat request $",
+            "1M chats $",
+            "summarise the book $"
         )?;
         for c in &self.costs {
             writeln!(
