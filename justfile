@@ -29,6 +29,10 @@ bench-batch rows="1000000":
 container-test profile="debug":
     bash labs/week16-deploy-dl/deploy/container-test.sh {{profile}}
 
+# Week 17's from-scratch GPT-2 encoder and tiktoken-rs vs Python's tiktoken (creates bench/tokenize/.venv)
+bench-tokenize:
+    bash bench/compare_tokenize.sh
+
 # The classical benchmark: from-scratch CART and k-means vs linfa vs scikit-learn (release build)
 bench:
     bash bench/compare_classical.sh

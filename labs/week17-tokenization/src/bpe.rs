@@ -11,10 +11,12 @@ use fancy_regex::Regex;
 use rustc_hash::FxHashMap;
 use std::collections::HashMap;
 
+// ANCHOR: pattern
 /// GPT-2's pre-tokenisation: contractions, letters with an optional leading space, digits,
 /// other symbols, and whitespace (a run of spaces gives its last one to the word that follows).
 pub const GPT2_PATTERN: &str =
     r"'(?:[sdmt]|ll|ve|re)| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
+// ANCHOR_END: pattern
 
 /// The longest text a single call encodes (64 MiB): longer input is refused, not swapped.
 pub const MAX_TEXT_BYTES: usize = 64 << 20;

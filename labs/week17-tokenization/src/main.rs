@@ -103,11 +103,11 @@ fn run(cli: &Cli, lab: &mut Lab) -> Result<Report> {
     let gpt2_agrees = gpt2_ids == tiktoken_ids;
     let round_trip = trained.decode(&ours_ids)? == held_out && gpt2.decode(&gpt2_ids)? == held_out;
     let sotu_text = sotu(2021)?;
-    let code = include_str!("bpe.rs");
+    let code = include_str!("../texts/word_count.rs");
     let mut texts = vec![
         ("Moby-Dick, last tenth (held out)", held_out.to_string()),
         ("State of the Union 2021", sotu_text),
-        ("Rust source (src/bpe.rs)", code.to_string()),
+        ("Rust source (texts/word_count.rs)", code.to_string()),
     ];
     texts.extend(MULTILINGUAL.iter().map(|(l, t)| (*l, t.to_string())));
     let mut counts = Vec::new();
