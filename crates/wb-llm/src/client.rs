@@ -29,6 +29,23 @@ fn remote(url: &str, detail: impl std::fmt::Display) -> LlmError {
     }
 }
 
+/// A reqwest error with its causes (reqwest's own message alone says only "error sending
+/// request"), and whether the time limit ran out.
+fn http_error(e: &reqwest::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    if e.is_timeout() {
+        format!("timed out (the client's time limit ran out): {text}")
+    } else {
+        text
+    }
+}
+
 impl OpenAiClient {
     /// A client of the server at `base_url` (up to `/v1`) for `model`. Nothing is sent yet.
     pub fn new(base_url: &str, model: &str) -> Result<Self> {
@@ -60,6 +77,18 @@ impl OpenAiClient {
             api_key: None,
             http,
         })
+    }
+
+    /// Gives every request at most `limit`, from connecting to the last byte of the stream (by
+    /// default there is none: a long generation may take minutes). A server that stops answering
+    /// is then an error after `limit`, not a caller blocked for ever.
+    pub fn with_timeout(mut self, limit: Duration) -> Result<Self> {
+        self.http = reqwest::blocking::Client::builder()
+            .connect_timeout(Duration::from_secs(10).min(limit))
+            .timeout(limit)
+            .build()
+            .map_err(|e| remote(&self.base_url, e))?;
+        Ok(self)
     }
 
     /// Sends `Authorization: Bearer <key>` (OpenAI's API needs it; local servers ignore it).
@@ -109,7 +138,7 @@ impl OpenAiClient {
         if let Some(key) = &self.api_key {
             request = request.bearer_auth(key);
         }
-        let response = request.send().map_err(|e| remote(&url, e))?;
+        let response = request.send().map_err(|e| remote(&url, http_error(&e)))?;
         let status = response.status();
         if !status.is_success() {
             // OpenAI's error shape, or whatever the server said.
@@ -129,7 +158,16 @@ impl OpenAiClient {
         let mut pieces = 0;
         let mut ended = false;
         for line in std::io::BufReader::new(response).lines() {
-            let line = line.map_err(|e| remote(&url, format!("reading the stream: {e}")))?;
+            let line = line.map_err(|e| {
+                let detail = match e
+                    .get_ref()
+                    .and_then(|inner| inner.downcast_ref::<reqwest::Error>())
+                {
+                    Some(inner) => http_error(inner),
+                    None => e.to_string(),
+                };
+                remote(&url, format!("reading the stream: {detail}"))
+            })?;
             // Server-sent events: `data: …` lines; comments (`:`) and other fields are skipped.
             let Some(data) = line.strip_prefix("data:").map(str::trim_start) else {
                 continue;
