@@ -81,6 +81,16 @@ const CPU_DEPENDENT: &[(&str, &[&str])] = &[
         &["MB/s here", "the whole answer after"],
     ),
     (
+        // What the model answers: its logits are sums whose order the CPU's vector width sets.
+        "week18-prompting",
+        &[
+            " %",
+            "constrained, ",
+            "identical to the in-process",
+            "share the task's label",
+        ],
+    ),
+    (
         "week14-training-loops",
         &[
             "validation accuracy per epoch",

@@ -25,7 +25,8 @@ fn shade(share: f64) -> RGBColor {
 }
 
 impl Heatmap {
-    /// `values[r][c]` is drawn in row r (from the top) and column c.
+    /// `values[r][c]` is drawn in row r (from the top) and column c; a NaN is a cell that does
+    /// not apply (grey, marked "–").
     pub fn new(
         title: &str,
         x_label: &str,
@@ -178,17 +179,25 @@ impl Render for Heatmap {
         for (r, row) in self.values.iter().enumerate() {
             for (c, &v) in row.iter().enumerate() {
                 let y = (nr - 1 - r) as f64;
+                // NaN: a cell that does not apply, drawn light grey and marked with a dash.
+                let fill = if v.is_nan() {
+                    RGBColor(236, 236, 236)
+                } else {
+                    shade(v / top)
+                };
                 chart
                     .draw_series(std::iter::once(Rectangle::new(
                         [(c as f64, y), (c as f64 + 1.0, y + 1.0)],
-                        shade(v / top).filled(),
+                        fill.filled(),
                     )))
                     .map_err(|e| e.to_string())?;
                 if !self.annotate {
                     continue;
                 }
                 let ink = if v / top > 0.55 { WHITE } else { BLACK };
-                let label = if v.fract() == 0.0 {
+                let label = if v.is_nan() {
+                    "–".to_string()
+                } else if v.fract() == 0.0 {
                     format!("{v:.0}")
                 } else {
                     format!("{v:.2}")

@@ -84,7 +84,7 @@ fn run(args: &Args, lab: &mut Lab) -> Result<Report> {
     let mut model = LocalModel::smollm2(WeightFormat::Quantized, &mut say)?;
     let mut metrics = Vec::new();
     let mut zero_shot_texts = Vec::new();
-    let mut wrong = Vec::new();
+    let mut samples = Vec::new();
     let started = Instant::now();
     for approach in Approach::ALL {
         let mut m = Metrics::new(approach);
@@ -102,10 +102,11 @@ fn run(args: &Args, lab: &mut Lab) -> Result<Report> {
             if approach == Approach::ZeroShot {
                 zero_shot_texts.push(a.text.clone());
             }
-            if approach == Approach::Constrained && wrong.len() < 3 && a.label != Some(task.label) {
-                wrong.push(Mistake {
+            if approach == Approach::Constrained && samples.len() < 3 {
+                samples.push(Mistake {
                     subject: task.subject.clone(),
                     truth: task.label,
+                    right: a.label == Some(task.label),
                     reply: a.text.clone(),
                 });
             }
@@ -170,7 +171,7 @@ fn run(args: &Args, lab: &mut Lab) -> Result<Report> {
         body_chars: args.body_chars,
         schema: serde_json::to_string(&schema)?,
         metrics,
-        mistakes: wrong,
+        constrained_samples: samples,
         study_subject: study_email.subject.clone(),
         study_label: study_email.label,
         temperature,
@@ -223,27 +224,25 @@ fn plots(
     metrics: &[Metrics],
     temperature: &[eval::TemperaturePoint],
 ) -> Result<Vec<PathBuf>> {
+    // Short column names: right label, a label named at all, valid JSON at the first reply and
+    // in the end, exact sender and subject.
     let columns = [
-        "label correct",
-        "label given",
-        "valid JSON, 1st reply",
-        "valid JSON, in the end",
-        "sender exact",
-        "subject exact",
+        "right", "named", "JSON 1st", "JSON end", "sender", "subject",
     ];
     let rows: Vec<Vec<f64>> = metrics
         .iter()
         .map(|m| {
+            let pct = |n: usize| (100.0 * m.rate(n)).round();
             let json = |n: usize| {
                 if m.approach.is_json() {
-                    100.0 * m.rate(n)
+                    pct(n)
                 } else {
                     f64::NAN
                 }
             };
             vec![
-                100.0 * m.rate(m.label_correct),
-                100.0 * m.rate(m.label_answered),
+                pct(m.label_correct),
+                pct(m.label_answered),
                 json(m.valid_first),
                 json(m.valid),
                 json(m.sender_correct),
@@ -256,7 +255,7 @@ fn plots(
             "SmolLM2-135M on {} SpamAssassin e-mails: % of e-mails",
             metrics.first().map_or(0, |m| m.emails)
         ),
-        "measure",
+        "label right / named · JSON valid 1st / end · exact sender, subject",
         "approach",
         metrics
             .iter()
@@ -279,10 +278,13 @@ fn plots(
             "temperature",
             "% of samples",
         )
-        .series(wb_plot::Series::new(
-            "one-word answer names a label",
-            share(|p| p.label_answered as f64 / p.samples as f64),
-        ))
+        .series(
+            wb_plot::Series::new(
+                "one-word answer names a label",
+                share(|p| p.label_answered as f64 / p.samples as f64),
+            )
+            .dashed(),
+        )
         .series(wb_plot::Series::new(
             "same as the most frequent answer",
             share(|p| p.agreement),

@@ -16,7 +16,7 @@ pub struct Report {
     pub body_chars: usize,
     pub schema: String,
     pub metrics: Vec<Metrics>,
-    pub mistakes: Vec<Mistake>,
+    pub constrained_samples: Vec<Mistake>,
     pub study_subject: String,
     pub study_label: Label,
     pub temperature: Vec<TemperaturePoint>,
@@ -29,6 +29,7 @@ pub struct Report {
 pub struct Mistake {
     pub subject: String,
     pub truth: Label,
+    pub right: bool,
     pub reply: String,
 }
 
@@ -112,8 +113,15 @@ impl fmt::Display for Report {
             f,
             "   (correct: the label right; given: a label named at all; spam: answers saying spam — half the e-mails are)"
         )?;
-        for w in &self.mistakes {
-            writeln!(f, "   wrong ({:?}): {:?} → {}", w.truth, w.subject, w.reply)?;
+        for w in &self.constrained_samples {
+            writeln!(
+                f,
+                "   constrained, {} ({:?}): {:?} → {}",
+                if w.right { "right" } else { "wrong" },
+                w.truth,
+                w.subject,
+                w.reply
+            )?;
         }
         writeln!(
             f,

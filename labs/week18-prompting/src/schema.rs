@@ -6,6 +6,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+// ANCHOR: triage
 /// What the extraction asks of the model for each e-mail.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -32,6 +33,7 @@ pub fn schema_of<T: JsonSchema>() -> Value {
         .into_root_schema_for::<T>()
         .to_value()
 }
+// ANCHOR_END: triage
 
 /// The first thing a document gets wrong: where (a JSON Pointer: `/emails/2/label`, empty for the
 /// document itself; for a field that is missing or not allowed, the object that should or should
