@@ -323,6 +323,29 @@ fn week02_refuses_bad_options_and_data_with_clear_errors() {
 }
 
 #[test]
+fn week15_refuses_a_table_larger_than_memory_holds() {
+    let dir = std::env::temp_dir().join(format!("e2e-w15-rows-{}", std::process::id()));
+    let out = cargo_run(
+        "week15-serving-patterns",
+        &[
+            "generate",
+            "--rows",
+            "50000001",
+            "--dir",
+            &dir.display().to_string(),
+        ],
+        None,
+    );
+    assert!(!out.status.success(), "50,000,001 rows were accepted");
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("invalid `rows`: expected 1 to 50000000"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn week03_refuses_a_split_fraction_outside_0_1() {
     for f in ["0", "1", "1.5", "-0.2"] {
         let out = cargo_run(

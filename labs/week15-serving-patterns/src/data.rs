@@ -17,6 +17,9 @@ use wb_data::SplitMix64;
 pub const CUSTOMERS: usize = 20_000;
 /// Rows of the labelled training table.
 pub const LABELLED_ROWS: usize = 50_000;
+/// The most transactions `generate` writes: the table is built in memory first (about 60 bytes
+/// a row), so 50 million rows take about 3 GB.
+pub const MAX_ROWS: usize = 50_000_000;
 
 const PLANS: [&str; 3] = ["basic", "plus", "pro"];
 const CHANNELS: [&str; 3] = ["web", "app", "store"];
@@ -143,8 +146,10 @@ pub enum Format {
 /// Writes `customers.csv`, `transactions.parquet` (or `.csv`) with `rows` rows and
 /// `labelled.parquet` into `dir`, each through a temporary file and a rename.
 pub fn generate(dir: &Path, rows: usize, format: Format, seed: u64) -> Result<Files> {
-    if rows == 0 {
-        bail!("invalid `rows`: expected at least 1, got 0");
+    if rows == 0 || rows > MAX_ROWS {
+        bail!(
+            "invalid `rows`: expected 1 to {MAX_ROWS} (the table is built in memory), got {rows}"
+        );
     }
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let people = Customers::generate(seed);

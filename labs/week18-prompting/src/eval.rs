@@ -70,7 +70,8 @@ pub struct Answer {
     pub prompt_tokens: usize,
     pub completion_tokens: usize,
     pub ms: f64,
-    /// The raw reply (the last one).
+    /// The reply as the model wrote it; for the repair loop, the error of its last refused reply
+    /// (empty when the first was valid).
     pub text: String,
 }
 
