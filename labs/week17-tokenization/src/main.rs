@@ -54,7 +54,11 @@ enum Command {
 
 /// Moby-Dick split where the last tenth begins (at a line break): training text and held-out.
 fn split_book(book: &str) -> (&str, &str) {
-    let cut = book[..book.len() * 9 / 10].rfind('\n').unwrap_or(0);
+    let mut at = book.len() * 9 / 10;
+    while !book.is_char_boundary(at) {
+        at -= 1;
+    }
+    let cut = book[..at].rfind('\n').unwrap_or(0);
     book.split_at(cut)
 }
 
