@@ -351,9 +351,11 @@ impl Bpe {
         let n = by_rank.len() as u32;
         let tokens = (0..n)
             .map(|r| {
-                by_rank.remove(&r).ok_or_else(|| TokenError::File {
-                    line: 0,
-                    detail: format!("rank {r} is missing (the file has {n} ranks)"),
+                by_rank.remove(&r).ok_or_else(|| {
+                    TokenError::Format(format!(
+                        "ranks file: rank {r} is missing (the file has {n} ranks, which must be 0 to {})",
+                        n - 1
+                    ))
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;

@@ -191,6 +191,9 @@ fn validate_at(doc: &Value, schema: &Value, path: &str) -> Result<(), SchemaErro
 }
 // ANCHOR_END: validate
 
+/// The most opening (and closing) braces `extract_json` tries as the ends of a JSON object.
+pub const MAX_BRACES: usize = 32;
+
 // ANCHOR: extract_json
 /// The JSON object in a model's reply: the whole reply if it parses, else the first `{` … `}`
 /// span that parses (models wrap JSON in prose or in ```json fences). `None` if there is none.
@@ -199,9 +202,11 @@ pub fn extract_json(reply: &str) -> Option<Value> {
     if let Ok(v) = serde_json::from_str::<Value>(reply.trim()) {
         return Some(v);
     }
-    for (start, _) in reply.match_indices('{') {
+    // Each candidate is a parse: at most MAX_BRACES opening and closing braces are tried, so that
+    // a hostile reply full of braces costs a bounded number of parses, not their square.
+    for (start, _) in reply.match_indices('{').take(MAX_BRACES) {
         // The longest parse from this brace: try each closing brace from the last one back.
-        for (end, _) in reply.rmatch_indices('}') {
+        for (end, _) in reply.rmatch_indices('}').take(MAX_BRACES) {
             if end <= start {
                 break;
             }
