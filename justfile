@@ -33,6 +33,10 @@ container-test profile="debug":
 bench-tokenize:
     bash bench/compare_tokenize.sh
 
+# Week 19's vector indexes (flat, IVF, HNSW) and instant-distance vs faiss-cpu (creates bench/ann/.venv)
+bench-ann:
+    bash bench/compare_ann.sh
+
 # The classical benchmark: from-scratch CART and k-means vs linfa vs scikit-learn (release build)
 bench:
     bash bench/compare_classical.sh
