@@ -100,6 +100,7 @@ pub fn chunk_speech(text: &str, max_words: usize) -> Result<Vec<(usize, usize)>>
     if max_words == 0 {
         return Err(invalid("max_words", "must be at least 1"));
     }
+    // BEGIN SOLUTION chunk_speech
     let words = |s: &str| s.split_whitespace().count();
     let mut out: Vec<(usize, usize)> = Vec::new();
     let mut current: Option<(usize, usize, usize)> = None; // start, end, words
@@ -143,6 +144,7 @@ pub fn chunk_speech(text: &str, max_words: usize) -> Result<Vec<(usize, usize)>>
         out.push((cs, ce));
     }
     Ok(out)
+    // END SOLUTION
 }
 // ANCHOR_END: chunk_speech
 

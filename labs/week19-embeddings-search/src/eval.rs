@@ -89,6 +89,11 @@ impl instant_distance::Point for CratePoint {
     }
 }
 
+thread_local! {
+    static SEARCH: std::cell::RefCell<instant_distance::Search> =
+        std::cell::RefCell::new(instant_distance::Search::default());
+}
+
 /// instant-distance's HNSW (M = 32, fixed by the crate) over `vectors`; its `ef_search` is fixed
 /// when it is built, so each setting is a build.
 pub struct CrateHnsw {
@@ -134,16 +139,19 @@ impl VectorIndex for CrateHnsw {
     }
     fn search(&self, query: &[f32], k: usize) -> Result<Vec<Hit>> {
         crate::check_query(query, k, self.len, self.dim)?;
-        let mut search = instant_distance::Search::default();
         let point = CratePoint(query.to_vec());
-        Ok(self
-            .map
-            .search(&point, &mut search)
-            .take(k)
-            .map(|item| Hit {
-                id: *item.value,
-                score: 1.0 - item.distance,
-            })
-            .collect())
+        // The crate's search state (its visited set among others) is reused across queries, as
+        // its documentation advises: one per thread.
+        SEARCH.with_borrow_mut(|search| {
+            Ok(self
+                .map
+                .search(&point, search)
+                .take(k)
+                .map(|item| Hit {
+                    id: *item.value,
+                    score: 1.0 - item.distance,
+                })
+                .collect())
+        })
     }
 }

@@ -37,7 +37,7 @@ impl Vectors {
 
     /// `data.len() / dim` rows read from one buffer.
     pub fn from_flat(arg: &str, dim: usize, data: Vec<f32>) -> Result<Self> {
-        if dim == 0 || data.is_empty() || data.len() % dim != 0 {
+        if dim == 0 || data.is_empty() || !data.len().is_multiple_of(dim) {
             return Err(invalid(
                 arg,
                 format!("{} numbers do not make rows of width {dim}", data.len()),

@@ -82,10 +82,11 @@ check! {
     /// limit is cut between words; "Mr." and initials do not end a sentence; on the real corpus
     /// the chunks tile every address (only white space between them) and none exceeds 80 words.
     fn chunks_tile_each_address(exercise = "chunk_speech") {
-        let text = "Mr. Smith went home. He slept well! Did John F. Kennedy call? one two three four five six seven.";
+        let text = "Mr. Smith went home. He slept! Did John F. Kennedy call? Yes.  One two three four five six seven eight.";
         let got = chunk_speech(text, 6).called("chunk_speech(text, 6)")?;
         let pieces: Vec<&str> = got.iter().map(|&(s, e)| &text[s..e]).collect();
-        let expected = ["Mr. Smith went home. He slept well!", "Did John F. Kennedy call?", "one two three four five six", "seven."];
+        // Sentences of 4, 2, 5, 1 and 8 words: 4 + 2 fit in 6, 5 + 1 too, the 8 are cut at 6.
+        let expected = ["Mr. Smith went home. He slept!", "Did John F. Kennedy call? Yes.", "One two three four five six", "seven eight."];
         ensure(pieces == expected, "chunk_speech(text, 6)", format!("expected {expected:?}, got {pieces:?}"))?;
         let speeches = load_speeches().called("load_speeches")?;
         for (i, s) in speeches.iter().enumerate() {
@@ -186,7 +187,7 @@ check! {
 
 check! {
     /// IVF over the corpus: with √n cells and nprobe = 8, recall@10 ≥ 0.90 (the lab measures
-    /// 0.96); probing every cell is exact search.
+    /// 0.92); probing every cell is exact search.
     fn ivf_reaches_its_recall(exercise = "ivf_search", timeout_s = 1500) {
         let c = corpus()?;
         let truth = truth(c, 10)?;
