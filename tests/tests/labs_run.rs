@@ -91,6 +91,21 @@ const CPU_DEPENDENT: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        // Build times and queries per second (in seconds and per second: not masked), whether the
+        // embeddings came from the cache, instant-distance's graph (built on every core: its
+        // recall varies a little), and the shard processes' ids.
+        "week19-embeddings-search",
+        &[
+            "MiniLM (384-d",
+            " s to build",
+            "nprobe ",
+            " ef ",
+            "flat      ",
+            "pids",
+            "queries/s in one batch",
+        ],
+    ),
+    (
         "week14-training-loops",
         &[
             "validation accuracy per epoch",

@@ -171,14 +171,23 @@ pub fn plot(points: &[SweepPoint], n: usize, dir: &Path) -> Result<Vec<PathBuf>>
         "queries per second",
     )
     .series(wb_plot::Series::new("IVF, nprobe swept", curve("IVF")))
-    .series(wb_plot::Series::new("HNSW (ours), ef_search swept", curve("HNSW")))
+    .series(wb_plot::Series::new(
+        "HNSW (ours), ef_search swept",
+        curve("HNSW"),
+    ))
     .series(
-        wb_plot::Series::new("instant-distance HNSW, ef_search swept", curve("instant-distance"))
-            .dashed(),
+        wb_plot::Series::new(
+            "instant-distance HNSW, ef_search swept",
+            curve("instant-distance"),
+        )
+        .dashed(),
     )
     .series(
-        wb_plot::Series::new("exact search (flat), recall 1", vec![(left, flat), (1.0, flat)])
-            .dashed(),
+        wb_plot::Series::new(
+            "exact search (flat), recall 1",
+            vec![(left, flat), (1.0, flat)],
+        )
+        .dashed(),
     )
     .markers(true)
     .legend(wb_plot::LegendPosition::UpperRight)
