@@ -96,7 +96,7 @@ const CPU_DEPENDENT: &[(&str, &[&str])] = &[
         // recall varies a little), and the shard processes' ids.
         "week19-embeddings-search",
         &[
-            "MiniLM (384-d",
+            "(384-d, unit length)",
             " s to build",
             "nprobe ",
             " ef ",

@@ -4,7 +4,7 @@
 //! point, then explores layer 0 best-first keeping the `ef_search` best nodes seen. faiss's
 //! `IndexHNSWFlat`, hnswlib, and the index inside Qdrant, Weaviate and pgvector.
 
-use crate::vectors::{Hit, Vectors, dot};
+use crate::vectors::{Hit, Vectors, Worst, dot};
 use crate::{Result, VectorIndex, check_query, invalid};
 use rand::rngs::SmallRng;
 use rand::{Rng, SeedableRng};
@@ -48,21 +48,6 @@ impl Ord for Best {
     }
 }
 impl PartialOrd for Best {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-
-/// Orders hits worst first in a max-heap (the top is the worst kept).
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Worst(Hit);
-impl Eq for Worst {}
-impl Ord for Worst {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.0.rank(&other.0)
-    }
-}
-impl PartialOrd for Worst {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }

@@ -68,8 +68,7 @@ impl Ivf {
         self.lists.len()
     }
 
-    /// The same index scanning `nprobe` cells per query (1..=nlist).
-    pub fn with_nprobe(mut self, nprobe: usize) -> Result<Self> {
+    fn check_nprobe(&self, nprobe: usize) -> Result<()> {
         if nprobe == 0 || nprobe > self.nlist() {
             return Err(invalid(
                 "nprobe",
@@ -79,6 +78,12 @@ impl Ivf {
                 ),
             ));
         }
+        Ok(())
+    }
+
+    /// The same index scanning `nprobe` cells per query (1..=nlist).
+    pub fn with_nprobe(mut self, nprobe: usize) -> Result<Self> {
+        self.check_nprobe(nprobe)?;
         self.nprobe = nprobe;
         Ok(self)
     }
@@ -93,15 +98,7 @@ impl Ivf {
     /// come back when the cells probed hold fewer than `k` vectors.
     pub fn search_probing(&self, query: &[f32], k: usize, nprobe: usize) -> Result<Vec<Hit>> {
         check_query(query, k, self.len, self.centroids.dim())?;
-        if nprobe == 0 || nprobe > self.nlist() {
-            return Err(invalid(
-                "nprobe",
-                format!(
-                    "must be between 1 and nlist = {}, got {nprobe}",
-                    self.nlist()
-                ),
-            ));
-        }
+        self.check_nprobe(nprobe)?;
         // BEGIN SOLUTION ivf_search
         // The nearest cells: largest q·c − ‖c‖²/2 (smallest distance), found with a top-k.
         let norms = &self.norms;

@@ -130,7 +130,7 @@ impl Hit {
 
 /// A heap entry that orders by [`Hit::rank`]: the heap's top is the worst hit kept.
 #[derive(Debug, Clone, Copy, PartialEq)]
-struct Worst(Hit);
+pub(crate) struct Worst(pub(crate) Hit);
 
 impl Eq for Worst {}
 
