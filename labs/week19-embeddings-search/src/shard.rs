@@ -124,8 +124,8 @@ pub struct ShardProcess {
 }
 
 impl ShardProcess {
-    /// Starts `exe shard --index index_file --port 0` and waits for the line that gives its
-    /// address.
+    /// Starts `exe shard --index index_file --port 0` and waits (up to a minute) for the line
+    /// that gives its address.
     pub fn spawn(exe: &Path, index_file: &Path) -> Result<Self> {
         let mut child = Command::new(exe)
             .arg("shard")
@@ -134,10 +134,18 @@ impl ShardProcess {
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()?;
-        let mut line = String::new();
+        // Read on a thread, so that a shard that never speaks cannot hang the caller.
+        let (tx, rx) = std::sync::mpsc::channel();
         if let Some(out) = child.stdout.take() {
-            BufReader::new(out).read_line(&mut line)?;
+            std::thread::spawn(move || {
+                let mut line = String::new();
+                let _ = BufReader::new(out).read_line(&mut line);
+                let _ = tx.send(line);
+            });
         }
+        let line = rx
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| "(nothing within 60 s)".into());
         match line.trim().strip_prefix("listening on ") {
             Some(url) => Ok(Self {
                 url: url.to_string(),
