@@ -142,6 +142,13 @@ impl Hnsw {
         self.links[node as usize].len() - 1
     }
 
+    /// A node's links on a layer (empty above its level).
+    pub fn neighbours(&self, node: u32, layer: usize) -> &[u32] {
+        self.links[node as usize]
+            .get(layer)
+            .map_or(&[], Vec::as_slice)
+    }
+
     /// How many nodes sit on each layer, from layer 0 up.
     pub fn layer_sizes(&self) -> Vec<usize> {
         let top = self.level(self.entry);

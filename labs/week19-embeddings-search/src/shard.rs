@@ -109,7 +109,7 @@ pub fn serve(index: Index, listener: std::net::TcpListener) -> Result<()> {
         let app = Router::new()
             .route("/info", get(info))
             .route("/search", post(search))
-            .layer(DefaultBodyLimit::max(256 << 20))
+            .layer(DefaultBodyLimit::max(64 << 20))
             .with_state(Arc::new(index));
         let listener = tokio::net::TcpListener::from_std(listener)?;
         axum::serve(listener, app).await
