@@ -106,6 +106,17 @@ const CPU_DEPENDENT: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        // Build and search speeds and embedding times (in seconds and per second: not masked),
+        // and what SmolLM2 judges (its logits are sums whose order the CPU's vector width sets).
+        "week20-rag-retrieval",
+        &[
+            "queries/s",
+            " sentences embedded",
+            "as the judge",
+            "SmolLM2 rerank",
+        ],
+    ),
+    (
         "week14-training-loops",
         &[
             "validation accuracy per epoch",

@@ -16,6 +16,8 @@ pub struct ChunkingRow {
     /// Chunks longer than MiniLM reads (their ends would not be embedded).
     pub over_minilm: usize,
     pub addresses_losing_text: usize,
+    /// Questions whose gold sentence no single chunk holds whole.
+    pub split_gold: usize,
     /// Bytes repeated by overlap, as a share of the corpus.
     pub repeated_share: f64,
     /// BM25: share of questions with a passage holding half the gold sentence in the top 5.
@@ -120,6 +122,15 @@ impl Wins {
 }
 
 #[derive(Serialize)]
+pub struct SentenceReport {
+    pub sentences: usize,
+    pub cached: bool,
+    pub seconds: f64,
+    pub before: Summary,
+    pub after: Summary,
+}
+
+#[derive(Serialize)]
 pub struct RerankReport {
     pub every: usize,
     pub questions: usize,
@@ -211,6 +222,7 @@ pub struct Report {
     pub dense_qps: f64,
     pub summaries: Vec<Summary>,
     pub wins: Wins,
+    pub sentence: SentenceReport,
     pub rerank: RerankReport,
     pub example: Example,
     pub refused: Vec<(String, String)>,
@@ -220,13 +232,13 @@ fn summary_table(f: &mut fmt::Formatter<'_>, rows: &[&Summary]) -> fmt::Result {
     let Some(first) = rows.first() else {
         return Ok(());
     };
-    write!(f, "   {:<26}", "retriever")?;
+    write!(f, "   {:<28}", "retriever")?;
     for (k, _) in &first.recall {
         write!(f, " {:>9}", format!("recall@{k}"))?;
     }
     writeln!(f, " {:>6} {:>8}", "MRR", "nDCG@10")?;
     for s in rows {
-        write!(f, "   {:<26}", s.name)?;
+        write!(f, "   {:<28}", s.name)?;
         for (_, r) in &s.recall {
             write!(f, " {r:>9.3}")?;
         }
@@ -244,13 +256,22 @@ impl fmt::Display for Report {
         )?;
         writeln!(
             f,
-            "   {:<34} {:>6} {:>6} {:>5} {:>9} {:>6} {:>9} {:>7} {:>6}",
-            "chunker", "chunks", "mean", "max", "> MiniLM", "lost", "repeated", "found@5", "MRR"
+            "   {:<34} {:>6} {:>6} {:>5} {:>9} {:>5} {:>9} {:>6} {:>8} {:>6}",
+            "chunker",
+            "chunks",
+            "mean",
+            "max",
+            "> MiniLM",
+            "lost",
+            "repeated",
+            "split",
+            "found@5",
+            "MRR"
         )?;
         for c in &self.chunkings {
             writeln!(
                 f,
-                "   {:<34} {:>6} {:>6.1} {:>5} {:>9} {:>6} {:>8.1}% {:>7.3} {:>6.3}",
+                "   {:<34} {:>6} {:>6.1} {:>5} {:>9} {:>5} {:>8.1}% {:>6} {:>8.3} {:>6.3}",
                 c.chunker,
                 c.chunks,
                 c.mean_tokens,
@@ -258,13 +279,14 @@ impl fmt::Display for Report {
                 c.over_minilm,
                 c.addresses_losing_text,
                 100.0 * c.repeated_share,
+                c.split_gold,
                 c.found5,
                 c.mrr
             )?;
         }
         writeln!(
             f,
-            "   (lost: addresses with text outside every chunk; found@5: a passage holding half the gold sentence in BM25's top 5)"
+            "   (lost: addresses with text outside every chunk; split: gold sentences no one chunk holds whole;\n    found@5: a passage holding half the gold sentence in BM25's top 5)"
         )?;
         let l = &self.lexical;
         let a = &l.agreement;
@@ -318,11 +340,25 @@ impl fmt::Display for Report {
             "   hybrid finds {} ({} found by a part but pushed out of the fused top 10)",
             w.hybrid, w.hybrid_lost
         )?;
+        let s = &self.sentence;
+        writeln!(
+            f,
+            "\n5. Reranking the hybrid top {} by the best sentence's MiniLM cosine ({} sentences {} in {:.1} s):",
+            self.rerank.depth,
+            s.sentences,
+            if s.cached {
+                "embedded, read from the cache"
+            } else {
+                "embedded (cached for the next run)"
+            },
+            s.seconds
+        )?;
+        summary_table(f, &[&s.before, &s.after])?;
         let r = &self.rerank;
         writeln!(
             f,
-            "\n5. Reranking the hybrid top {} with SmolLM2 (log-odds of Yes over No) on every {}th question ({}): {:.0} s, {:.0} ms per pair",
-            r.depth, r.every, r.questions, r.seconds, r.per_pair_ms
+            "   and by SmolLM2 as the judge (log-odds of Yes over No), on {} questions (one in {}): {:.0} s, {:.0} ms per pair",
+            r.questions, r.every, r.seconds, r.per_pair_ms
         )?;
         summary_table(f, &[&r.before, &r.after])?;
         let e = &self.example;

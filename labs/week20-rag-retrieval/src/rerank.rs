@@ -2,10 +2,16 @@
 //! passage together and is asked whether the passage answers it; the passage's new score is
 //! the log-odds of "Yes" over "No" as its next token. Unlike the retrievers, which embed or
 //! index question and passage apart, it sees both at once (a cross-scorer) — and pays a
-//! forward pass per passage, so it only re-orders the first few candidates.
+//! forward pass per passage, so it only re-orders the first few candidates. [`SentenceScorer`]
+//! is the cheap alternative with the embedding model: the best-matching sentence of each
+//! candidate instead of its average.
 
 use crate::{Result, Scored, invalid};
-use week19_embeddings_search::wb_llm::{LocalModel, Message};
+use std::collections::HashMap;
+use week19_embeddings_search::corpus::sentences;
+use week19_embeddings_search::embed::embed_cached;
+use week19_embeddings_search::wb_llm::{Embedder, LocalModel, Message};
+use week19_embeddings_search::{Vectors, dot};
 
 /// The instruction given before each passage and question.
 pub const INSTRUCTION: &str = "Read the passage and the question. Answer Yes if the passage answers the question, otherwise No.";
@@ -105,4 +111,94 @@ impl Reranker {
         // END SOLUTION
     }
     // ANCHOR_END: rerank
+}
+
+/// A cheaper second stage with the embedding model: each candidate passage cut into its
+/// sentences, and scored by the best cosine between the question and any one of them. A
+/// passage's single vector averages all its sentences; the answer usually sits in one.
+#[derive(Debug)]
+pub struct SentenceScorer {
+    vectors: Vectors,
+    cached: bool,
+    /// For each passage id: the rows of its sentences.
+    rows: HashMap<usize, (usize, usize)>,
+}
+
+impl SentenceScorer {
+    /// Embeds the sentences of the passages `ids` (of `texts`), through week 19's cache.
+    pub fn build(
+        embedder: &Embedder,
+        texts: &[&str],
+        ids: &[usize],
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<Self> {
+        let mut ids = ids.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut all = Vec::new();
+        let mut rows = HashMap::new();
+        for &id in &ids {
+            let text = texts.get(id).ok_or_else(|| {
+                invalid(
+                    "ids",
+                    format!("passage {id} of a corpus of {}", texts.len()),
+                )
+            })?;
+            let from = all.len();
+            all.extend(sentences(text).into_iter().map(|(s, e)| &text[s..e]));
+            if all.len() == from {
+                return Err(invalid(&format!("texts[{id}]"), "no sentence in it"));
+            }
+            rows.insert(id, (from, all.len()));
+        }
+        let (vectors, cached) = embed_cached(embedder, &all, progress)?;
+        Ok(Self {
+            vectors,
+            cached,
+            rows,
+        })
+    }
+
+    /// Whether the sentences' vectors came from the cache.
+    pub fn cached(&self) -> bool {
+        self.cached
+    }
+
+    /// How many sentences were embedded.
+    pub fn sentences(&self) -> usize {
+        self.vectors.len()
+    }
+
+    /// `candidates` re-ordered by their best sentence's cosine with `question` (a unit
+    /// vector), best first; equal scores keep the candidates' order.
+    pub fn rerank(&self, question: &[f32], candidates: &[Scored]) -> Result<Vec<Scored>> {
+        if question.len() != self.vectors.dim() {
+            return Err(invalid(
+                "question",
+                format!(
+                    "expected {} numbers, got {}",
+                    self.vectors.dim(),
+                    question.len()
+                ),
+            ));
+        }
+        let mut out = Vec::with_capacity(candidates.len());
+        for c in candidates {
+            let &(from, to) = self.rows.get(&c.id).ok_or_else(|| {
+                invalid(
+                    "candidates",
+                    format!("passage {} was not given to build", c.id),
+                )
+            })?;
+            let best = (from..to)
+                .map(|r| dot(question, self.vectors.row(r)))
+                .fold(f32::NEG_INFINITY, f32::max);
+            out.push(Scored {
+                id: c.id,
+                score: f64::from(best),
+            });
+        }
+        out.sort_by(|a, b| b.score.total_cmp(&a.score));
+        Ok(out)
+    }
 }

@@ -15,7 +15,7 @@ use week20_rag_retrieval::engine::Engine;
 use week20_rag_retrieval::fuse::{RRF_C, rrf};
 use week20_rag_retrieval::metrics::{evaluate, ndcg_at_k, recall_at_k, reciprocal_rank};
 use week20_rag_retrieval::questions::{Question, load_questions, relevant};
-use week20_rag_retrieval::rerank::Reranker;
+use week20_rag_retrieval::rerank::{Reranker, SentenceScorer};
 use week20_rag_retrieval::week19::corpus::{Chunk, Speech, load_speeches, sentences};
 use week20_rag_retrieval::week19::embed::embed_cached;
 use week20_rag_retrieval::week19::wb_llm::{Embedder, LocalModel, WeightFormat};
@@ -358,8 +358,9 @@ check! {
 }
 
 check! {
-    /// The LLM reranker: for a question, the passage that answers it scores above two that do
-    /// not; a passage longer than the model's context is refused, not cut.
+    /// The rerankers: for a question, SmolLM2 scores the passage that answers it above two
+    /// that do not, MiniLM per sentence finds the answering sentence inside a passage; a
+    /// passage longer than the LLM's context is refused, not cut.
     fn reranker_prefers_the_answering_passage(exercise = "rerank", timeout_s = 600) {
         let model = LocalModel::smollm2(WeightFormat::default(), &mut |_| {}).called("LocalModel::smollm2")?;
         let mut reranker = Reranker::new(model).called("Reranker::new")?;
@@ -369,6 +370,14 @@ check! {
         ensure(scores[0] > scores[1] && scores[0] > scores[2], "Reranker::score", format!("log-odds {scores:?}: the answering passage should come first"))?;
         let hits = reranker.rerank(q, &scored(&[2, 1, 0]), &passages).called("Reranker::rerank")?;
         ensure(hits[0].id == 0, "Reranker::rerank", format!("{hits:?}"))?;
+        // MiniLM per sentence: the passage whose second sentence answers comes first.
+        let embedder = Embedder::minilm(&mut |_| {}).called("Embedder::minilm")?;
+        let texts = ["The capital gains tax rose. Markets fell sharply.", "Bread is cheap in Lyon. Paris is the capital of France."];
+        let scorer = SentenceScorer::build(&embedder, &texts, &[0, 1], &mut |_, _| {}).called("SentenceScorer::build")?;
+        ensure(scorer.sentences() == 4, "SentenceScorer::build", format!("4 sentences, got {}", scorer.sentences()))?;
+        let qv = embedder.embed(&[q]).called("Embedder::embed")?;
+        let hits = scorer.rerank(&qv[0], &scored(&[0, 1])).called("SentenceScorer::rerank")?;
+        ensure(hits[0].id == 1, "SentenceScorer::rerank", format!("{hits:?}"))?;
         let long = "word ".repeat(9000);
         let e = expect_err("Reranker::score(9,000-word passage)", reranker.score(q, &long))?;
         ensure(e.contains("context"), "the error", format!("should say the context is too small: {e}"))
@@ -388,6 +397,12 @@ check! {
         ensure(e.contains("bytes"), "the error", e.clone())?;
         let e = expect_err("Document::from_bytes(latin-1)", Document::from_bytes("notes.txt", b"na\xefve".to_vec()))?;
         ensure(e.contains("notes.txt") && e.contains("byte 2"), "the error", format!("should name the document and byte 2: {e}"))?;
+        let file = std::env::temp_dir().join(format!("week20-bad-{}.txt", std::process::id()));
+        std::fs::write(&file, b"ok so far \xff\xfe").map_err(|e| Failure::new("writing a test file", e.to_string()))?;
+        let read = Document::read(&file);
+        let _ = std::fs::remove_file(&file);
+        let e = expect_err("Document::read(bad bytes)", read)?;
+        ensure(e.contains("week20-bad") && e.contains("byte 10"), "the error", format!("should name the file and byte 10: {e}"))?;
         let tokens = tokens()?;
         let e = expect_err("check_query(300 words)", dense::check_query(tokens, &"why ".repeat(300)))?;
         ensure(e.contains("256"), "the error", format!("should give MiniLM's limit: {e}"))?;
