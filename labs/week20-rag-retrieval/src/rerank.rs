@@ -83,9 +83,9 @@ impl Reranker {
         ))
     }
 
+    // ANCHOR: rerank
     /// `candidates` re-ordered by [`Reranker::score`] of their passages (`texts[id]`), best
     /// first; equal scores keep the candidates' order.
-    // ANCHOR: rerank
     pub fn rerank(
         &mut self,
         question: &str,
