@@ -27,6 +27,20 @@ pub struct Chunk {
     pub text: String,
 }
 
+impl Chunk {
+    /// Bytes `start..end` of address `speech` (its position `index` in the corpus).
+    pub fn of(index: usize, speech: &Speech, start: usize, end: usize) -> Self {
+        Self {
+            speech: index,
+            year: speech.year,
+            president: speech.president.clone(),
+            start,
+            end,
+            text: speech.text[start..end].to_string(),
+        }
+    }
+}
+
 /// The shipped corpus, in year order.
 pub fn load_speeches() -> Result<Vec<Speech>> {
     let path = wb_data::dataset("text/sotu.jsonl.gz")?;
@@ -153,14 +167,7 @@ pub fn chunk_corpus(speeches: &[Speech], max_words: usize) -> Result<Vec<Chunk>>
     let mut chunks = Vec::new();
     for (i, speech) in speeches.iter().enumerate() {
         for (start, end) in chunk_speech(&speech.text, max_words)? {
-            chunks.push(Chunk {
-                speech: i,
-                year: speech.year,
-                president: speech.president.clone(),
-                start,
-                end,
-                text: speech.text[start..end].to_string(),
-            });
+            chunks.push(Chunk::of(i, speech, start, end));
         }
     }
     if chunks.is_empty() {

@@ -391,14 +391,7 @@ pub fn chunk_corpus(
             speech.text.clone(),
         )?;
         for (start, end) in chunker.chunk(&doc, tokens)? {
-            chunks.push(Chunk {
-                speech: i,
-                year: speech.year,
-                president: speech.president.clone(),
-                start,
-                end,
-                text: speech.text[start..end].to_string(),
-            });
+            chunks.push(Chunk::of(i, speech, start, end));
         }
     }
     if chunks.is_empty() {

@@ -7,6 +7,17 @@ use crate::{Result, invalid};
 /// refused with its size rather than chunked into a corpus it would swamp.
 pub const MAX_BYTES: usize = 16 << 20;
 
+/// Refuses `len` bytes past [`MAX_BYTES`].
+fn check_size(name: &str, len: u64) -> Result<()> {
+    if len > MAX_BYTES as u64 {
+        return Err(invalid(
+            name,
+            format!("{len} bytes is more than the {MAX_BYTES} a document may hold; split it first"),
+        ));
+    }
+    Ok(())
+}
+
 /// Checked text with a name for error messages.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Document {
@@ -17,15 +28,7 @@ pub struct Document {
 impl Document {
     /// Text that is not empty (nor only white space) and at most [`MAX_BYTES`].
     pub fn new(name: &str, text: String) -> Result<Self> {
-        if text.len() > MAX_BYTES {
-            return Err(invalid(
-                name,
-                format!(
-                    "{} bytes is more than the {MAX_BYTES} a document may hold; split it first",
-                    text.len()
-                ),
-            ));
-        }
+        check_size(name, text.len() as u64)?;
         if text.trim().is_empty() {
             return Err(invalid(
                 name,
@@ -44,15 +47,7 @@ impl Document {
 
     /// Bytes that must be UTF-8: the error names the first bad byte's offset.
     pub fn from_bytes(name: &str, bytes: Vec<u8>) -> Result<Self> {
-        if bytes.len() > MAX_BYTES {
-            return Err(invalid(
-                name,
-                format!(
-                    "{} bytes is more than the {MAX_BYTES} a document may hold; split it first",
-                    bytes.len()
-                ),
-            ));
-        }
+        check_size(name, bytes.len() as u64)?;
         match String::from_utf8(bytes) {
             Ok(text) => Self::new(name, text),
             Err(e) => {
@@ -68,16 +63,9 @@ impl Document {
 
     /// A file read with [`Document::from_bytes`], named by its path.
     pub fn read(path: &std::path::Path) -> Result<Self> {
-        let len = std::fs::metadata(path)?.len();
         let name = path.display().to_string();
-        if len > MAX_BYTES as u64 {
-            return Err(invalid(
-                &name,
-                format!(
-                    "{len} bytes is more than the {MAX_BYTES} a document may hold; split it first"
-                ),
-            ));
-        }
-        Self::from_bytes(&name, std::fs::read(path)?)
+        let unreadable = |e: std::io::Error| invalid(&name, format!("cannot be read: {e}"));
+        check_size(&name, std::fs::metadata(path).map_err(unreadable)?.len())?;
+        Self::from_bytes(&name, std::fs::read(path).map_err(unreadable)?)
     }
 }
