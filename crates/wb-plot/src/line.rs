@@ -218,7 +218,7 @@ impl Render for LinePlot {
         let (lo, hi) = match self.y_range {
             Some(range) => range,
             None if self.field.is_some() => (y0, y1),
-            None if self.log_y => (y0 * 0.8, y1 * 1.25),
+            None if self.log_y => log_bounds(y0, y1),
             None => {
                 let pad = (y1 - y0).abs().max(1e-12) * 0.05;
                 (y0 - pad, y1 + pad)
@@ -245,5 +245,51 @@ impl Render for LinePlot {
         } else {
             frame.draw(root, x0..x1, lo..hi, |c| self.draw_data(c))
         }
+    }
+}
+
+/// A log axis's range: the data with a margin of 25 %, widened on each side to the nearest
+/// 1, 2 or 5 × 10ᵏ — a power of ten one step further, since plotters labels no tick on the
+/// axis's very ends. The ends are round numbers, and a decade the data nearly reach is inside
+/// the axis with its label (data from 12 to 3,000 get 5 to 5,000: 10, 100 and 1,000 labelled).
+pub(crate) fn log_bounds(y0: f64, y1: f64) -> (f64, f64) {
+    let steps = [1.0, 2.0, 5.0, 10.0];
+    let decade = |v: f64| 10f64.powf(v.log10().floor());
+    let power = |v: f64| (v.log10() - v.log10().round()).abs() < 1e-9;
+    let lo = y0 * 0.8;
+    let hi = y1 * 1.25;
+    let mut down = steps
+        .iter()
+        .rev()
+        .map(|m| m * decade(lo))
+        .find(|&b| b <= lo * (1.0 + 1e-12))
+        .unwrap_or(lo);
+    if power(down) {
+        down *= 0.5;
+    }
+    let mut up = steps
+        .iter()
+        .map(|m| m * decade(hi))
+        .find(|&b| b >= hi * (1.0 - 1e-12))
+        .unwrap_or(hi);
+    if power(up) {
+        up *= 2.0;
+    }
+    (down, up)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::log_bounds;
+
+    #[test]
+    fn log_axes_end_on_round_numbers() {
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-9 * b.abs();
+        let (lo, hi) = log_bounds(12.7, 3011.0);
+        assert!(close(lo, 5.0) && close(hi, 5000.0), "{lo} {hi}");
+        let (lo, hi) = log_bounds(0.031, 0.9);
+        assert!(close(lo, 0.02) && close(hi, 2.0), "{lo} {hi}");
+        let (lo, hi) = log_bounds(125.0, 700.0);
+        assert!(close(lo, 50.0) && close(hi, 2000.0), "{lo} {hi}");
     }
 }

@@ -303,13 +303,19 @@ impl Index {
     }
 
     /// Writes the index to `path` (beside it first, then renamed over it: a crash mid-write
-    /// leaves the old file or none, never half of one).
+    /// leaves the old file or none, never half of one). The file beside it is named by process
+    /// and call, so that two saves to one path never write into each other's.
     pub fn save(&self, path: &Path) -> Result<()> {
+        static SAVES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = SAVES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let mut partial = path.as_os_str().to_owned();
-        partial.push(".partial");
-        std::fs::write(&partial, self.to_bytes())?;
-        std::fs::rename(&partial, path)?;
-        Ok(())
+        partial.push(format!(".{}.{n}.partial", std::process::id()));
+        let written = std::fs::write(&partial, self.to_bytes())
+            .and_then(|()| std::fs::rename(&partial, path));
+        if written.is_err() {
+            let _ = std::fs::remove_file(&partial);
+        }
+        Ok(written?)
     }
 
     pub fn load(path: &Path) -> Result<Self> {

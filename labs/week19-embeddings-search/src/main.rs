@@ -145,8 +145,10 @@ fn run(cli: &Cli, lab: &mut Lab) -> Result<Report> {
 /// The base split across `n` shard processes (exact indexes), every query fanned out, the
 /// answers compared with the single exact index.
 fn shards(base: &Vectors, queries: &Vectors, k: usize, n: usize) -> Result<ShardReport> {
-    let dir = std::env::temp_dir().join(format!("week19-shards-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
+    // Declared before the processes: dropped after them (the shards stopped, then their files
+    // removed), on every return.
+    let scratch = sweep::ScratchDir::new("week19-shards")?;
+    let dir = &scratch.0;
     let parts = shard::partition(base, n)?;
     let exe = std::env::current_exe().context("finding this program to start the shards")?;
     let mut processes = Vec::new();
@@ -182,7 +184,6 @@ fn shards(base: &Vectors, queries: &Vectors, k: usize, n: usize) -> Result<Shard
         per_query_ms,
     };
     drop(processes);
-    std::fs::remove_dir_all(&dir)?;
     Ok(report)
 }
 

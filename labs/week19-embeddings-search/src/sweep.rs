@@ -206,9 +206,27 @@ pub struct FileCheck {
     pub corrupted: String,
 }
 
+/// A folder of this run's files, removed when dropped — on an early return by `?` too.
+pub struct ScratchDir(pub PathBuf);
+
+impl ScratchDir {
+    /// `<temp>/<name>-<pid>`, created.
+    pub fn new(name: &str) -> Result<Self> {
+        let dir = std::env::temp_dir().join(format!("{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir)?;
+        Ok(Self(dir))
+    }
+}
+
+impl Drop for ScratchDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
 pub fn save_load(indexes: &[Index], queries: &Vectors, k: usize) -> Result<Vec<FileCheck>> {
-    let dir = std::env::temp_dir().join(format!("week19-files-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
+    let scratch = ScratchDir::new("week19-files")?;
+    let dir = &scratch.0;
     let mut out = Vec::new();
     for index in indexes {
         let path = dir.join(format!("{}.idx", index.kind()));
@@ -239,7 +257,6 @@ pub fn save_load(indexes: &[Index], queries: &Vectors, k: usize) -> Result<Vec<F
             corrupted,
         });
     }
-    std::fs::remove_dir_all(&dir)?;
     Ok(out)
 }
 
