@@ -77,13 +77,19 @@ pub fn fixed_tokens(
             format!("must be smaller than the window ({size} tokens), got {overlap}"),
         ));
     }
-    if let Some(i) = offsets
-        .windows(2)
-        .position(|w| w[1].0 < w[0].0 || w[0].1 > text.len())
-    {
+    let inside = |&(s, e): &(usize, usize)| {
+        s <= e && e <= text.len() && text.is_char_boundary(s) && text.is_char_boundary(e)
+    };
+    if let Some(i) = offsets.iter().position(|o| !inside(o)) {
         return Err(invalid(
             "offsets",
-            format!("token {i} is out of order or past the text"),
+            format!("token {i} ({:?}) is not a piece of the text", offsets[i]),
+        ));
+    }
+    if let Some(i) = offsets.windows(2).position(|w| w[1].0 < w[0].0) {
+        return Err(invalid(
+            "offsets",
+            format!("token {} starts before token {i}", i + 1),
         ));
     }
     let first = text.len() - text.trim_start().len();

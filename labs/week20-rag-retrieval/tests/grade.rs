@@ -115,7 +115,9 @@ check! {
             }
         }
         let e = expect_err("fixed_tokens(overlap = size)", fixed_tokens(text, &offsets, 2, 2))?;
-        ensure(e.contains("overlap"), "the error", format!("should name overlap: {e}"))
+        ensure(e.contains("overlap"), "the error", format!("should name overlap: {e}"))?;
+        let e = expect_err("fixed_tokens(a token inside a character)", fixed_tokens("né", &[(0, 2)], 2, 0))?;
+        ensure(e.contains("offsets"), "the error", format!("should name offsets: {e}"))
     }
 }
 
