@@ -81,7 +81,6 @@ fn run(args: &Args, lab: &mut Lab) -> Result<Report> {
     let speeches = lab.timed("load", load_speeches)?;
     let questions = load_questions(&speeches)?;
     let tokens = Tokens::minilm(&mut say)?;
-    let texts_of = |chunks: &[Chunk]| chunks.iter().map(|c| c.text.clone()).collect::<Vec<_>>();
 
     // 1. Chunkers: sizes, coverage, and what BM25 finds with each.
     let mut chunkings = Vec::new();
@@ -98,8 +97,7 @@ fn run(args: &Args, lab: &mut Lab) -> Result<Report> {
         }
     }
     let chunks = main_chunks;
-    let owned = texts_of(&chunks);
-    let texts: Vec<&str> = owned.iter().map(String::as_str).collect();
+    let texts: Vec<&str> = chunks.iter().map(|c| c.text.as_str()).collect();
     let rel: Vec<Vec<usize>> = questions.iter().map(|q| relevant(&chunks, q)).collect();
 
     // 2. BM25 from scratch against tantivy.
@@ -158,23 +156,20 @@ fn run(args: &Args, lab: &mut Lab) -> Result<Report> {
 
     // 5. Second stages over the hybrid top candidates: MiniLM per sentence on every question,
     // the LLM on every n-th.
-    let candidates: Vec<usize> = hybrid_runs
+    // The hybrid top `rerank_depth` of each question: what both second stages re-order.
+    let shortlists: Vec<Vec<Scored>> = hybrid_runs
         .iter()
-        .flat_map(|r| r.iter().take(args.rerank_depth).map(|h| h.id))
+        .map(|r| r.iter().take(args.rerank_depth).copied().collect())
         .collect();
+    let candidates: Vec<usize> = shortlists.iter().flatten().map(|h| h.id).collect();
     let started = Instant::now();
     let scorer = SentenceScorer::build(&embedder, &texts, &candidates, &mut tick)?;
-    let by_sentence = hybrid_runs
+    let by_sentence = shortlists
         .iter()
         .enumerate()
-        .map(|(i, r)| scorer.rerank(qv.row(i), &r[..r.len().min(args.rerank_depth)]))
+        .map(|(i, top)| scorer.rerank(qv.row(i), top))
         .collect::<week20_rag_retrieval::Result<Vec<_>>>()?;
     let sentence_s = started.elapsed().as_secs_f64();
-    let top_of = |runs: &[Vec<Scored>]| -> Vec<Vec<Scored>> {
-        runs.iter()
-            .map(|r| r.iter().take(args.rerank_depth).copied().collect())
-            .collect()
-    };
     let curve = |runs: &[Vec<Scored>], upto: usize| -> Result<Vec<(f64, f64)>> {
         let ks: Vec<usize> = (1..=upto).collect();
         Ok(evaluate("", runs, &rel, &ks)?
@@ -219,7 +214,7 @@ fn run(args: &Args, lab: &mut Lab) -> Result<Report> {
         sentences: scorer.sentences(),
         cached: scorer.cached(),
         seconds: sentence_s,
-        before: evaluate("hybrid", &top_of(&hybrid_runs), &rel, &ks_deep)?,
+        before: evaluate("hybrid", &shortlists, &rel, &ks_deep)?,
         after: evaluate("hybrid + MiniLM per sentence", &by_sentence, &rel, &ks_deep)?,
     };
 
@@ -229,34 +224,20 @@ fn run(args: &Args, lab: &mut Lab) -> Result<Report> {
     let started = Instant::now();
     let mut reranked = Vec::new();
     for &i in &sample {
-        let top: Vec<Scored> = hybrid_runs[i]
-            .iter()
-            .take(args.rerank_depth)
-            .copied()
-            .collect();
-        reranked.push(reranker.rerank(&questions[i].question, &top, &texts)?);
+        reranked.push(reranker.rerank(&questions[i].question, &shortlists[i], &texts)?);
     }
     let rerank_s = started.elapsed().as_secs_f64();
-    let pick = |runs: &[Vec<Scored>]| -> Vec<Vec<Scored>> {
-        sample
-            .iter()
-            .map(|&i| runs[i].iter().take(args.rerank_depth).copied().collect())
-            .collect()
-    };
+    let pairs: usize = reranked.iter().map(Vec::len).sum();
+    let sample_lists: Vec<Vec<Scored>> = sample.iter().map(|&i| shortlists[i].clone()).collect();
     let sample_rel: Vec<Vec<usize>> = sample.iter().map(|&i| rel[i].clone()).collect();
-    let ks: Vec<usize> = KS
-        .iter()
-        .copied()
-        .filter(|&k| k <= args.rerank_depth)
-        .collect();
     let rerank = RerankReport {
         every: args.rerank_every,
         questions: sample.len(),
         depth: args.rerank_depth,
         seconds: rerank_s,
-        per_pair_ms: rerank_s * 1e3 / (sample.len() * args.rerank_depth) as f64,
-        before: evaluate("hybrid", &pick(&hybrid_runs), &sample_rel, &ks)?,
-        after: evaluate("hybrid + SmolLM2 rerank", &reranked, &sample_rel, &ks)?,
+        per_pair_ms: rerank_s * 1e3 / pairs.max(1) as f64,
+        before: evaluate("hybrid", &sample_lists, &sample_rel, &ks_deep)?,
+        after: evaluate("hybrid + SmolLM2 rerank", &reranked, &sample_rel, &ks_deep)?,
     };
 
     // 6. One question through every retriever.

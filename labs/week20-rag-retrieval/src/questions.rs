@@ -48,7 +48,8 @@ pub fn load_questions(speeches: &[Speech]) -> Result<Vec<Question>> {
 /// sentence (one passage for chunkers that keep sentences whole, up to two for the others,
 /// more with overlap).
 pub fn relevant(chunks: &[Chunk], q: &Question) -> Vec<usize> {
-    let need = (q.end - q.start).div_ceil(2);
+    // A range given backwards holds nothing (and relates no passage) rather than underflowing.
+    let need = q.end.saturating_sub(q.start).div_ceil(2).max(1);
     chunks
         .iter()
         .enumerate()

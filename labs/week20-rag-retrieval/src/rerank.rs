@@ -132,6 +132,9 @@ impl SentenceScorer {
         ids: &[usize],
         progress: &mut dyn FnMut(usize, usize),
     ) -> Result<Self> {
+        if ids.is_empty() {
+            return Err(invalid("ids", "no passage to cut into sentences"));
+        }
         let mut ids = ids.to_vec();
         ids.sort_unstable();
         ids.dedup();

@@ -9,7 +9,9 @@
 use grader::{Called, Failure, Tol, check, close, ensure, expect_err, fixture};
 use std::sync::OnceLock;
 use week20_rag_retrieval::bm25::{Bm25, Idf, Params, term_score};
-use week20_rag_retrieval::chunk::{Tokens, by_sentences, coverage, fixed_tokens, recursive};
+use week20_rag_retrieval::chunk::{
+    Chunker, Tokens, by_sentences, chunk_corpus, coverage, fixed_tokens, recursive,
+};
 use week20_rag_retrieval::document::{Document, MAX_BYTES};
 use week20_rag_retrieval::engine::Engine;
 use week20_rag_retrieval::fuse::{RRF_C, rrf};
@@ -34,12 +36,11 @@ fn corpus() -> Result<&'static Corpus, Failure> {
         .get_or_init(|| {
             let speeches = load_speeches().map_err(|e| e.to_string())?;
             let questions = load_questions(&speeches).map_err(|e| e.to_string())?;
-            let chunker = week20_rag_retrieval::chunk::Chunker::Sentences {
+            let chunker = Chunker::Sentences {
                 max_words: 80,
                 overlap: 0,
             };
-            let chunks = week20_rag_retrieval::chunk::chunk_corpus(&speeches, &chunker, None)
-                .map_err(|e| e.to_string())?;
+            let chunks = chunk_corpus(&speeches, &chunker, None).map_err(|e| e.to_string())?;
             Ok(Corpus {
                 speeches,
                 questions,
@@ -390,7 +391,7 @@ check! {
     /// Bad input, refused with the argument named: an empty, a blank, a too-large and a
     /// non-UTF-8 document (the bad byte's offset given), a query MiniLM cannot read whole, a
     /// query without words, k = 0 and k beyond the corpus for every retriever.
-    fn bad_input_is_refused(exercise = "scores") {
+    fn bad_input_is_refused(exercise = "scores", timeout_s = 300) {
         let e = expect_err("Document::new(\"\")", Document::new("doc", String::new()))?;
         ensure(e.contains("empty"), "the error", e.clone())?;
         let e = expect_err("Document::new(blank)", Document::new("doc", " \n\t".into()))?;
@@ -421,6 +422,9 @@ check! {
         ensure(e.contains("`k`"), "the error", e.clone())?;
         let e = expect_err("Bm25::search(\"?!\")", bm.search("?!", 1))?;
         ensure(e.contains("query"), "the error", e.clone())?;
+        let embedder = Embedder::minilm(&mut |_| {}).called("Embedder::minilm")?;
+        let e = expect_err("SentenceScorer::build(no ids)", SentenceScorer::build(&embedder, &docs, &[], &mut |_, _| {}))?;
+        ensure(e.contains("ids"), "the error", format!("should name ids: {e}"))?;
         let e = expect_err("Bm25::build([])", Bm25::build(&[], Params::LUCENE))?;
         ensure(e.contains("passages"), "the error", e)
     }
