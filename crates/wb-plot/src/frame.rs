@@ -315,6 +315,8 @@ pub(crate) struct Frame {
     pub(crate) legend: Option<LegendPosition>,
     /// The y axis is logarithmic: its ticks are never rounded to 0.
     pub(crate) y_log: bool,
+    /// The x axis is logarithmic.
+    pub(crate) x_log: bool,
     /// Drawn as one panel of several ([`crate::Panels`]): smaller title and labels.
     pub(crate) small: bool,
     /// Some series has a name: draw the legend.
@@ -329,6 +331,7 @@ impl Frame {
             y_label: y_label.into(),
             x_ticks: None,
             y_log: false,
+            x_log: false,
             legend: None,
             small: false,
             legend_entries: true,
@@ -381,7 +384,7 @@ impl Frame {
             .build_cartesian_2d(x, y)
             .map_err(|e| e.to_string())?;
         let (xr, yr) = (chart.x_range(), chart.y_range());
-        let x_labels = axis_labels(xr.start, xr.end, false);
+        let x_labels = axis_labels(xr.start, xr.end, self.x_log);
         let y_labels = axis_labels(yr.start, yr.end, self.y_log);
         let mut mesh = chart.configure_mesh();
         if let Some(n) = self.x_ticks {

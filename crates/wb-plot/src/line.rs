@@ -9,6 +9,7 @@ pub struct LinePlot {
     series: Vec<Series>,
     points: Vec<Series>,
     log_y: bool,
+    log_x: bool,
     markers: bool,
     endpoints: bool,
     y_range: Option<(f64, f64)>,
@@ -93,6 +94,7 @@ impl LinePlot {
             series: Vec::new(),
             points: Vec::new(),
             log_y: false,
+            log_x: false,
             markers: false,
             endpoints: false,
             y_range: None,
@@ -157,6 +159,14 @@ impl LinePlot {
         self
     }
 
+    /// A logarithmic x axis (values ≤ 0 are left out), for quantities spanning decades such as
+    /// latencies. Set the legend's corner: the automatic one is worked out on a linear x.
+    pub fn log_x(mut self, on: bool) -> Self {
+        self.log_x = on;
+        self.frame.x_log = on;
+        self
+    }
+
     /// A logarithmic y axis (values ≤ 0 are left out).
     pub fn log_y(mut self, on: bool) -> Self {
         self.log_y = on;
@@ -189,7 +199,7 @@ impl LinePlot {
     }
 
     fn keep(&self, (x, y): &(f64, f64)) -> bool {
-        x.is_finite() && y.is_finite() && (!self.log_y || *y > 0.0)
+        x.is_finite() && y.is_finite() && (!self.log_y || *y > 0.0) && (!self.log_x || *x > 0.0)
     }
 }
 
@@ -212,6 +222,7 @@ impl Render for LinePlot {
         // A field fixes the axes: the lines are seen on the surface they move over.
         let ((x0, x1), (y0, y1)) = match &self.field {
             Some(f) => (f.x, f.y),
+            None if self.log_x => (log_bounds(x0, x1), (y0, y1)),
             None => ((x0, x1), (y0, y1)),
         };
         // The y axis: as set, else the data with a margin (proportional on a log axis).
@@ -240,10 +251,13 @@ impl Render for LinePlot {
             entries.extend(["start", "end"]);
         }
         let frame = self.frame.placed(&data, (x0, x1), (lo, hi), &entries);
-        if self.log_y {
-            frame.draw(root, x0..x1, (lo..hi).log_scale(), |c| self.draw_data(c))
-        } else {
-            frame.draw(root, x0..x1, lo..hi, |c| self.draw_data(c))
+        match (self.log_x, self.log_y) {
+            (false, false) => frame.draw(root, x0..x1, lo..hi, |c| self.draw_data(c)),
+            (false, true) => frame.draw(root, x0..x1, (lo..hi).log_scale(), |c| self.draw_data(c)),
+            (true, false) => frame.draw(root, (x0..x1).log_scale(), lo..hi, |c| self.draw_data(c)),
+            (true, true) => frame.draw(root, (x0..x1).log_scale(), (lo..hi).log_scale(), |c| {
+                self.draw_data(c)
+            }),
         }
     }
 }
