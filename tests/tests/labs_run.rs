@@ -117,6 +117,31 @@ const CPU_DEPENDENT: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        // Ingestion time (seconds: not masked), the search latency columns of the retrieval
+        // table, and everything SmolLM2 writes (its logits are sums whose order the CPU's vector
+        // width sets): the answers, the measures of their citations, their length.
+        "week21-rag-service",
+        &[
+            "added, ",
+            "BM25 (SQLite FTS5)  ",
+            "dense (MiniLM, exact)  ",
+            "hybrid (RRF)  ",
+            "hybrid + rerank  ",
+            "the model cites",
+            "with a source",
+            "source precision",
+            "right source",
+            "nothing supports",
+            "citations hold",
+            "groundedness",
+            "streams whole",
+            "tokens per answer",
+            "   A: ",
+            "cited by the model",
+            "obeyed",
+        ],
+    ),
+    (
         "week14-training-loops",
         &[
             "validation accuracy per epoch",

@@ -226,9 +226,9 @@ mod tests {
             err.contains("no lab called `week99`") && err.contains("week02 (week02-linreg)"),
             "{err}"
         );
-        let err = find_lab(&root, "week21").unwrap_err().to_string();
+        let err = find_lab(&root, "week22").unwrap_err().to_string();
         assert!(
-            err.contains("week21-rag-service`, which is not built yet"),
+            err.contains("week22-streaming-reliability`, which is not built yet"),
             "{err}"
         );
     }

@@ -18,7 +18,7 @@ use std::time::Instant;
 use wb_lab::{Lab, LabArgs};
 use week21_rag_service::client::ask_streamed;
 use week21_rag_service::ingest::{Doc, read_path};
-use week21_rag_service::pipeline::{Mode, Rag, Settings};
+use week21_rag_service::pipeline::{Context, Mode, Rag, Settings};
 use week21_rag_service::service;
 use week21_rag_service::store::{Outcome, Store};
 use week21_rag_service::wb_llm::{Embedder, LocalModel, WeightFormat};
@@ -39,8 +39,17 @@ struct Cli {
     /// Answer every n-th labelled question with the LLM (each takes a few seconds)
     #[arg(long, default_value_t = 8, value_parser = wb_lab::at_least_one)]
     answer_every: usize,
+    /// What the prompt shows of each passage: its best sentence, or all of it
+    #[arg(long, value_enum, default_value_t = ContextArg::Quotes)]
+    context: ContextArg,
     #[command(flatten)]
     lab: LabArgs,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum ContextArg {
+    Quotes,
+    Passages,
 }
 
 /// Where the lab keeps its store and sample files.
@@ -129,7 +138,14 @@ fn demo(cli: &Cli, lab: &mut Lab) -> Result<Report> {
     let embedder = Embedder::minilm(&mut say)?;
     let tokens = Tokens::minilm(&mut say)?;
     let model = LocalModel::smollm2(WeightFormat::Quantized, &mut say)?;
-    let settings = Settings::default();
+    let context = match cli.context {
+        ContextArg::Quotes => Context::Quotes,
+        ContextArg::Passages => Context::Passages,
+    };
+    let settings = Settings {
+        context,
+        ..Settings::default()
+    };
     let mut rag = Rag::new(
         Store::open(&store_path)?,
         embedder,

@@ -427,6 +427,7 @@ async fn search(
     Ok(Json(SearchResponse { hits }))
 }
 
+// ANCHOR: query
 /// Answers a question from the stored documents, citing the passages used.
 #[utoipa::path(post, path = "/v1/query", request_body = QueryRequest,
     responses((status = 200, body = Answer, description = "the answer, or with `stream` an event stream: `passages`, `text`…, `done` (the answer) or `error`"),
@@ -492,6 +493,8 @@ async fn query(
         .keep_alive(KeepAlive::default())
         .into_response())
 }
+
+// ANCHOR_END: query
 
 /// The receiver as a stream (ends when the worker drops its sender).
 fn tokio_stream(mut rx: mpsc::UnboundedReceiver<Step>) -> impl futures_util::Stream<Item = Step> {

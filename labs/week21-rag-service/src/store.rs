@@ -15,6 +15,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+// ANCHOR: schema
 /// The schema, created on first open. A passage's row id is its id everywhere (the full-text
 /// index's row id, the id retrieval returns).
 const SCHEMA: &str = "
@@ -45,6 +46,7 @@ CREATE TRIGGER IF NOT EXISTS passages_ad AFTER DELETE ON passages BEGIN
     INSERT INTO passages_fts(passages_fts, rowid, text) VALUES ('delete', old.id, old.text);
 END;
 ";
+// ANCHOR_END: schema
 
 /// What ingesting a document did.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
