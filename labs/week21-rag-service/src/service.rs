@@ -225,7 +225,9 @@ pub fn router(rag: Rag, queue: usize) -> crate::Result<(Router, std::thread::Joi
     Ok((app, worker))
 }
 
-/// The worker: one job at a time, in order; a panic is caught and answered as a 500.
+/// The worker: one job at a time, in order; a panic is caught and answered as a 500. The shared
+/// counts are brought up to date before a change is answered, so a client that reads them after
+/// its reply sees its own change.
 fn work(mut rag: Rag, mut rx: mpsc::Receiver<Job>, counts: &Mutex<Counts>) {
     let caught = |e: Box<dyn std::any::Any + Send>| {
         let what = e
@@ -240,15 +242,19 @@ fn work(mut rag: Rag, mut rx: mpsc::Receiver<Job>, counts: &Mutex<Counts>) {
             Job::Ingest { docs, reply } => {
                 let r = std::panic::catch_unwind(move || run.ingest(&docs, &mut |_, _| {}))
                     .unwrap_or_else(|e| Err(caught(e)));
+                refresh(&rag, counts);
                 let _ = reply.send(r);
             }
             Job::Delete { source, reply } => {
                 let r = std::panic::catch_unwind(move || run.delete(&source))
                     .unwrap_or_else(|e| Err(caught(e)));
+                refresh(&rag, counts);
                 let _ = reply.send(r);
             }
             Job::Documents { reply } => {
-                let _ = reply.send(rag.store().documents());
+                let r = std::panic::catch_unwind(move || run.store().documents())
+                    .unwrap_or_else(|e| Err(caught(e)));
+                let _ = reply.send(r);
             }
             Job::Search { request, reply } => {
                 if reply.is_closed() {
@@ -275,11 +281,15 @@ fn work(mut rag: Rag, mut rx: mpsc::Receiver<Job>, counts: &Mutex<Counts>) {
                 let _ = steps.send(Step::Done(r));
             }
         }
-        if let Ok(c) = rag.counts()
-            && let Ok(mut shared) = counts.lock()
-        {
-            *shared = c;
-        }
+    }
+}
+
+/// Copies the store's counts into `shared` (left as they were if the store cannot count).
+fn refresh(rag: &Rag, shared: &Mutex<Counts>) {
+    if let Ok(c) = rag.counts()
+        && let Ok(mut shared) = shared.lock()
+    {
+        *shared = c;
     }
 }
 

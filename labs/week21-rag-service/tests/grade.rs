@@ -33,6 +33,50 @@ fn rag_with(dir: &Path, model: Box<dyn ChatModel + Send>) -> Result<Rag, Failure
     Rag::new(store, embedder, tokens, model, Settings::default()).called("Rag::new")
 }
 
+/// A scripted model that takes `pause` over each word and records, per conversation, how many
+/// words it produced: what shows that generation stops when a client goes away.
+struct Paced {
+    inner: ScriptedModel,
+    pause: Duration,
+    produced: std::sync::Arc<std::sync::Mutex<Vec<usize>>>,
+}
+
+impl ChatModel for Paced {
+    fn name(&self) -> &str {
+        "paced"
+    }
+
+    fn chat_stream(
+        &mut self,
+        messages: &[week21_rag_service::wb_llm::Message],
+        opts: &week21_rag_service::wb_llm::GenerateOptions,
+        on_text: &mut dyn FnMut(&str) -> bool,
+    ) -> week21_rag_service::wb_llm::Result<week21_rag_service::wb_llm::Reply> {
+        let produced = self.produced.clone();
+        produced.lock().map(|mut p| p.push(0)).ok();
+        let pause = self.pause;
+        self.inner.chat_stream(messages, opts, &mut |piece| {
+            std::thread::sleep(pause);
+            if let Ok(mut p) = produced.lock()
+                && let Some(last) = p.last_mut()
+            {
+                *last += 1;
+            }
+            on_text(piece)
+        })
+    }
+
+    fn chat_json_stream(
+        &mut self,
+        messages: &[week21_rag_service::wb_llm::Message],
+        schema: &serde_json::Value,
+        opts: &week21_rag_service::wb_llm::GenerateOptions,
+        on_text: &mut dyn FnMut(&str) -> bool,
+    ) -> week21_rag_service::wb_llm::Result<week21_rag_service::wb_llm::Reply> {
+        self.inner.chat_json_stream(messages, schema, opts, on_text)
+    }
+}
+
 /// Small documents about distinct things: six sentences of 75 words each, so that the lab's
 /// chunker (whole sentences, at most 80 words) makes six passages of each.
 fn small_docs(n: usize) -> Result<Vec<Doc>, Failure> {
@@ -380,7 +424,9 @@ check! {
     fn the_service_streams_and_refuses_bad_requests(exercise = "prompt", timeout_s = 300) {
         let dir = temp_dir("http")?;
         let replies = ["The rivers of district 0 were counted [1]. Forests too [2].", "one two three four five six seven eight nine ten", "Still answering [1]."];
-        let rag = rag_with(&dir, Box::new(ScriptedModel::new(replies)))?;
+        let produced = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let paced = Paced { inner: ScriptedModel::new(replies), pause: Duration::from_millis(100), produced: produced.clone() };
+        let rag = rag_with(&dir, Box::new(paced))?;
         let (base, runtime, stop) = serve(rag)?;
         let client = reqwest::Client::new();
         let docs = small_docs(3)?;
@@ -428,7 +474,11 @@ check! {
         ensure(streamed.texts.len() > 1, "text events", "the answer came in one piece")?;
         ensure(streamed.after_end == 0, "events after `done`", format!("{}", streamed.after_end))?;
         ensure(done["check"]["cited"] == serde_json::json!([1, 2]), "the answer's checked citations", format!("{}", done["check"]))?;
-        ensure(gone.done.is_none(), "a client that went away", "read to the end")?;
+        ensure(gone.texts.len() == 1 && gone.done.is_none(), "a client that went away after one text event", format!("{:?}", gone.texts))?;
+        let produced = produced.lock().map(|p| p.clone()).unwrap_or_default();
+        let words = replies[1].split(' ').count();
+        ensure(produced.len() == 3 && produced[1] < words / 2, "generation for a client that went away",
+            format!("the model produced {:?} words for the three answers: the second ({words} words, 100 ms each) must stop within {} once its client has gone", produced, words / 2))?;
         ensure(whole["answer"] == replies[2], "the next request after a client went away", format!("{whole}"))?;
         let want = [("not JSON", 400), ("no question", 400), ("blank question", 422), ("k = 0", 422), ("blank document", 422), ("25 MB", 413), ("unknown source", 404), ("unknown route", 404)];
         for ((what, status, message), (_, expected)) in bad.iter().zip(want) {
