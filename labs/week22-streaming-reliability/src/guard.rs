@@ -117,9 +117,22 @@ static PATTERNS: LazyLock<Patterns> = LazyLock::new(|| Patterns {
     iban: Regex::new(r"\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]){11,30}\b").expect("the IBAN pattern"),
     // International (+ and a country code) or written with separators: (555) 123-4567,
     // 555-123-4567, 555.123.4567, +44 20 7946 0958. A bare run of digits is not a phone.
-    phone: Regex::new(r"(?:\+\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d{1,4}(?:[ .-]\d{2,4}){1,4}|(?:\(\d{3}\)\s?|\b\d{3}[.-])\d{3}[.-]\d{4})\b")
+    phone: Regex::new(r"(?:\+\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d{1,4}(?:[ .-]\d{2,6}){1,4}|(?:\(\d{3}\)\s?|\b\d{3}[.-])\d{3}[.-]\d{4})\b")
         .expect("the phone pattern"),
 });
+
+/// The longest prefix of `candidate` that ends before a separator (space or hyphen) or at the
+/// end and that `valid` accepts: a pattern takes the following group of digits or capitals too
+/// ("BE68 5390 0754 7034 CNET" in a sentence), the checksum decides where the number ends.
+fn longest_valid(candidate: &str, valid: impl Fn(&str) -> bool) -> Option<usize> {
+    let mut ends: Vec<usize> = candidate
+        .match_indices([' ', '-'])
+        .map(|(i, _)| i)
+        .chain([candidate.len()])
+        .collect();
+    ends.reverse();
+    ends.into_iter().find(|&e| valid(&candidate[..e]))
+}
 
 /// Every piece of personal data in `text`, in order, none overlapping: IBANs and card numbers
 /// (checksums right) first, then e-mail addresses, then phone numbers (8 to 15 digits) where
@@ -133,14 +146,17 @@ pub fn find_pii(text: &str) -> Vec<Finding> {
         }
     };
     for m in p.iban.find_iter(text) {
-        if iban_valid(m.as_str()) {
-            add(PiiKind::Iban, m.start(), m.end(), &mut found);
+        if let Some(end) = longest_valid(m.as_str(), iban_valid) {
+            add(PiiKind::Iban, m.start(), m.start() + end, &mut found);
         }
     }
     for m in p.card.find_iter(text) {
-        let digits: String = m.as_str().chars().filter(char::is_ascii_digit).collect();
-        if luhn(&digits) {
-            add(PiiKind::Card, m.start(), m.end(), &mut found);
+        let card = |s: &str| {
+            let digits: String = s.chars().filter(char::is_ascii_digit).collect();
+            (13..=19).contains(&digits.len()) && luhn(&digits)
+        };
+        if let Some(end) = longest_valid(m.as_str(), card) {
+            add(PiiKind::Card, m.start(), m.start() + end, &mut found);
         }
     }
     for m in p.email.find_iter(text) {
@@ -292,11 +308,16 @@ pub fn check_output(answer: &str, rules: &OutputRules) -> Result<Vec<Violation>>
     }
     if let Some(schema) = &rules.schema {
         let node = Node::compile(schema).map_err(|e| invalid("schema", e.to_string()))?;
-        if !Matcher::accepts(&node, answer) {
-            let detail = match serde_json::from_str::<Value>(answer) {
-                Err(e) => format!("not JSON: {e}"),
-                Ok(_) => "JSON, but not valid for the schema".to_string(),
-            };
+        // The matcher reads compact JSON (what constrained decoding writes): parse, then
+        // write the document compactly before matching, so that spacing does not count.
+        let detail = match serde_json::from_str::<Value>(answer) {
+            Err(e) => Some(format!("not JSON: {e}")),
+            Ok(v) if !Matcher::accepts(&node, &v.to_string()) => {
+                Some("JSON, but not valid for the schema".to_string())
+            }
+            Ok(_) => None,
+        };
+        if let Some(detail) = detail {
             out.push(Violation::NotValid { detail });
         }
     }

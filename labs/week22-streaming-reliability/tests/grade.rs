@@ -134,17 +134,17 @@ fn replay(events: &[(char, u64)]) -> Result<Vec<String>, Failure> {
 
 check! {
     /// The breaker, on a hand-made clock: three failures in a row open it; open, it refuses;
-    /// after 100 ms it lets two probes through at once and no third; a failed probe opens it
+    /// 100 ms after it opened it lets two probes through at once and no third; a failed probe opens it
     /// again; two successful probes close it; a success while closed resets the count.
     fn breaker_opens_and_recovers(exercise = "record") {
         let events = [
             ('a', 0), ('f', 1), ('a', 2), ('s', 3),           // a success resets the count
             ('a', 4), ('f', 5), ('a', 6), ('f', 7), ('a', 8), ('f', 9), // three in a row: open
-            ('a', 50), ('a', 108),                            // refused; then half-open
-            ('a', 109), ('a', 110),                           // a second probe; no third
-            ('f', 111),                                       // a probe fails: open again
-            ('a', 150), ('a', 212), ('s', 213), ('a', 214), ('s', 215), // two probes succeed: closed
-            ('a', 216),
+            ('a', 50), ('a', 110),                            // refused; then half-open
+            ('a', 111), ('a', 112),                           // a second probe; no third
+            ('f', 113),                                       // a probe fails: open again
+            ('a', 150), ('a', 214), ('s', 215), ('a', 216), ('s', 217), // two probes succeed: closed
+            ('a', 218),
         ];
         let got = replay(&events)?;
         let want = [
@@ -236,7 +236,7 @@ check! {
 
 check! {
     /// Output checks, worked by hand: length, a JSON schema, personal data.
-    fn output_checks_by_hand() {
+    fn output_checks_by_hand(exercise = "iban") {
         let rules = OutputRules { max_chars: Some(10), schema: Some(json!({"type": "object", "properties": {"ok": {"type": "boolean"}}, "required": ["ok"]})), no_pii: true };
         let got = check_output("{\"ok\": true}", &rules).called("check_output")?;
         ensure(got == [Violation::TooLong { chars: 12, max: 10 }], "a valid answer of 12 characters", format!("{got:?}"))?;
@@ -255,7 +255,7 @@ check! {
     /// third of the connections (echo model, seeded faults): every stream's ids are 1, 2, 3, …
     /// with none missing, it ends exactly once, and its text is the model's whole answer, each
     /// piece once, whatever the retries.
-    fn streams_arrive_in_order_and_end_once(timeout_s = 300) {
+    fn streams_arrive_in_order_and_end_once(exercise = "delay", timeout_s = 300) {
         let rt = runtime()?;
         let outcome = rt.block_on(async {
             let (server, _) = start_model_server(Box::new(EchoModel { pace: ms(2) })).await.called("start_model_server")?;
@@ -293,7 +293,7 @@ check! {
     /// A client that reads two pieces and goes away: the gateway cancels its upstream call,
     /// the model server stops generating (its cancelled count rises within 5 s, long before
     /// the 100 words at 50 ms each would end), and nothing stays open.
-    fn a_client_that_goes_away_stops_the_model(timeout_s = 120) {
+    fn a_client_that_goes_away_stops_the_model(exercise = "injection", timeout_s = 120) {
         let rt = runtime()?;
         let outcome = rt.block_on(async {
             let (server, stats) = start_model_server(Box::new(EchoModel { pace: ms(50) })).await.called("start_model_server")?;
@@ -415,7 +415,7 @@ check! {
     /// Bad requests are answered with a status and a message: not JSON and unknown fields 400
     /// (the field named), a blank prompt, max_tokens 0, an injection and a key reused 422, a
     /// 2 MB body 413, a route 404; the gateway still answers afterwards.
-    fn bad_requests_are_refused(timeout_s = 120) {
+    fn bad_requests_are_refused(exercise = "injection", timeout_s = 120) {
         let rt = runtime()?;
         let outcome = rt.block_on(async {
             let (server, _) = start_model_server(Box::new(EchoModel { pace: ms(1) })).await.called("start_model_server")?;
@@ -457,7 +457,7 @@ check! {
     /// SmolLM2 behind the faults: 4 prompts answered directly, then through a proxy failing a
     /// third of the connections: with greedy decoding the gateway's retries resume each stream
     /// where it broke, and every answer is the direct one, to the character.
-    fn smollm2_answers_survive_the_faults(timeout_s = 600) {
+    fn smollm2_answers_survive_the_faults(exercise = "delay", timeout_s = 600) {
         use week22_streaming_reliability::wb_llm::{LocalModel, WeightFormat};
         let model = LocalModel::smollm2(WeightFormat::Quantized, &mut |_| {}).called("loading SmolLM2")?;
         let rt = runtime()?;
