@@ -142,6 +142,27 @@ const CPU_DEPENDENT: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        // Everything timed on loopback: stream timings, the fault table's latencies (and, at the
+        // higher rates, what the deadline and the breaker decide in time), the outage (which
+        // requests fall inside it), how fast generation stops, the scan rate; and what SmolLM2
+        // writes (its logits are sums whose order the CPU's vector width sets).
+        "week22-streaming-reliability",
+        &[
+            "text events, ids in order",
+            "  → ",
+            "no retries",
+            "4 attempts at once",
+            "4 attempts, backoff",
+            "backoff + budget + breaker",
+            "breaker: ",
+            "stopped generating",
+            "personal data  ",
+            "length  ",
+            "schema  ",
+            "scanned ",
+        ],
+    ),
+    (
         "week14-training-loops",
         &[
             "validation accuracy per epoch",

@@ -226,9 +226,9 @@ mod tests {
             err.contains("no lab called `week99`") && err.contains("week02 (week02-linreg)"),
             "{err}"
         );
-        let err = find_lab(&root, "week22").unwrap_err().to_string();
+        let err = find_lab(&root, "week23").unwrap_err().to_string();
         assert!(
-            err.contains("week22-streaming-reliability`, which is not built yet"),
+            err.contains("week23-finetuning`, which is not built yet"),
             "{err}"
         );
     }

@@ -31,7 +31,10 @@ pub struct Streamed {
 impl Streamed {
     /// Whether the ids are 1, 2, 3, … with none missing or repeated.
     pub fn in_order(&self) -> bool {
-        self.ids.iter().enumerate().all(|(i, id)| *id == i as u64 + 1)
+        self.ids
+            .iter()
+            .enumerate()
+            .all(|(i, id)| *id == i as u64 + 1)
     }
 
     /// Ended exactly once, by `done` or `error`.
@@ -154,7 +157,11 @@ pub async fn chat_with_retries(
             .await;
         let (failure, status, value) = match sent {
             Err(e) => (
-                if e.is_timeout() { Failure::Timeout } else { Failure::Connect(e.to_string()) },
+                if e.is_timeout() {
+                    Failure::Timeout
+                } else {
+                    Failure::Connect(e.to_string())
+                },
                 0,
                 Value::Null,
             ),
@@ -167,7 +174,14 @@ pub async fn chat_with_retries(
                     .map(|s| Duration::from_secs_f64(s.clamp(0.0, 60.0)));
                 match r.json::<Value>().await {
                     Ok(v) if status == 200 => return (status, v, attempt),
-                    Ok(v) => (Failure::Status { code: status, retry_after }, status, v),
+                    Ok(v) => (
+                        Failure::Status {
+                            code: status,
+                            retry_after,
+                        },
+                        status,
+                        v,
+                    ),
                     // The answer was cut off: the request may have run; the key makes the retry safe.
                     Err(_) => (Failure::Truncated, status, Value::Null),
                 }
@@ -175,12 +189,17 @@ pub async fn chat_with_retries(
         };
         // 409: the first attempt is still running at the gateway; waiting is the answer.
         let retryable = failure.retryable() || status == 409;
-        let wait = policy.wait(attempt - 1, &failure, rng).max(if status == 409 {
-            Duration::from_millis(50)
-        } else {
-            Duration::ZERO
-        });
-        if !retryable || attempt >= policy.max_attempts || started.elapsed() + wait >= policy.deadline {
+        let wait = policy
+            .wait(attempt - 1, &failure, rng)
+            .max(if status == 409 {
+                Duration::from_millis(50)
+            } else {
+                Duration::ZERO
+            });
+        if !retryable
+            || attempt >= policy.max_attempts
+            || started.elapsed() + wait >= policy.deadline
+        {
             return (status, value, attempt);
         }
         tokio::time::sleep(wait).await;

@@ -64,7 +64,7 @@ pub fn one_digit_off(value: &str) -> String {
         .char_indices()
         .filter(|(_, c)| c.is_ascii_digit())
         .map(|(i, _)| i)
-        .last()
+        .next_back()
         .unwrap_or(0);
     let mut out = value.to_string();
     if let Some(d) = value[at..].chars().next().and_then(|c| c.to_digit(10)) {
@@ -173,7 +173,9 @@ fn locate(text: String, all: &[(Option<PiiKind>, String)]) -> Fixture {
             // A value inside a longer digit run or word is not this value.
             let before = text[..start].chars().next_back();
             let after = text[end..].chars().next();
-            if before.is_some_and(|c| c.is_alphanumeric()) || after.is_some_and(|c| c.is_alphanumeric()) {
+            if before.is_some_and(|c| c.is_alphanumeric())
+                || after.is_some_and(|c| c.is_alphanumeric())
+            {
                 continue;
             }
             if planted.iter().all(|p| end <= p.start || start >= p.end) {
@@ -221,7 +223,12 @@ pub const PARAPHRASED_INJECTIONS: [&str; 8] = [
 ];
 
 /// `attacks` planted into bodies: each attack once in `per_attack` bodies drawn (seeded).
-pub fn plant_injections(bodies: &[String], attacks: &[&str], per_attack: usize, seed: u64) -> Vec<String> {
+pub fn plant_injections(
+    bodies: &[String],
+    attacks: &[&str],
+    per_attack: usize,
+    seed: u64,
+) -> Vec<String> {
     let mut rng = SmallRng::seed_from_u64(seed);
     let mut out = Vec::new();
     for attack in attacks {
@@ -250,7 +257,8 @@ pub fn clean_bodies(bodies: &[String], chars: usize) -> Vec<String> {
                 return b.clone();
             }
             let cut: String = b.chars().take(chars).collect();
-            cut.rsplit_once(' ').map_or(cut.clone(), |(a, _)| a.to_string())
+            cut.rsplit_once(' ')
+                .map_or(cut.clone(), |(a, _)| a.to_string())
         })
         .filter(|b| !b.trim().is_empty() && crate::guard::find_pii(b).is_empty())
         .collect()

@@ -150,17 +150,19 @@ struct Prepared {
     stream: bool,
 }
 
-/// Checks the body; `Err` is the answer refusing it.
-fn prepare(gateway: &Gateway, body: &Value) -> Result<Prepared, Response> {
+/// Checks the body; `Err` is the answer refusing it (boxed: a response is large).
+fn prepare(gateway: &Gateway, body: &Value) -> Result<Prepared, Box<Response>> {
     let request: ChatBody = serde_path_to_error::deserialize(body).map_err(|e| {
-        refuse(
+        Box::new(refuse(
             StatusCode::BAD_REQUEST,
             format!("field `{}`: {}", e.path(), e.inner()),
-        )
+        ))
     })?;
-    let unprocessable = |m: String| refuse(StatusCode::UNPROCESSABLE_ENTITY, m);
+    let unprocessable = |m: String| Box::new(refuse(StatusCode::UNPROCESSABLE_ENTITY, m));
     if request.prompt.trim().is_empty() {
-        return Err(unprocessable("`prompt`: expected some text, got none".into()));
+        return Err(unprocessable(
+            "`prompt`: expected some text, got none".into(),
+        ));
     }
     let chars = request.prompt.chars().count();
     if chars > MAX_PROMPT_CHARS {
@@ -184,16 +186,21 @@ fn prepare(gateway: &Gateway, body: &Value) -> Result<Prepared, Response> {
     for text in texts {
         let found = injection(text);
         if found.flagged {
-            gateway.stats.refused_injection.fetch_add(1, Ordering::SeqCst);
+            gateway
+                .stats
+                .refused_injection
+                .fetch_add(1, Ordering::SeqCst);
             if gateway.block_injection {
-                return Err((
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    axum::Json(json!({
-                        "error": "the prompt looks like a prompt injection",
-                        "rules": found.rules,
-                    })),
-                )
-                    .into_response());
+                return Err(Box::new(
+                    (
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        axum::Json(json!({
+                            "error": "the prompt looks like a prompt injection",
+                            "rules": found.rules,
+                        })),
+                    )
+                        .into_response(),
+                ));
             }
         }
     }
@@ -202,7 +209,10 @@ fn prepare(gateway: &Gateway, body: &Value) -> Result<Prepared, Response> {
     redacted.sort();
     redacted.dedup();
     if !findings.is_empty() {
-        gateway.stats.redacted_prompts.fetch_add(1, Ordering::SeqCst);
+        gateway
+            .stats
+            .redacted_prompts
+            .fetch_add(1, Ordering::SeqCst);
     }
     let mut messages = Vec::new();
     if let Some(system) = &request.system {
@@ -226,7 +236,11 @@ fn prepare(gateway: &Gateway, body: &Value) -> Result<Prepared, Response> {
 }
 
 /// The `done` document of an answer.
-fn done_json(answer: &crate::upstream::Answer, redacted: &[PiiKind], violations: &[Violation]) -> Value {
+fn done_json(
+    answer: &crate::upstream::Answer,
+    redacted: &[PiiKind],
+    violations: &[Violation],
+) -> Value {
     json!({
         "answer": answer.text,
         "finish": answer.finish,
@@ -239,18 +253,27 @@ fn done_json(answer: &crate::upstream::Answer, redacted: &[PiiKind], violations:
 }
 
 /// `POST /v1/chat`.
-async fn chat(State(gateway): State<Gateway>, headers: HeaderMap, body: Result<Bytes, axum::extract::rejection::BytesRejection>) -> Response {
+async fn chat(
+    State(gateway): State<Gateway>,
+    headers: HeaderMap,
+    body: Result<Bytes, axum::extract::rejection::BytesRejection>,
+) -> Response {
     let body = match body {
         Ok(b) => b,
         Err(e) => return refuse(e.status(), e.body_text()),
     };
     let value: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
-        Err(e) => return refuse(StatusCode::BAD_REQUEST, format!("the body is not JSON: {e}")),
+        Err(e) => {
+            return refuse(
+                StatusCode::BAD_REQUEST,
+                format!("the body is not JSON: {e}"),
+            );
+        }
     };
     let prepared = match prepare(&gateway, &value) {
         Ok(p) => p,
-        Err(refused) => return refused,
+        Err(refused) => return *refused,
     };
     let key = match headers.get("idempotency-key").map(|v| v.to_str()) {
         None => None,
@@ -275,7 +298,8 @@ async fn chat(State(gateway): State<Gateway>, headers: HeaderMap, body: Result<B
                 StatusCode::CONFLICT,
                 "a request with this Idempotency-Key is running: try again when it has finished",
             );
-            r.headers_mut().insert("retry-after", HeaderValue::from_static("1"));
+            r.headers_mut()
+                .insert("retry-after", HeaderValue::from_static("1"));
             return r;
         }
         Some(Claim::Mismatch) => {
@@ -300,7 +324,8 @@ async fn chat(State(gateway): State<Gateway>, headers: HeaderMap, body: Result<B
         Err(e) => {
             let mut r = (failed_status(&e), axum::Json(failed_json(&e))).into_response();
             if failed_status(&e) == StatusCode::SERVICE_UNAVAILABLE {
-                r.headers_mut().insert("retry-after", HeaderValue::from_static("1"));
+                r.headers_mut()
+                    .insert("retry-after", HeaderValue::from_static("1"));
             }
             r
         }
@@ -312,14 +337,24 @@ fn replay(done: Value, stream: bool) -> Response {
     let mut r = if stream {
         let text = done["answer"].as_str().unwrap_or_default().to_string();
         let events = vec![
-            Event::default().id("1").event("text").data(json!({ "text": text }).to_string()),
-            Event::default().id("2").event("done").data(done.to_string()),
+            Event::default()
+                .id("1")
+                .event("text")
+                .data(json!({ "text": text }).to_string()),
+            Event::default()
+                .id("2")
+                .event("done")
+                .data(done.to_string()),
         ];
-        Sse::new(futures_util::stream::iter(events.into_iter().map(Ok::<_, Infallible>))).into_response()
+        Sse::new(futures_util::stream::iter(
+            events.into_iter().map(Ok::<_, Infallible>),
+        ))
+        .into_response()
     } else {
         axum::Json(done).into_response()
     };
-    r.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+    r.headers_mut()
+        .insert("idempotent-replayed", HeaderValue::from_static("true"));
     r
 }
 
@@ -340,7 +375,11 @@ impl Drop for Active {
 /// Streams the answer: a task calls the model and sends each piece down a channel; the SSE
 /// body reads the channel. A client that goes away drops the body, so the task's next send
 /// fails and the call is cancelled.
-fn stream(gateway: Gateway, prepared: Prepared, ticket: Option<crate::idempotency::Ticket>) -> Response {
+fn stream(
+    gateway: Gateway,
+    prepared: Prepared,
+    ticket: Option<crate::idempotency::Ticket>,
+) -> Response {
     let (tx, rx) = mpsc::unbounded_channel::<Step>();
     gateway.stats.active_streams.fetch_add(1, Ordering::SeqCst);
     let active = Active(gateway.stats.clone());
@@ -349,7 +388,9 @@ fn stream(gateway: Gateway, prepared: Prepared, ticket: Option<crate::idempotenc
         let sink = tx.clone();
         let result = gateway
             .upstream
-            .chat(&prepared.call, &mut |t| sink.send(Step::Text(t.to_string())).is_ok())
+            .chat(&prepared.call, &mut |t| {
+                sink.send(Step::Text(t.to_string())).is_ok()
+            })
             .await;
         let end = match result {
             Ok(answer) => {
@@ -364,7 +405,9 @@ fn stream(gateway: Gateway, prepared: Prepared, ticket: Option<crate::idempotenc
                 gateway.stats.abandoned.fetch_add(1, Ordering::SeqCst);
                 return;
             }
-            Err(e) => Event::default().event("error").data(failed_json(&e).to_string()),
+            Err(e) => Event::default()
+                .event("error")
+                .data(failed_json(&e).to_string()),
         };
         let _ = tx.send(Step::End(end));
     });
@@ -376,7 +419,10 @@ fn stream(gateway: Gateway, prepared: Prepared, ticket: Option<crate::idempotenc
         let n = n + 1;
         let (event, ended) = match step {
             Step::Text(t) => (
-                Event::default().id(n.to_string()).event("text").data(json!({ "text": t }).to_string()),
+                Event::default()
+                    .id(n.to_string())
+                    .event("text")
+                    .data(json!({ "text": t }).to_string()),
                 false,
             ),
             Step::End(e) => (e.id(n.to_string()), true),
@@ -392,7 +438,12 @@ fn stream(gateway: Gateway, prepared: Prepared, ticket: Option<crate::idempotenc
 async fn healthz(State(gateway): State<Gateway>) -> axum::Json<Value> {
     let up = &gateway.upstream;
     let s = &gateway.stats;
-    let failures = up.stats.failures.lock().map(|f| f.clone()).unwrap_or_default();
+    let failures = up
+        .stats
+        .failures
+        .lock()
+        .map(|f| f.clone())
+        .unwrap_or_default();
     axum::Json(json!({
         "breaker": up.breaker().map(|(state, _)| state),
         "breaker_refused": up.breaker().map(|(_, refused)| refused),

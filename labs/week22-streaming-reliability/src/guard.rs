@@ -68,7 +68,7 @@ pub fn luhn(digits: &str) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
     // END SOLUTION
 }
 // ANCHOR_END: luhn
@@ -109,7 +109,8 @@ struct Patterns {
     phone: Regex,
 }
 
-static PATTERNS: LazyLock<Patterns> = LazyLock::new(|| Patterns {
+static PATTERNS: LazyLock<Patterns> = LazyLock::new(|| {
+    Patterns {
     email: Regex::new(r"(?i)\b[a-z0-9][a-z0-9._%+-]*@[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*\.[a-z]{2,}\b")
         .expect("the e-mail pattern"),
     // 13 to 19 digits, optionally in groups split by single spaces or hyphens.
@@ -119,6 +120,7 @@ static PATTERNS: LazyLock<Patterns> = LazyLock::new(|| Patterns {
     // 555-123-4567, 555.123.4567, +44 20 7946 0958. A bare run of digits is not a phone.
     phone: Regex::new(r"(?:\+\d{1,3}[ .-]?(?:\(\d{1,4}\)[ .-]?)?\d{1,4}(?:[ .-]\d{2,6}){1,4}|(?:\(\d{3}\)\s?|\b\d{3}[.-])\d{3}[.-]\d{4})\b")
         .expect("the phone pattern"),
+}
 });
 
 /// The longest prefix of `candidate` that ends before a separator (space or hyphen) or at the
@@ -342,7 +344,9 @@ mod tests {
         assert!(luhn("4111111111111111") && luhn("5500005555555559") && luhn("378282246310005"));
         assert!(!luhn("4111111111111112") && !luhn("7") && !luhn("41x1"));
         assert!(iban_valid("GB82 WEST 1234 5698 7654 32") && iban_valid("DE89370400440532013000"));
-        assert!(!iban_valid("GB82 WEST 1234 5698 7654 33") && !iban_valid("gb82west12345698765432"));
+        assert!(
+            !iban_valid("GB82 WEST 1234 5698 7654 33") && !iban_valid("gb82west12345698765432")
+        );
     }
 
     #[test]
@@ -351,7 +355,10 @@ mod tests {
                     not 4111 1111 1111 1112; IBAN GB82 WEST 1234 5698 7654 32. Order 20020815.";
         let found = find_pii(text);
         let kinds: Vec<PiiKind> = found.iter().map(|f| f.kind).collect();
-        assert_eq!(kinds, [PiiKind::Email, PiiKind::Phone, PiiKind::Card, PiiKind::Iban]);
+        assert_eq!(
+            kinds,
+            [PiiKind::Email, PiiKind::Phone, PiiKind::Card, PiiKind::Iban]
+        );
         assert_eq!(
             redact(text, &found),
             "Mail [EMAIL] or call [PHONE]; card [CARD], not 4111 1111 1111 1112; IBAN [IBAN]. Order 20020815."

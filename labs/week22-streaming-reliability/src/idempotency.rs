@@ -23,8 +23,14 @@ pub fn fingerprint(body: &Value) -> String {
 
 #[derive(Debug, Clone)]
 enum Slot {
-    Running { fingerprint: String },
-    Done { fingerprint: String, answer: Value, at: Instant },
+    Running {
+        fingerprint: String,
+    },
+    Done {
+        fingerprint: String,
+        answer: Value,
+        at: Instant,
+    },
 }
 
 /// What a request with a key may do.
@@ -146,14 +152,23 @@ mod tests {
             panic!("the first claim runs")
         };
         assert!(matches!(keys.claim("k", &body), Claim::InFlight));
-        assert!(matches!(keys.claim("k", &json!({"prompt": "other"})), Claim::Mismatch));
+        assert!(matches!(
+            keys.claim("k", &json!({"prompt": "other"})),
+            Claim::Mismatch
+        ));
         ticket.finish(json!({"answer": "hello"}));
-        let same_reordered: Value = serde_json::from_str(r#"{"max_tokens": 4, "prompt": "hi"}"#).unwrap();
-        assert!(matches!(keys.claim("k", &same_reordered), Claim::Replay(a) if a["answer"] == "hello"));
+        let same_reordered: Value =
+            serde_json::from_str(r#"{"max_tokens": 4, "prompt": "hi"}"#).unwrap();
+        assert!(
+            matches!(keys.claim("k", &same_reordered), Claim::Replay(a) if a["answer"] == "hello")
+        );
         let Claim::Run(dropped) = keys.claim("j", &body) else {
             panic!("another key runs")
         };
         drop(dropped);
-        assert!(matches!(keys.claim("j", &body), Claim::Run(_)), "a dropped ticket frees its key");
+        assert!(
+            matches!(keys.claim("j", &body), Claim::Run(_)),
+            "a dropped ticket frees its key"
+        );
     }
 }

@@ -29,7 +29,7 @@ struct Args {
     #[arg(long, default_value_t = 12, value_parser = wb_lab::at_least_one)]
     requests: usize,
     /// Tokens per answer in the fault experiments
-    #[arg(long, default_value_t = 16, value_parser = wb_lab::at_least_one)]
+    #[arg(long, default_value_t = 12, value_parser = wb_lab::at_least_one)]
     max_tokens: usize,
     #[command(flatten)]
     lab: LabArgs,
@@ -42,7 +42,7 @@ wb_lab::main!(
 );
 
 /// Fault rates of the strategy comparison.
-const RATES: [f64; 3] = [0.0, 0.15, 0.3];
+const RATES: [f64; 4] = [0.0, 0.2, 0.4, 0.6];
 /// The outage window (s) and the request pace.
 const OUTAGE: (f64, f64) = (2.0, 5.0);
 
@@ -59,19 +59,37 @@ fn run(args: &Args, lab: &mut Lab) -> Result<Report> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let (server, stats) = runtime.block_on(week22_streaming_reliability::stack::start_model_server(Box::new(model)))?;
+    let (server, stats) = runtime.block_on(
+        week22_streaming_reliability::stack::start_model_server(Box::new(model)),
+    )?;
     let (direct, stream) = lab.timed("baseline", || {
         runtime.block_on(experiments::baseline(server, args.max_tokens))
     })?;
     let faults = lab.timed("faults", || {
-        runtime.block_on(experiments::faults(server, &direct, &RATES, args.requests, args.max_tokens, &mut say))
+        runtime.block_on(experiments::faults(
+            server,
+            &direct,
+            &RATES,
+            args.requests,
+            args.max_tokens,
+            &mut say,
+        ))
     })?;
     say("an outage");
     let outage = lab.timed("outage", || {
-        runtime.block_on(experiments::outage(server, Duration::from_millis(400), 20, OUTAGE))
+        runtime.block_on(experiments::outage(
+            server,
+            Duration::from_millis(400),
+            20,
+            OUTAGE,
+        ))
     })?;
-    let disconnect = lab.timed("disconnect", || runtime.block_on(experiments::disconnect(server, &stats)))?;
-    let idempotency = lab.timed("idempotency", || runtime.block_on(experiments::idempotency(server)))?;
+    let disconnect = lab.timed("disconnect", || {
+        runtime.block_on(experiments::disconnect(server, &stats))
+    })?;
+    let idempotency = lab.timed("idempotency", || {
+        runtime.block_on(experiments::idempotency(server))
+    })?;
     let guarded = lab.timed("guarded", || runtime.block_on(experiments::guarded(server)))?;
     let bad_requests = runtime.block_on(experiments::bad_requests(server))?;
     let plots = [
@@ -123,7 +141,9 @@ fn guardrails() -> Result<Guardrails> {
         let found = find_pii(&text);
         let _ = redact(&text, &found);
         for f in &found {
-            *pii_in_mail.entry(format!("{:?}", f.kind).to_lowercase()).or_default() += 1;
+            *pii_in_mail
+                .entry(format!("{:?}", f.kind).to_lowercase())
+                .or_default() += 1;
         }
         let inj = injection(&text);
         match m.label {
@@ -138,11 +158,19 @@ fn guardrails() -> Result<Guardrails> {
         }
         if inj.flagged {
             let at = week22_streaming_reliability::guard::first_match(&text).unwrap_or(0);
-            flagged.push((m.id.clone(), inj.rules.iter().map(|r| r.to_string()).collect(), around(&text, at)));
+            flagged.push((
+                m.id.clone(),
+                inj.rules.iter().map(|r| r.to_string()).collect(),
+                around(&text, at),
+            ));
         }
     }
     let seconds = started.elapsed().as_secs_f64();
-    let bodies: Vec<String> = mails.iter().filter(|m| m.label == Label::Ham).map(|m| m.body.clone()).collect();
+    let bodies: Vec<String> = mails
+        .iter()
+        .filter(|m| m.label == Label::Ham)
+        .map(|m| m.body.clone())
+        .collect();
     let clean = clean_bodies(&bodies, 1500);
     let known = plant_injections(&clean, &KNOWN_INJECTIONS, 10, 1);
     let paraphrased = plant_injections(&clean, &PARAPHRASED_INJECTIONS, 10, 2);
@@ -159,7 +187,11 @@ fn guardrails() -> Result<Guardrails> {
                 Some(kind) => {
                     let e = recall.entry(kind).or_default();
                     e.0 += 1;
-                    e.1 += usize::from(found.iter().any(|f| f.kind == kind && f.start == p.start && f.end == p.end));
+                    e.1 += usize::from(
+                        found
+                            .iter()
+                            .any(|f| f.kind == kind && f.start == p.start && f.end == p.end),
+                    );
                 }
                 None => {
                     invalid_planted += 1;
@@ -182,7 +214,11 @@ fn guardrails() -> Result<Guardrails> {
         fixtures: fixtures.len(),
         recall: recall
             .into_iter()
-            .map(|(k, (planted, found))| PiiRecall { kind: format!("{k:?}").to_lowercase(), planted, found })
+            .map(|(k, (planted, found))| PiiRecall {
+                kind: format!("{k:?}").to_lowercase(),
+                planted,
+                found,
+            })
             .collect(),
         invalid_planted,
         invalid_flagged,

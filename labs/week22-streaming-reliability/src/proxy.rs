@@ -61,10 +61,10 @@ pub struct FaultMix {
 
 impl FaultMix {
     /// `rate` of the connections fail, split evenly between reset, 503 and truncation; as many
-    /// again are delayed by `delay_by`.
+    /// again (at most all the rest) are delayed by `delay_by`.
     pub fn even(rate: f64, delay_by: Duration) -> Self {
         Self {
-            delay: rate,
+            delay: rate.min(1.0 - rate),
             delay_by,
             reset: rate / 3.0,
             status: rate / 3.0,
@@ -167,10 +167,7 @@ impl Proxy {
         let shared = decider.clone();
         let task = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
-                let fault = shared
-                    .lock()
-                    .map(|mut d| d.next())
-                    .unwrap_or(Fault::Pass);
+                let fault = shared.lock().map(|mut d| d.next()).unwrap_or(Fault::Pass);
                 tokio::spawn(handle(client, upstream, fault));
             }
         });
@@ -202,7 +199,10 @@ impl Proxy {
 
     /// Every connection's fault so far, with its time.
     pub fn log(&self) -> Vec<(Instant, Fault)> {
-        self.decider.lock().map(|d| d.log.clone()).unwrap_or_default()
+        self.decider
+            .lock()
+            .map(|d| d.log.clone())
+            .unwrap_or_default()
     }
 
     /// The faults decided so far, by kind.

@@ -158,7 +158,10 @@ fn pct(n: usize, d: usize) -> f64 {
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = &self.stream;
-        writeln!(f, "streaming (SmolLM2 → model server → gateway → client, SSE)")?;
+        writeln!(
+            f,
+            "streaming (SmolLM2 → model server → gateway → client, SSE)"
+        )?;
         writeln!(f, "  {:?}", s.prompt)?;
         writeln!(
             f,
@@ -167,11 +170,22 @@ impl fmt::Display for Report {
         )?;
         writeln!(f, "  → {}", s.answer.trim())?;
         writeln!(f)?;
-        writeln!(f, "faults between the gateway and the model server (fault proxy: as many delayed as failed; failures split evenly: reset, 503, truncated stream)")?;
+        writeln!(
+            f,
+            "faults between the gateway and the model server (the fault proxy: failures split evenly between reset, 503 and a truncated stream; as many again delayed 150 ms, at most the rest)"
+        )?;
         writeln!(
             f,
             "  {:>5}  {:<30} {:>9} {:>9} {:>7} {:>9} {:>8} {:>8} {:>8}",
-            "rate", "strategy", "succeeded", "identical", "clean", "attempts", "p50 ms", "p90 ms", "max ms"
+            "rate",
+            "strategy",
+            "succeeded",
+            "identical",
+            "clean",
+            "attempts",
+            "p50 ms",
+            "p90 ms",
+            "max ms"
         )?;
         for r in &self.faults {
             writeln!(
@@ -189,36 +203,66 @@ impl fmt::Display for Report {
                 r.latency.max_ms
             )?;
         }
-        writeln!(f, "  (identical: the answer equals the fault-free one; clean: ids in order and exactly one end; attempts: per request)")?;
+        writeln!(
+            f,
+            "  (identical: the answer equals the fault-free one; clean: ids in order and exactly one end; attempts: per request)"
+        )?;
         writeln!(f)?;
         let (a, b) = self.outage_window_s;
-        writeln!(f, "an outage: the model server unreachable from {a} s to {b} s, one request every 0.4 s")?;
+        writeln!(
+            f,
+            "an outage: the model server unreachable from {a} s to {b} s, one request every 0.4 s"
+        )?;
         for arm in &self.outage {
             writeln!(
                 f,
                 "  {:<30} {:>2}/{} succeeded, {:>3} connections ({:>3} during the outage), first success {:.1} s after it",
-                arm.strategy, arm.succeeded, arm.requests, arm.attempts, arm.attempts_during_outage, arm.first_success_after_s
+                arm.strategy,
+                arm.succeeded,
+                arm.requests,
+                arm.attempts,
+                arm.attempts_during_outage,
+                arm.first_success_after_s
             )?;
             if !arm.transitions.is_empty() {
-                let t: Vec<String> = arm.transitions.iter().map(|(t, s)| format!("{s} at {t:.2} s")).collect();
+                let t: Vec<String> = arm
+                    .transitions
+                    .iter()
+                    .map(|(t, s)| format!("{s} at {t:.2} s"))
+                    .collect();
                 writeln!(f, "      breaker: {}", t.join(" → "))?;
             }
         }
         writeln!(f)?;
         let d = &self.disconnect;
-        writeln!(f, "a client that goes away after {} pieces of a 256-token answer", d.pieces_read)?;
+        writeln!(
+            f,
+            "a client that goes away after {} pieces of a 256-token answer",
+            d.pieces_read
+        )?;
         writeln!(
             f,
             "  the model server stopped generating {:.0} ms later (cancelled: {}); open upstream streams {}, active gateway streams {}, abandoned {}",
-            d.server_stopped_after_ms, d.server_cancelled, d.open_upstream_streams, d.active_streams, d.abandoned
+            d.server_stopped_after_ms,
+            d.server_cancelled,
+            d.open_upstream_streams,
+            d.active_streams,
+            d.abandoned
         )?;
         writeln!(f)?;
-        writeln!(f, "answers cut off on their way back (twice), the client retrying")?;
+        writeln!(
+            f,
+            "answers cut off on their way back (twice), the client retrying"
+        )?;
         for arm in &self.idempotency {
             writeln!(
                 f,
                 "  {:<22} status {} after {} attempts; the model ran {} time(s); replayed {}",
-                if arm.keyed { "with Idempotency-Key" } else { "without a key" },
+                if arm.keyed {
+                    "with Idempotency-Key"
+                } else {
+                    "without a key"
+                },
                 arm.status,
                 arm.client_attempts,
                 arm.model_calls,
@@ -231,7 +275,9 @@ impl fmt::Display for Report {
             let what = if g.status == 200 {
                 format!(
                     "redacted {} · violations {} · {:?}",
-                    g.reply["redacted"], g.reply["violations"], g.reply["answer"].as_str().unwrap_or_default()
+                    g.reply["redacted"],
+                    g.reply["violations"],
+                    g.reply["answer"].as_str().unwrap_or_default()
                 )
             } else {
                 format!("{}", g.reply)
@@ -249,7 +295,12 @@ impl fmt::Display for Report {
         writeln!(
             f,
             "  injection heuristics, false positives: ham {}/{} ({:.2} %), spam {}/{} ({:.2} %)",
-            g.flagged_ham, g.ham, pct(g.flagged_ham, g.ham), g.flagged_spam, g.spam, pct(g.flagged_spam, g.spam)
+            g.flagged_ham,
+            g.ham,
+            pct(g.flagged_ham, g.ham),
+            g.flagged_spam,
+            g.spam,
+            pct(g.flagged_spam, g.spam)
         )?;
         for (id, rules, excerpt) in &g.flagged {
             writeln!(f, "    {id} {rules:?}: {excerpt}")?;
@@ -257,10 +308,18 @@ impl fmt::Display for Report {
         writeln!(
             f,
             "  planted injections found: known phrasings {}/{} ({:.0} %), paraphrases {}/{} ({:.0} %)",
-            g.known_found, g.known_planted, pct(g.known_found, g.known_planted),
-            g.paraphrased_found, g.paraphrased_planted, pct(g.paraphrased_found, g.paraphrased_planted)
+            g.known_found,
+            g.known_planted,
+            pct(g.known_found, g.known_planted),
+            g.paraphrased_found,
+            g.paraphrased_planted,
+            pct(g.paraphrased_found, g.paraphrased_planted)
         )?;
-        writeln!(f, "  personal data in the mail as it is: {:?}", g.pii_in_mail)?;
+        writeln!(
+            f,
+            "  personal data in the mail as it is: {:?}",
+            g.pii_in_mail
+        )?;
         writeln!(f, "  planted in {} clean bodies:", g.fixtures)?;
         for r in &g.recall {
             writeln!(f, "    {:<6} found {}/{}", r.kind, r.found, r.planted)?;
@@ -270,7 +329,11 @@ impl fmt::Display for Report {
             "    invalid card numbers and IBANs (one digit off) flagged: {}/{}; redactions exactly as expected: {}/{}",
             g.invalid_flagged, g.invalid_planted, g.exact, g.fixtures
         )?;
-        writeln!(f, "  scanned {:.1} MB of mail at {:.1} MB/s", g.scan_mb, g.scan_mb_per_s)
+        writeln!(
+            f,
+            "  scanned {:.1} MB of mail (personal data and injection rules) at {:.1} MB/s",
+            g.scan_mb, g.scan_mb_per_s
+        )
     }
 }
 

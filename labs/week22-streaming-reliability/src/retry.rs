@@ -234,9 +234,7 @@ impl RetryPolicy {
     /// The wait before retry `retry` (0 for the first) after `failure`: the backoff's draw, but
     /// never shorter than the server's `Retry-After`.
     pub fn wait(&self, retry: u32, failure: &Failure, rng: &mut impl Rng) -> Duration {
-        let drawn = self
-            .backoff
-            .map_or(Duration::ZERO, |b| b.delay(retry, rng));
+        let drawn = self.backoff.map_or(Duration::ZERO, |b| b.delay(retry, rng));
         match failure {
             Failure::Status {
                 retry_after: Some(after),

@@ -188,7 +188,10 @@ impl Upstream {
         let mut attempts = 0u32;
         loop {
             let allowed = match &self.breaker {
-                Some(b) => b.lock().map(|mut b| b.allow(Instant::now())).unwrap_or(true),
+                Some(b) => b
+                    .lock()
+                    .map(|mut b| b.allow(Instant::now()))
+                    .unwrap_or(true),
                 None => true,
             };
             if !allowed {
@@ -202,14 +205,18 @@ impl Upstream {
             attempts += 1;
             self.stats.attempts.fetch_add(1, Ordering::SeqCst);
             let left = policy.deadline.saturating_sub(started.elapsed());
-            let outcome = match tokio::time::timeout(left, self.attempt(call, &mut delivered, on_text)).await {
-                Ok(outcome) => outcome,
-                Err(_) => Attempt::Failed(Failure::Timeout),
-            };
+            let outcome =
+                match tokio::time::timeout(left, self.attempt(call, &mut delivered, on_text)).await
+                {
+                    Ok(outcome) => outcome,
+                    Err(_) => Attempt::Failed(Failure::Timeout),
+                };
             // The breaker hears about the server's health: a cancelled call says nothing bad.
             let healthy = match &outcome {
                 Attempt::Done(_) | Attempt::Cancelled => true,
-                Attempt::Failed(f) => !f.retryable() && !matches!(f, Failure::Status { code: 500.., .. }),
+                Attempt::Failed(f) => {
+                    !f.retryable() && !matches!(f, Failure::Status { code: 500.., .. })
+                }
             };
             if let Some(b) = &self.breaker
                 && let Ok(mut b) = b.lock()
@@ -283,7 +290,8 @@ impl Upstream {
             "stream": true,
         });
         if let Some(schema) = &call.schema {
-            body["response_format"] = json!({"type": "json_schema", "json_schema": {"name": "answer", "schema": schema}});
+            body["response_format"] =
+                json!({"type": "json_schema", "json_schema": {"name": "answer", "schema": schema}});
         }
         let send = self
             .http
@@ -381,7 +389,10 @@ impl Upstream {
 /// end in LF or CRLF).
 pub fn find_blank_line(buffer: &[u8]) -> Option<usize> {
     let lf = buffer.windows(2).position(|w| w == b"\n\n").map(|i| i + 2);
-    let crlf = buffer.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4);
+    let crlf = buffer
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| i + 4);
     match (lf, crlf) {
         (Some(a), Some(b)) => Some(a.min(b)),
         (a, b) => a.or(b),

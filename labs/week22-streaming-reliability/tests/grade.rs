@@ -35,8 +35,13 @@ fn ms(n: u64) -> Duration {
 /// Backoff with full jitter, a retry budget and a breaker as the checks use them.
 fn resilience(attempts: u32, breaker: Option<BreakerConfig>) -> Result<Resilience, Failure> {
     Ok(Resilience {
-        policy: RetryPolicy::new(attempts, Some(Backoff::new(ms(5), ms(50)).called("Backoff::new")?), Duration::from_secs(5), Duration::from_secs(20))
-            .called("RetryPolicy::new")?,
+        policy: RetryPolicy::new(
+            attempts,
+            Some(Backoff::new(ms(5), ms(50)).called("Backoff::new")?),
+            Duration::from_secs(5),
+            Duration::from_secs(20),
+        )
+        .called("RetryPolicy::new")?,
         breaker,
         budget: None,
         seed: 1,
@@ -44,7 +49,11 @@ fn resilience(attempts: u32, breaker: Option<BreakerConfig>) -> Result<Resilienc
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().called("tokio runtime")
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .called("tokio runtime")
 }
 
 check! {
@@ -123,9 +132,21 @@ fn replay(events: &[(char, u64)]) -> Result<Vec<String>, Failure> {
         .map(|&(e, t)| {
             let now = t0 + ms(t);
             let answer = match e {
-                'a' => if b.allow(now) { "yes" } else { "no" },
-                's' => { b.record(now, true); "" }
-                _ => { b.record(now, false); "" }
+                'a' => {
+                    if b.allow(now) {
+                        "yes"
+                    } else {
+                        "no"
+                    }
+                }
+                's' => {
+                    b.record(now, true);
+                    ""
+                }
+                _ => {
+                    b.record(now, false);
+                    ""
+                }
             };
             format!("{answer}{:?}", b.state())
         })
