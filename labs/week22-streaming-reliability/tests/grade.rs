@@ -507,3 +507,37 @@ check! {
         ensure(attempts > 4, "retries", format!("{attempts} attempts for 4 answers ({counts:?}): no fault hit, nothing tested"))
     }
 }
+
+check! {
+    /// Timeouts: an attempt whose answer does not start within 300 ms is given up and retried
+    /// (the proxy holds the first connection 2 s, the second passes): answered in well under the
+    /// 2 s; when every connection is held, the 1 s deadline ends the call with a 504 after about
+    /// a second, not after the 8 attempts the policy would allow.
+    fn timeouts_cut_slow_attempts(exercise = "delay", timeout_s = 120) {
+        use week22_streaming_reliability::proxy::Fault;
+        let rt = runtime()?;
+        let outcome = rt.block_on(async {
+            let (server, _) = start_model_server(Box::new(EchoModel { pace: ms(1) })).await.called("start_model_server")?;
+            let proxy = Proxy::start(server, Plan::Script(vec![Fault::Delay(ms(2000))])).await.called("Proxy::start")?;
+            let mut timed = resilience(8, None)?;
+            timed.policy = RetryPolicy::new(8, Some(Backoff::new(ms(5), ms(20)).called("Backoff::new")?), ms(300), ms(1000)).called("RetryPolicy::new")?;
+            let (base, gateway) = start_gateway(&proxy.url(), "echo", timed).await.called("start_gateway")?;
+            let client = reqwest::Client::new();
+            let ask = || client.post(format!("{base}/v1/chat")).json(&json!({"prompt": "quick", "max_tokens": 4})).send();
+            let t = Instant::now();
+            let first = ask().await.called("a request")?;
+            let first = (first.status().as_u16(), first.json::<Value>().await.unwrap_or_default(), t.elapsed());
+            proxy.set_plan(Plan::Script(vec![Fault::Delay(ms(3000)); 20]));
+            let t = Instant::now();
+            let held = ask().await.called("a request")?;
+            let held = (held.status().as_u16(), held.json::<Value>().await.unwrap_or_default(), t.elapsed());
+            Ok::<_, Failure>((first, held, gateway.upstream.stats.failures.lock().map(|f| f.clone()).unwrap_or_default()))
+        });
+        let (first, held, failures) = outcome?;
+        ensure(first.0 == 200 && first.1["attempts"] == 2 && first.1["retried"] == json!(["timeout"]), "a request whose first attempt hangs", format!("{} {}", first.0, first.1))?;
+        ensure(first.2 < ms(1500), "its time", format!("{:?}: the hanging attempt was waited for", first.2))?;
+        ensure(held.0 == 504 && held.1["kind"] == "timeout", "a request whose every attempt hangs", format!("{} {}", held.0, held.1))?;
+        ensure(held.2 >= ms(900) && held.2 < ms(1800), "its time (deadline 1 s)", format!("{:?}", held.2))?;
+        ensure(failures.get("timeout").copied().unwrap_or(0) >= 2, "timeouts counted", format!("{failures:?}"))
+    }
+}
