@@ -26,6 +26,10 @@ pub struct Streamed {
 /// The events of an SSE body so far: `(event, data)` for each complete event; the unfinished
 /// tail stays in `buffer`.
 pub fn take_events(buffer: &mut String) -> Vec<(String, String)> {
+    // Lines may end in CRLF (the SSE format allows both): read them as LF.
+    if buffer.contains("\r\n") {
+        *buffer = buffer.replace("\r\n", "\n");
+    }
     let mut out = Vec::new();
     while let Some(end) = buffer.find("\n\n") {
         let block: String = buffer.drain(..end + 2).collect();

@@ -8,7 +8,7 @@ use week21_rag_service::ingest::read_path;
 use week21_rag_service::pipeline::{Progress, Rag, Settings};
 use week21_rag_service::service;
 use week21_rag_service::store::Store;
-use week21_rag_service::wb_llm::{Embedder, LocalModel, WeightFormat};
+use week21_rag_service::wb_llm::{ChatModel, Embedder, LocalModel, ScriptedModel, WeightFormat};
 use week21_rag_service::week20::chunk::Tokens;
 
 const STORE: &str = "output/week21-rag-service/store.sqlite";
@@ -44,18 +44,23 @@ pub enum Command {
     },
 }
 
-/// The pipeline over the store at `path`, with the local models.
-fn open(path: &std::path::Path) -> Result<Rag> {
+/// The pipeline over the store at `path`, with the local models; SmolLM2 only when it will
+/// answer (ingestion embeds, it never asks the LLM: an empty script stands in its place).
+fn open(path: &std::path::Path, answering: bool) -> Result<Rag> {
     let mut say = |m: &str| eprintln!("{m}");
     let store = Store::open(path)?;
     let embedder = Embedder::minilm(&mut say)?;
     let tokens = Tokens::minilm(&mut say)?;
-    let model = LocalModel::smollm2(WeightFormat::Quantized, &mut say)?;
+    let model: Box<dyn ChatModel + Send> = if answering {
+        Box::new(LocalModel::smollm2(WeightFormat::Quantized, &mut say)?)
+    } else {
+        Box::new(ScriptedModel::new(Vec::<String>::new()))
+    };
     Ok(Rag::new(
         store,
         embedder,
         tokens,
-        Box::new(model),
+        model,
         Settings::default(),
     )?)
 }
@@ -63,7 +68,7 @@ fn open(path: &std::path::Path) -> Result<Rag> {
 pub fn run(command: Command) -> Result<()> {
     match command {
         Command::Serve { store, addr, queue } => {
-            let rag = open(&store)?;
+            let rag = open(&store, true)?;
             let runtime = tokio::runtime::Runtime::new()?;
             let (app, worker) = service::router(rag, queue)?;
             runtime.block_on(async {
@@ -89,7 +94,7 @@ pub fn run(command: Command) -> Result<()> {
             paths,
             pause_ms,
         } => {
-            let mut rag = open(&store)?;
+            let mut rag = open(&store, false)?;
             rag.store_mut().pause = Duration::from_millis(pause_ms);
             for path in paths {
                 for doc in read_path(&path)? {
@@ -109,7 +114,7 @@ pub fn run(command: Command) -> Result<()> {
             Ok(())
         }
         Command::Ask { store, question } => {
-            let mut rag = open(&store)?;
+            let mut rag = open(&store, true)?;
             let answer = rag.answer(&question, &mut |p| {
                 match p {
                     Progress::Passages(hits) => {
