@@ -180,6 +180,15 @@ impl Breaker {
         // END SOLUTION
     }
     // ANCHOR_END: record
+
+    /// A call [`Breaker::allow`] let through that ended without an outcome (its caller went
+    /// away): it says nothing about the upstream, but a probe's place is freed, or a half-open
+    /// breaker whose probe was abandoned would refuse every call from then on.
+    pub fn release(&mut self) {
+        if self.state == State::HalfOpen {
+            self.in_flight = self.in_flight.saturating_sub(1);
+        }
+    }
 }
 
 #[cfg(test)]
@@ -203,5 +212,18 @@ mod tests {
         b.record(at(110), true);
         assert_eq!(b.state(), State::Closed);
         assert_eq!(b.refused, 2);
+    }
+
+    #[test]
+    fn an_abandoned_probe_frees_its_place() {
+        let t0 = Instant::now();
+        let at = |ms: u64| t0 + Duration::from_millis(ms);
+        let mut b = Breaker::new(BreakerConfig::new(1, Duration::from_millis(10), 1, 1).unwrap());
+        assert!(b.allow(at(0)));
+        b.record(at(1), false);
+        assert!(b.allow(at(20)), "the probe");
+        b.release();
+        assert_eq!(b.state(), State::HalfOpen, "no outcome, no change");
+        assert!(b.allow(at(21)), "another probe in its place");
     }
 }

@@ -109,6 +109,35 @@ impl Drop for OpenStream<'_> {
     }
 }
 
+/// A call the breaker let through, until its outcome is recorded: dropped without one (the
+/// caller went away mid-attempt, or the call was cancelled), it frees its place.
+struct Admitted<'a> {
+    breaker: Option<&'a Mutex<Breaker>>,
+    recorded: bool,
+}
+
+impl Admitted<'_> {
+    fn record(mut self, healthy: bool) {
+        if let Some(b) = self.breaker
+            && let Ok(mut b) = b.lock()
+        {
+            b.record(Instant::now(), healthy);
+        }
+        self.recorded = true;
+    }
+}
+
+impl Drop for Admitted<'_> {
+    fn drop(&mut self) {
+        if !self.recorded
+            && let Some(b) = self.breaker
+            && let Ok(mut b) = b.lock()
+        {
+            b.release();
+        }
+    }
+}
+
 /// The resilient client of one model server.
 pub struct Upstream {
     http: reqwest::Client,
@@ -202,6 +231,10 @@ impl Upstream {
                     gave_up: "the breaker is open: failing fast",
                 });
             }
+            let admitted = Admitted {
+                breaker: self.breaker.as_ref(),
+                recorded: false,
+            };
             attempts += 1;
             self.stats.attempts.fetch_add(1, Ordering::SeqCst);
             let left = policy.deadline.saturating_sub(started.elapsed());
@@ -211,17 +244,13 @@ impl Upstream {
                     Ok(outcome) => outcome,
                     Err(_) => Attempt::Failed(Failure::Timeout),
                 };
-            // The breaker hears about the server's health: a cancelled call says nothing bad.
-            let healthy = match &outcome {
-                Attempt::Done(_) | Attempt::Cancelled => true,
-                Attempt::Failed(f) => {
-                    !f.retryable() && !matches!(f, Failure::Status { code: 500.., .. })
-                }
-            };
-            if let Some(b) = &self.breaker
-                && let Ok(mut b) = b.lock()
-            {
-                b.record(Instant::now(), healthy);
+            // The breaker hears about the server's health; a cancelled call says nothing about
+            // it (dropping `admitted` unrecorded frees its place).
+            match &outcome {
+                Attempt::Done(_) => admitted.record(true),
+                Attempt::Failed(f) => admitted
+                    .record(!f.retryable() && !matches!(f, Failure::Status { code: 500.., .. })),
+                Attempt::Cancelled => drop(admitted),
             }
             let failure = match outcome {
                 Attempt::Done(finish) => {
