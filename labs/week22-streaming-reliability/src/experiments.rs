@@ -74,6 +74,15 @@ pub fn strategies(seed: u64) -> Result<Vec<(&'static str, Resilience)>> {
     ])
 }
 
+/// The strategy called `name` (seeded with 0).
+fn strategy(name: &str) -> Result<Resilience> {
+    strategies(0)?
+        .into_iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, r)| r)
+        .ok_or_else(|| anyhow!("no strategy called {name:?}"))
+}
+
 fn body(prompt: &str, max_tokens: usize, stream: bool) -> Value {
     json!({"prompt": prompt, "max_tokens": max_tokens, "stream": stream})
 }
@@ -81,8 +90,7 @@ fn body(prompt: &str, max_tokens: usize, stream: bool) -> Value {
 /// Each prompt answered once straight through a gateway with no faults: the answers every
 /// faulty run must reproduce, and one longer answer streamed for its timing.
 pub async fn baseline(server: SocketAddr, max_tokens: usize) -> Result<(Vec<String>, StreamDemo)> {
-    let (name, resilience) = strategies(0)?.swap_remove(0);
-    debug_assert_eq!(name, "no retries");
+    let resilience = strategy("no retries")?;
     let (base, _) = start_gateway(&format!("http://{server}"), MODEL, resilience).await?;
     let client = reqwest::Client::new();
     let mut answers = Vec::new();
@@ -257,7 +265,7 @@ pub async fn disconnect(server: SocketAddr, stats: &Stats) -> Result<Disconnect>
     let (base, gateway) = start_gateway(
         &format!("http://{server}"),
         MODEL,
-        strategies(0)?.swap_remove(2).1,
+        strategy("4 attempts, backoff + jitter")?,
     )
     .await?;
     let client = reqwest::Client::new();
@@ -296,7 +304,7 @@ pub async fn idempotency(server: SocketAddr) -> Result<Vec<IdempotencyArm>> {
         let (gateway_base, gateway) = start_gateway(
             &format!("http://{server}"),
             MODEL,
-            strategies(0)?.swap_remove(2).1,
+            strategy("4 attempts, backoff + jitter")?,
         )
         .await?;
         let addr: SocketAddr = gateway_base.trim_start_matches("http://").parse()?;
@@ -341,7 +349,7 @@ pub async fn guarded(server: SocketAddr) -> Result<Vec<Guarded>> {
     let (base, _) = start_gateway(
         &format!("http://{server}"),
         MODEL,
-        strategies(0)?.swap_remove(2).1,
+        strategy("4 attempts, backoff + jitter")?,
     )
     .await?;
     let client = reqwest::Client::new();
@@ -384,12 +392,8 @@ pub async fn guarded(server: SocketAddr) -> Result<Vec<Guarded>> {
 
 /// Requests the gateway must refuse, with what it answered.
 pub async fn bad_requests(server: SocketAddr) -> Result<Vec<(String, u16, String)>> {
-    let (base, _) = start_gateway(
-        &format!("http://{server}"),
-        MODEL,
-        strategies(0)?.swap_remove(0).1,
-    )
-    .await?;
+    let (base, _) =
+        start_gateway(&format!("http://{server}"), MODEL, strategy("no retries")?).await?;
     let client = reqwest::Client::new();
     let url = format!("{base}/v1/chat");
     let first = json!({"prompt": "What is two plus two?", "max_tokens": 4});
