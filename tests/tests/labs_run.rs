@@ -3,6 +3,7 @@
 
 mod common;
 use common::*;
+use std::path::Path;
 
 /// Replaces timings and rates (`12.3 ms`, `9500 requests/s`, `85.2 GFLOP/s`) by `…`: the only
 /// parts of a report that vary between runs. The padding before a right-aligned number goes
@@ -224,60 +225,106 @@ fn cpu_dependent_lines_are_compared_by_place_only() {
 /// prints is the one the book shows, and the JSON it writes with `--json-out` parses, names the
 /// lab, carries timings and lists plots that exist. (`--json` prints the same object instead of
 /// the report: week 2's test below reads it from stdout.)
+/// How many labs run at once in the report test: one per core, at most 4. Most labs are either
+/// single-threaded or wait on loopback sockets and timers for part of their run, so two at a time
+/// on two cores take about a quarter less wall time than one after the other; what contention
+/// changes (timings, what a timeout decides) is masked or marked CPU-dependent above.
+/// `WB_LABS_AT_ONCE` overrides it (1: one after the other).
+fn labs_at_once() -> usize {
+    std::env::var("WB_LABS_AT_ONCE")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map_or(1, |n| n.get())
+                .min(4)
+        })
+        .max(1)
+}
+
 #[test]
 fn every_lab_prints_the_books_report_and_writes_its_json() {
     let dir = std::env::temp_dir().join(format!("e2e-json-{}", std::process::id()));
-    for lab in labs() {
-        let pkg = package(&lab);
-        // The chapter is book/src/phase<P>/<package>.md; its expected output sits beside it.
-        let expected_file = std::fs::read_dir(root().join("book/src"))
-            .expect("book/src")
-            .map(|e| e.expect("entry").path().join(format!("{pkg}-output.txt")))
-            .find(|p| p.is_file())
-            .unwrap_or_else(|| panic!("{pkg}: no book/src/phase*/{pkg}-output.txt"));
-        let expected = std::fs::read_to_string(&expected_file)
-            .unwrap_or_else(|e| panic!("{pkg}: {} ({e})", expected_file.display()));
-        let json_file = dir.join(format!("{pkg}.json"));
-        let out = cargo_run(
-            &pkg,
-            &["--json-out", &json_file.display().to_string()],
-            None,
-        );
-        assert!(out.status.success(), "{pkg} failed:\n{}", text(&out.stderr));
-        let (book, report) = without_cpu_dependent(
-            &pkg,
-            &without_timings(&expected),
-            &without_timings(&text(&out.stdout)),
-        );
-        assert_eq!(
-            report,
-            book,
-            "{pkg}: the report differs from {}; regenerate it with `just book-assets {pkg}`",
-            expected_file.display()
-        );
-        let json = std::fs::read(&json_file)
-            .unwrap_or_else(|e| panic!("{pkg}: --json-out wrote no {} ({e})", json_file.display()));
-        let v: serde_json::Value = serde_json::from_slice(&json).unwrap_or_else(|e| {
-            panic!(
-                "{pkg}: --json-out wrote no valid JSON ({e}):\n{}",
-                text(&json)
-            )
-        });
-        assert!(v.is_object(), "{pkg}: the JSON must be one object");
-        assert_eq!(v["lab"], pkg.as_str(), "{pkg}: the JSON names its lab");
-        assert!(
-            v["timings_ms"].is_object(),
-            "{pkg}: the JSON carries timings"
-        );
-        let plots = v["plots"].as_array().expect("plots listed");
-        assert!(!plots.is_empty(), "{pkg}: the JSON lists its plots");
-        for p in plots {
-            // Relative paths are relative to the folder the lab ran in: the repository's root.
-            let p = root().join(p.as_str().expect("path"));
-            assert!(p.is_file(), "{pkg}: plot {} was not written", p.display());
+    let queue = std::sync::Mutex::new(labs().into_iter());
+    let failed = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|s| {
+        for _ in 0..labs_at_once() {
+            s.spawn(|| {
+                loop {
+                    let Some(lab) = queue.lock().expect("queue").next() else {
+                        break;
+                    };
+                    let pkg = package(&lab);
+                    let started = std::time::Instant::now();
+                    // A failed lab is reported and the others still run: one CI run names every
+                    // lab whose report moved.
+                    let outcome = std::panic::catch_unwind(|| {
+                        prints_the_books_report_and_writes_its_json(&pkg, &dir)
+                    });
+                    eprintln!(
+                        "{pkg}: {} in {:.0} s",
+                        if outcome.is_ok() { "ok" } else { "FAILED" },
+                        started.elapsed().as_secs_f64()
+                    );
+                    if outcome.is_err() {
+                        failed.lock().expect("failed").push(pkg);
+                    }
+                }
+            });
         }
-    }
+    });
     let _ = std::fs::remove_dir_all(&dir);
+    let failed = failed.into_inner().expect("failed");
+    assert!(
+        failed.is_empty(),
+        "these labs' reports failed: {failed:?} (messages above)"
+    );
+}
+
+fn prints_the_books_report_and_writes_its_json(pkg: &str, dir: &Path) {
+    // The chapter is book/src/phase<P>/<package>.md; its expected output sits beside it.
+    let expected_file = std::fs::read_dir(root().join("book/src"))
+        .expect("book/src")
+        .map(|e| e.expect("entry").path().join(format!("{pkg}-output.txt")))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| panic!("{pkg}: no book/src/phase*/{pkg}-output.txt"));
+    let expected = std::fs::read_to_string(&expected_file)
+        .unwrap_or_else(|e| panic!("{pkg}: {} ({e})", expected_file.display()));
+    let json_file = dir.join(format!("{pkg}.json"));
+    let out = cargo_run(pkg, &["--json-out", &json_file.display().to_string()], None);
+    assert!(out.status.success(), "{pkg} failed:\n{}", text(&out.stderr));
+    let (book, report) = without_cpu_dependent(
+        pkg,
+        &without_timings(&expected),
+        &without_timings(&text(&out.stdout)),
+    );
+    assert_eq!(
+        report,
+        book,
+        "{pkg}: the report differs from {}; regenerate it with `just book-assets {pkg}`",
+        expected_file.display()
+    );
+    let json = std::fs::read(&json_file)
+        .unwrap_or_else(|e| panic!("{pkg}: --json-out wrote no {} ({e})", json_file.display()));
+    let v: serde_json::Value = serde_json::from_slice(&json).unwrap_or_else(|e| {
+        panic!(
+            "{pkg}: --json-out wrote no valid JSON ({e}):\n{}",
+            text(&json)
+        )
+    });
+    assert!(v.is_object(), "{pkg}: the JSON must be one object");
+    assert_eq!(v["lab"], pkg, "{pkg}: the JSON names its lab");
+    assert!(
+        v["timings_ms"].is_object(),
+        "{pkg}: the JSON carries timings"
+    );
+    let plots = v["plots"].as_array().expect("plots listed");
+    assert!(!plots.is_empty(), "{pkg}: the JSON lists its plots");
+    for p in plots {
+        // Relative paths are relative to the folder the lab ran in: the repository's root.
+        let p = root().join(p.as_str().expect("path"));
+        assert!(p.is_file(), "{pkg}: plot {} was not written", p.display());
+    }
 }
 
 #[test]

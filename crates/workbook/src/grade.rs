@@ -80,6 +80,42 @@ pub fn run(root: &Path, lab: &Lab, live: bool) -> Result<Grade> {
     })
 }
 
+/// The names of the lab's checks, without running them (`cargo test … -- --list`): what
+/// `verify-exercises --references-graded` compares the exercise form's checks with.
+pub fn list(root: &Path, lab: &Lab) -> Result<Vec<String>> {
+    let out = wb_core::nested_cargo()
+        .current_dir(root)
+        .args([
+            "test",
+            "-p",
+            lab.package(),
+            "--test",
+            crate::lab::GRADE_TEST,
+        ])
+        .args(["--color", "never", "--", "--list"])
+        .output()
+        .context("running cargo test --list (is cargo on your PATH?)")?;
+    if !out.status.success() {
+        anyhow::bail!(
+            "the checks of {} do not build:\n{}",
+            lab.package(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(parse_list(&String::from_utf8_lossy(&out.stdout)))
+}
+
+/// Reads libtest's `--list` output: one `name: test` line per test, sorted by name.
+pub fn parse_list(stdout: &str) -> Vec<String> {
+    let mut names: Vec<String> = stdout
+        .lines()
+        .filter_map(|l| l.strip_suffix(": test"))
+        .map(|n| n.trim().to_string())
+        .collect();
+    names.sort();
+    names
+}
+
 /// Which of cargo's stderr lines a learner sees while grading: compile errors in full (each
 /// diagnostic runs from its `error…` line to the blank line after it) and the crates being
 /// compiled; not warnings, not cargo's summary of failed tests.
@@ -185,6 +221,13 @@ mod tests {
                 "error: could not compile `week02-linreg` (lib) due to 1 previous error",
             ]
         );
+    }
+
+    #[test]
+    fn lists_check_names_sorted_and_nothing_else() {
+        let out = "b_check: test\na_check: test\n\n2 tests, 0 benchmarks\n";
+        assert_eq!(parse_list(out), ["a_check", "b_check"]);
+        assert!(parse_list("0 tests, 0 benchmarks\n").is_empty());
     }
 
     #[test]
