@@ -37,6 +37,10 @@ bench-tokenize:
 bench-ann:
     bash bench/compare_ann.sh
 
+# Week 21's retrieval vs FastAPI + faiss + numpy over the same store (creates bench/rag/.venv)
+bench-rag:
+    bash bench/compare_rag.sh
+
 # The classical benchmark: from-scratch CART and k-means vs linfa vs scikit-learn (release build)
 bench:
     bash bench/compare_classical.sh
