@@ -227,8 +227,9 @@ fn cpu_dependent_lines_are_compared_by_place_only() {
 /// the report: week 2's test below reads it from stdout.)
 /// How many labs run at once in the report test: one per core, at most 4. Most labs are either
 /// single-threaded or wait on loopback sockets and timers for part of their run, so two at a time
-/// on two cores take about a quarter less wall time than one after the other; what contention
-/// changes (timings, what a timeout decides) is masked or marked CPU-dependent above.
+/// keep two cores busier than one after the other (the saving is not yet measured on an idle
+/// machine); what contention changes (timings, what a timeout decides) is masked or marked
+/// CPU-dependent above.
 /// `WB_LABS_AT_ONCE` overrides it (1: one after the other).
 fn labs_at_once() -> usize {
     std::env::var("WB_LABS_AT_ONCE")
