@@ -8,13 +8,11 @@
 # Usage: bash bench/compare_ann.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
+venv_for bench/ann python
 venv=bench/ann/.venv
-if [ ! -x "$venv/bin/python" ]; then
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install -q -r bench/ann/requirements.txt
-fi
 cargo build -q --release -p week19-embeddings-search
-bin=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release/week19-embeddings-search
+bin=$(target_dir release)/week19-embeddings-search
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 # instant-distance builds with every core; the searches are one thread each.

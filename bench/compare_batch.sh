@@ -7,13 +7,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rows=${1:-1000000}
+source bench/lib.sh
+venv_for bench/batch python
 venv=bench/batch/.venv
-if [ ! -x "$venv/bin/python" ]; then
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install -q -r bench/batch/requirements.txt
-fi
 cargo build -q --release -p week15-serving-patterns
-bin=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release/week15-serving-patterns
+bin=$(target_dir release)/week15-serving-patterns
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 "$bin" generate --dir "$work/data" --rows "$rows" > /dev/null

@@ -10,24 +10,20 @@
 # Usage: bash bench/compare_rag.sh         (PROFILE=dev: the lab's own build, no release build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/lib.sh
+venv_for bench/rag uvicorn
 venv=bench/rag/.venv
-if [ ! -x "$venv/bin/uvicorn" ]; then
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install -q -r bench/rag/requirements.txt
-fi
 profile=${PROFILE:-release}
 cargo build -q --profile "$profile" -p week21-rag-service -p workbook
-target=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/$([ "$profile" = dev ] && echo debug || echo "$profile")
+target=$(target_dir "$profile")
 bin=$target/week21-rag-service
 models=$("$target/workbook" models --dir)
 work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
+port_free 18211
+port_free 18212
 "$bin" serve --store "$work/store.sqlite" --addr 127.0.0.1:18211 > "$work/rust.log" 2>&1 &
-wait_for() {
-  for _ in $(seq 1 600); do curl -sf "http://127.0.0.1:$1/healthz" > /dev/null && return; sleep 0.1; done
-  echo "port $1 never answered:"; cat "$work"/*.log; exit 1
-}
-wait_for 18211
+wait_for 18211 "$work/rust.log"
 # The 79 addresses in one request, named and titled as the lab names them: the same passages,
 # so their vectors come from the cache the lab (or week 19) filled.
 python3 - "$work/docs.json" <<'PY'
@@ -44,6 +40,8 @@ started=$SECONDS
 curl -sf -X POST -H 'content-type: application/json' --data-binary "@$work/docs.json" \
   http://127.0.0.1:18211/v1/documents > "$work/ingest.json"
 python3 -c 'import json,sys; c=json.load(open(sys.argv[1]))["counts"]; print(f"ingested over HTTP in {sys.argv[2]} s: {c}")' "$work/ingest.json" $((SECONDS - started))
-(cd bench/rag && STORE="$work/store.sqlite" MODELS="$models" .venv/bin/uvicorn app:app --port 18212 --log-level warning > "$work/python.log" 2>&1) &
-wait_for 18212
-"$venv/bin/python" bench/rag/compare.py "$work/store.sqlite" 18211 18212 "$work/compare.json"
+# uvicorn itself is the background job, so that the trap's kill reaches it.
+STORE="$work/store.sqlite" MODELS="$models" "$venv/bin/uvicorn" --app-dir bench/rag app:app \
+  --port 18212 --log-level warning > "$work/python.log" 2>&1 &
+wait_for 18212 "$work/python.log"
+"$venv/bin/python" bench/rag/compare.py "$work/store.sqlite" 18211 18212

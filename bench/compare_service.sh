@@ -7,21 +7,22 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 conc=${1:-32}
 secs=${2:-10}
+source bench/lib.sh
+venv_for bench/fastapi uvicorn
 venv=bench/fastapi/.venv
-if [ ! -x "$venv/bin/uvicorn" ]; then
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install -q -r bench/fastapi/requirements.txt
-fi
 cargo build -q --release -p week08-ml-service
-bin=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release/week08-ml-service
+bin=$(target_dir release)/week08-ml-service
 work=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$work"' EXIT
+trap 'kill $(jobs -p) 2>/dev/null || true; wait 2>/dev/null || true; rm -rf "$work"' EXIT
 "$bin" train --model "$work/model.json" > /dev/null
+port_free 18181
+port_free 18182
 "$bin" serve --model "$work/model.json" --port 18181 > "$work/rust.log" 2>&1 &
-(cd bench/fastapi && MODEL_PATH="$work/model.json" .venv/bin/uvicorn app:app --port 18182 --log-level warning > "$work/fastapi.log" 2>&1) &
-for port in 18181 18182; do
-  for _ in $(seq 1 100); do curl -sf "http://127.0.0.1:$port/healthz" > /dev/null && break; sleep 0.1; done
-done
+# uvicorn itself is the background job, so that the trap's kill reaches it.
+MODEL_PATH="$work/model.json" "$venv/bin/uvicorn" --app-dir bench/fastapi app:app --port 18182 \
+  --log-level warning > "$work/fastapi.log" 2>&1 &
+wait_for 18181 "$work/rust.log"
+wait_for 18182 "$work/fastapi.log"
 body=$("$bin" loadgen --help > /dev/null; python3 -c '
 import csv, json
 r = next(csv.DictReader(open("datasets/tabular/breast_cancer.csv"))); r.pop("diagnosis")

@@ -8,13 +8,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repeat=${1:-5}
+source bench/lib.sh
+venv_for bench/tokenize python
 venv=bench/tokenize/.venv
-if [ ! -x "$venv/bin/python" ]; then
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install -q -r bench/tokenize/requirements.txt
-fi
 cargo build -q --release -p week17-tokenization
-bin=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release/week17-tokenization
+bin=$(target_dir release)/week17-tokenization
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 rust=$("$bin" bench --out "$work" --repeat "$repeat")

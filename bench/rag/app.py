@@ -8,8 +8,10 @@ Rust service writes (opened read-only), the same retrievers and the same fusion:
 - hybrid: reciprocal-rank fusion, c = 60, ties to the smaller passage id.
 
 What a Python team would write with the usual stack, minus torch (not installable offline
-here): the numpy MiniLM stands in for sentence-transformers. No reranker: the benchmark
-compares retrieval without it.
+here): the numpy MiniLM stands in for sentence-transformers. Its forward pass is the one of
+crates/wb-llm/fixtures/make_fixtures.py, in float32 with scipy's vectorised erf where the
+fixture computes a float64 reference with math.erf element by element: a server's arithmetic,
+not a reference's. No reranker: the benchmark compares retrieval without it.
 
     STORE=store.sqlite MODELS=… uvicorn app:app --port 8121
 """

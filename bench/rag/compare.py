@@ -1,9 +1,9 @@
 """Drives week 21's Rust service and the Python baseline (app.py) over the same SQLite store with
 the 116 labelled questions, one service after the other, one request at a time over a kept-alive
 connection: recall@1/3/10 against the gold sentences, how often both return the same passages,
-latency p50/p99 per retriever. Prints a Markdown table and writes the numbers as JSON.
+latency p50/p99 (nearest rank) per retriever. Prints a Markdown table.
 
-    python compare.py STORE RUST_PORT PYTHON_PORT OUT.json
+    python compare.py STORE RUST_PORT PYTHON_PORT
 """
 
 import http.client
@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-store, rust_port, py_port, out = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+store, rust_port, py_port = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 ROOT = Path(__file__).resolve().parents[2]
 KS = (1, 3, 10)
 MODES = ("bm25", "dense", "hybrid")
@@ -80,26 +80,21 @@ def pct(xs, p):
 
 rust = run(rust_port, {"rerank": False})
 py = run(py_port, {})
-summary = {"questions": len(questions), "with_gold": sum(1 for g in gold if g), "modes": {}}
-print(f"{len(questions)} labelled questions ({summary['with_gold']} with a gold passage), one request at "
+with_gold = sum(1 for g in gold if g)
+print(f"{len(questions)} labelled questions ({with_gold} with a gold passage), one request at "
       "a time, top 10, no reranking; the same SQLite store\n")
 print("| retriever | service | recall@1 | recall@3 | recall@10 | same top 10 | p50 (ms) | p99 (ms) |")
 print("|---|---|---:|---:|---:|---:|---:|---:|")
 for mode in MODES:
     a, b = rust[mode], py[mode]
     same = sum(x == y for x, y in zip(a["ranked"], b["ranked"])) / len(questions)
-    row = {}
     for name, r in (("Rust (axum, candle)", a), ("Python (FastAPI, faiss, numpy)", b)):
         rec = [recall(r["ranked"], k) for k in KS]
         p50, p99 = pct(r["latency_ms"], 50), pct(r["latency_ms"], 99)
-        row[name] = {"recall": dict(zip(map(str, KS), rec)), "p50_ms": p50, "p99_ms": p99}
         print(f"| {mode} | {name} | " + " | ".join(f"{x:.3f}" for x in rec)
               + f" | {same:.0%} | {p50:.1f} | {p99:.1f} |")
-    row["same_top10"] = same
-    summary["modes"][mode] = row
     ratio = pct(b["latency_ms"], 50) / pct(a["latency_ms"], 50)
     print(f"|  | Python p50 / Rust p50 | | | | | {ratio:.1f}× | |")
-summary["bad_requests"] = {s: {"unknown field": r["unknown_field_status"], "k = 0": r["k0_status"]}
-                           for s, r in (("rust", rust), ("python", py))}
-print(f"\nbad requests (HTTP status): {summary['bad_requests']}")
-Path(out).write_text(json.dumps(summary, indent=1))
+bad = {s: {"unknown field": r["unknown_field_status"], "k = 0": r["k0_status"]}
+       for s, r in (("rust", rust), ("python", py))}
+print(f"\nbad requests (HTTP status): {bad}")
