@@ -154,11 +154,62 @@ impl Linear {
 
     /// `x·Wᵀ (+ adapter(x))` for `x` of `n × in`.
     pub fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
-        let y = x.matmul(&self.weight.t()?)?;
+        let y = times_transposed(x, &self.weight)?;
         match &self.adapter {
             Some(a) => y + a.forward(x)?,
             None => Ok(y),
         }
+    }
+}
+
+/// `x·Wᵀ`. When a gradient flows through `x` but `W` is frozen (a plain tensor), the product is
+/// one custom op whose backward pass computes `x`'s gradient only: candle 0.11's backward of a
+/// matrix product computes the gradient of both operands, so a plain `matmul` would form (and
+/// throw away) an `out × in` gradient for every frozen weight at every step — the whole cost of
+/// a full fine-tune's weight gradients, in a LoRA run.
+fn times_transposed(x: &Tensor, w: &Tensor) -> candle_core::Result<Tensor> {
+    if x.track_op() && !w.track_op() && x.device().is_cpu() && x.rank() == 2 {
+        x.contiguous()?.apply_op1(FrozenProduct { w: w.clone() })
+    } else {
+        x.matmul(&w.t()?)
+    }
+}
+
+/// `x·Wᵀ` with `W` frozen: see [`times_transposed`].
+struct FrozenProduct {
+    w: Tensor,
+}
+
+impl candle_core::CustomOp1 for FrozenProduct {
+    fn name(&self) -> &'static str {
+        "frozen-product"
+    }
+
+    fn cpu_fwd(
+        &self,
+        storage: &candle_core::CpuStorage,
+        layout: &candle_core::Layout,
+    ) -> candle_core::Result<(candle_core::CpuStorage, candle_core::Shape)> {
+        use candle_core::{CpuStorage, Storage};
+        let (CpuStorage::F32(x), Some((start, end))) = (storage, layout.contiguous_offsets())
+        else {
+            candle_core::bail!("frozen-product: expected contiguous f32 input");
+        };
+        // The same product as the plain path, on a copy of x that tracks nothing.
+        let x = Tensor::from_slice(&x[start..end], layout.shape(), &Device::Cpu)?;
+        let y = x.matmul(&self.w.t()?)?;
+        let (out, out_layout) = y.storage_and_layout();
+        let (Storage::Cpu(CpuStorage::F32(v)), Some((a, b))) =
+            (&*out, out_layout.contiguous_offsets())
+        else {
+            candle_core::bail!("frozen-product: expected a contiguous f32 product");
+        };
+        Ok((CpuStorage::F32(v[a..b].to_vec()), y.shape().clone()))
+    }
+
+    /// `∂L/∂x = ∂L/∂y · W`; `W` gets nothing.
+    fn bwd(&self, _x: &Tensor, _y: &Tensor, grad: &Tensor) -> candle_core::Result<Option<Tensor>> {
+        Ok(Some(grad.matmul(&self.w)?))
     }
 }
 
@@ -359,11 +410,20 @@ impl TrainableLlama {
     }
 
     /// The number of weights of the model (adapters not counted).
-    pub fn parameters(&mut self) -> usize {
-        self.named_weights_mut()
+    pub fn parameters(&self) -> usize {
+        let blocks: usize = self
+            .blocks
             .iter()
-            .map(|(_, t)| t.elem_count())
-            .sum()
+            .map(|b| {
+                b.attn_norm.elem_count()
+                    + b.ffn_norm.elem_count()
+                    + b.proj.iter().map(|l| l.weight.elem_count()).sum::<usize>()
+            })
+            .sum();
+        self.embedding.elem_count()
+            + self.output.as_ref().map_or(0, Tensor::elem_count)
+            + blocks
+            + self.norm.elem_count()
     }
 
     /// Turns every weight into a trainable variable (a full fine-tune) and returns them by
@@ -381,11 +441,10 @@ impl TrainableLlama {
     }
 
     /// Freezes every weight again (plain tensors holding the variables' current values).
-    pub fn freeze(&mut self) -> Result<()> {
+    pub fn freeze(&mut self) {
         for (_, t) in self.named_weights_mut() {
             *t = t.detach();
         }
-        Ok(())
     }
 
     /// The final hidden states (after the last RMSNorm) of a batch of token ids, `b × t`
@@ -395,6 +454,18 @@ impl TrainableLlama {
     pub fn hidden(&self, tokens: &Tensor) -> Result<Tensor> {
         let (b, t) = tokens.dims2()?;
         let c = self.config;
+        if tokens.dtype() != DType::U32 {
+            return Err(invalid(
+                "tokens",
+                format!("expected u32 token ids, got {:?}", tokens.dtype()),
+            ));
+        }
+        if b == 0 {
+            return Err(invalid(
+                "tokens",
+                "expected at least one sequence, got none",
+            ));
+        }
         if t == 0 || t > c.context {
             return Err(invalid(
                 "tokens",
@@ -474,7 +545,7 @@ impl TrainableLlama {
     /// The logits of hidden states `n × dim`: `n × vocab`.
     pub fn logits(&self, hidden: &Tensor) -> Result<Tensor> {
         let out = self.output.as_ref().unwrap_or(&self.embedding);
-        Ok(hidden.matmul(&out.t()?)?)
+        Ok(times_transposed(hidden, out)?)
     }
 
     /// The logits of the token after each sequence: `b × vocab`. The sequences are padded on
@@ -508,6 +579,35 @@ impl TrainableLlama {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_frozen_product_equals_matmul_and_gives_x_its_gradient_only() {
+        let x = Var::new(&[[1f32, 2., 3.], [-1., 0.5, 2.]], &Device::Cpu).unwrap();
+        let w = Tensor::new(&[[0.5f32, -1., 2.], [3., 0., 1.]], &Device::Cpu).unwrap();
+        let frozen = times_transposed(x.as_tensor(), &w).unwrap();
+        let plain = x.as_tensor().matmul(&w.t().unwrap()).unwrap();
+        // [1, 2, 3]·[0.5, −1, 2] = 4.5, ·[3, 0, 1] = 6; [−1, 0.5, 2]: 3, −1.
+        assert_eq!(frozen.to_vec2::<f32>().unwrap(), [[4.5, 6.], [3., -1.]]);
+        assert_eq!(
+            frozen.to_vec2::<f32>().unwrap(),
+            plain.to_vec2::<f32>().unwrap()
+        );
+        // L = Σ y²: ∂L/∂x = 2y·W.
+        let g_frozen = frozen.sqr().unwrap().sum_all().unwrap().backward().unwrap();
+        let g_plain = plain.sqr().unwrap().sum_all().unwrap().backward().unwrap();
+        let gx = g_frozen.get(&x).unwrap().to_vec2::<f32>().unwrap();
+        assert_eq!(gx, g_plain.get(&x).unwrap().to_vec2::<f32>().unwrap());
+        // Row 0: 2·(4.5·[0.5, −1, 2] + 6·[3, 0, 1]) = 2·[20.25, −4.5, 15].
+        assert_eq!(gx[0], [40.5, -9., 30.]);
+        // The plain product's backward also formed a gradient for Wᵀ (3 × 2); the frozen one
+        // did not.
+        let wt_grads = |g: &candle_core::backprop::GradStore| {
+            g.get_ids()
+                .filter(|id| g.get_id(**id).is_some_and(|t| t.dims() == [3, 2]))
+                .count()
+        };
+        assert_eq!((wt_grads(&g_plain), wt_grads(&g_frozen)), (1, 0));
+    }
 
     #[test]
     fn unpermuting_puts_each_pair_member_in_its_half() {

@@ -170,7 +170,11 @@ fn the_parameter_count_is_the_model_cards_and_unfreezing_trains_them_all() {
     let (v, d, kv, f) = (49_152, 576, 3 * 64, 1_536);
     let block = d * d + 2 * d * kv + d * d + 3 * d * f + 2 * d;
     assert_eq!(m.parameters(), v * d + 30 * block + d);
-    assert_eq!(m.parameters(), 134_515_008);
+    assert_eq!(
+        m.parameters(),
+        134_515_008,
+        "the closed form's value, written out"
+    );
 
     let vars = m.unfreeze().unwrap();
     assert_eq!(vars.len(), 1 + 30 * 9 + 1);
@@ -194,7 +198,7 @@ fn the_parameter_count_is_the_model_cards_and_unfreezing_trains_them_all() {
             "{n}: no gradient"
         );
     }
-    m.freeze().unwrap();
+    m.freeze();
     let grads = m
         .next_logits(&sequences()[1..])
         .unwrap()
@@ -219,6 +223,12 @@ fn bad_input_is_refused_with_the_argument_named() {
     );
     let e = err(m.next_logits(&[vec![1, 49_152]]));
     assert!(e.contains("`tokens`") && e.contains("49152"), "{e}");
+    let floats = Tensor::zeros((1, 3), DType::F32, &Device::Cpu).unwrap();
+    let e = err(m.hidden(&floats));
+    assert!(e.contains("`tokens`") && e.contains("u32"), "{e}");
+    let none = Tensor::zeros((0, 3), DType::U32, &Device::Cpu).unwrap();
+    let e = err(m.hidden(&none));
+    assert!(e.contains("`tokens`") && e.contains("got none"), "{e}");
     let e = m.linear(30, Projection::Q).unwrap_err().to_string();
     assert!(e.contains("`layer`") && e.contains("30 layers"), "{e}");
     let wrong = Tensor::zeros((2, 2), DType::F32, &Device::Cpu).unwrap();
