@@ -177,6 +177,19 @@ const CPU_DEPENDENT: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        // What SmolLM2 writes and how long its answers are (its logits are sums whose order the
+        // CPU's vector width sets), hence what they cost; the limiter's decisions per second.
+        "week24-llm-app",
+        &[
+            "  A: ",
+            "     prompt ",
+            "charged",
+            "the rows' costs",
+            "alice's /v1/usage",
+            "decisions/s",
+        ],
+    ),
+    (
         "week14-training-loops",
         &[
             "validation accuracy per epoch",

@@ -240,9 +240,9 @@ mod tests {
             err.contains("no lab called `week99`") && err.contains("week02 (week02-linreg)"),
             "{err}"
         );
-        let err = find_lab(&root, "week24").unwrap_err().to_string();
+        let err = find_lab(&root, "week25").unwrap_err().to_string();
         assert!(
-            err.contains("week24-llm-app`, which is not built yet"),
+            err.contains("week25-lifecycle`, which is not built yet"),
             "{err}"
         );
     }
