@@ -187,6 +187,7 @@ const CPU_DEPENDENT: &[(&str, &[&str])] = &[
             "the rows' costs",
             "alice's /v1/usage",
             "decisions/s",
+            "paired difference",
         ],
     ),
     (
@@ -274,7 +275,15 @@ fn every_lab_prints_the_books_report_and_writes_its_json() {
     let dir = std::env::temp_dir().join(format!("e2e-json-{}", std::process::id()));
     // In week order: weeks 20 and 21 reuse the MiniLM vectors week 19 caches; run before it on
     // a cold cache, they would embed the corpus themselves (week 21: about 12 min instead of 4½).
-    let queue = std::sync::Mutex::new(labs().into_iter());
+    // `WB_LABS=week24-llm-app,…` runs only those (a contributor's quick check of one report).
+    let only: Option<Vec<String>> = std::env::var("WB_LABS")
+        .ok()
+        .map(|v| v.split(',').map(|s| s.trim().to_string()).collect());
+    let chosen: Vec<_> = labs()
+        .into_iter()
+        .filter(|l| only.as_ref().is_none_or(|o| o.contains(&package(l))))
+        .collect();
+    let queue = std::sync::Mutex::new(chosen.into_iter());
     let failed = std::sync::Mutex::new(Vec::new());
     std::thread::scope(|s| {
         for _ in 0..labs_at_once() {

@@ -203,8 +203,9 @@ check! {
     /// The refusals over HTTP: no key, a malformed key and a key with one wrong digit are 401
     /// (with `WWW-Authenticate`); a revoked key and a chat key on an admin route are 403; a key
     /// with a burst of 2 gets 429 with `Retry-After` on its 3rd request at once; a bad field is a
-    /// 400 naming it; tools are refused; an unknown model is 404; a budget that cannot cover the
-    /// worst case is 402. The answers that went through add up in the ledger.
+    /// 400 naming it; tools are refused; a body over 1 MiB is 413; an unknown model is 404; a
+    /// budget that cannot cover the worst case is 402. The answers that went through add up in
+    /// the ledger.
     fn http_refuses_what_it_must(exercise = "reserve", timeout_s = 300) {
         let dir = temp_dir("http")?;
         runtime()?.block_on(async {
@@ -255,6 +256,9 @@ check! {
             tools["tools"] = json!([{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]);
             let status = post(tools).await.called("POST")?.status().as_u16();
             ensure(status == 400, "tools", format!("{status}, expected 400"))?;
+            let huge = chat(&"word ".repeat(300_000), 4, false);
+            let status = post(huge).await.called("POST")?.status().as_u16();
+            ensure(status == 413, "a 1.5 MB body", format!("{status}, expected 413"))?;
             let mut other = chat("hi", 4, false);
             other["model"] = json!("gpt-9");
             let status = post(other).await.called("POST")?.status().as_u16();
