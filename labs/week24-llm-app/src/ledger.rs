@@ -159,6 +159,24 @@ fn as_i64(n: u64, what: &str) -> Result<i64> {
     i64::try_from(n).map_err(|_| invalid(what, format!("{n} does not fit in a ledger entry")))
 }
 
+/// `user`'s account, read on `conn` (a connection, or a transaction in progress).
+fn read_account(conn: &Connection, user: &str) -> Result<Account> {
+    conn.query_row(
+        "SELECT budget, spent, held FROM users WHERE id = ?1",
+        [user],
+        |r| {
+            Ok(Account {
+                budget: r.get::<_, i64>(0)? as u64,
+                spent: r.get::<_, i64>(1)? as u64,
+                held: r.get::<_, i64>(2)? as u64,
+            })
+        },
+    )
+    .optional()
+    .during("reading an account")?
+    .ok_or_else(|| invalid("user", format!("no user {user:?}")))
+}
+
 /// A user id: 1 to 64 letters, digits, `_`, `-`, `.` or `@`.
 pub fn check_user_id(id: &str) -> Result<()> {
     let ok = !id.is_empty()
@@ -340,21 +358,7 @@ impl Ledger {
 
     /// `user`'s account.
     pub fn account(&self, user: &str) -> Result<Account> {
-        self.conn()?
-            .query_row(
-                "SELECT budget, spent, held FROM users WHERE id = ?1",
-                [user],
-                |r| {
-                    Ok(Account {
-                        budget: r.get::<_, i64>(0)? as u64,
-                        spent: r.get::<_, i64>(1)? as u64,
-                        held: r.get::<_, i64>(2)? as u64,
-                    })
-                },
-            )
-            .optional()
-            .during("reading an account")?
-            .ok_or_else(|| invalid("user", format!("no user {user:?}")))
+        read_account(&*self.conn()?, user)
     }
 
     // ----- the money -----
@@ -379,21 +383,7 @@ impl Ledger {
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .during("starting a reservation")?;
-        let account = tx
-            .query_row(
-                "SELECT budget, spent, held FROM users WHERE id = ?1",
-                [user],
-                |r| {
-                    Ok(Account {
-                        budget: r.get::<_, i64>(0)? as u64,
-                        spent: r.get::<_, i64>(1)? as u64,
-                        held: r.get::<_, i64>(2)? as u64,
-                    })
-                },
-            )
-            .optional()
-            .during("reading the budget")?
-            .ok_or_else(|| invalid("user", format!("no user {user:?}")))?;
+        let account = read_account(&tx, user)?;
         if need > account.remaining() {
             // Dropped without a commit: rolled back, nothing held.
             return Ok(Reserve::OverBudget { account, need });

@@ -5,7 +5,7 @@
 use crate::counter::PromptCounter;
 use crate::ledger::Ledger;
 use crate::pricing::Price;
-use crate::service::{self, Api};
+use crate::service::Api;
 use std::sync::Arc;
 use wb_llm::ChatModel;
 use wb_llm::server;
@@ -43,11 +43,8 @@ pub async fn start(
     let api = Api::new(ledger, counter, model_router, &name, price);
     let listener = tokio::net::TcpListener::bind(api_addr).await?;
     let api_base = format!("http://{}", listener.local_addr()?);
-    tokio::spawn(service::serve(
-        listener,
-        api.router(),
-        std::future::pending(),
-    ));
+    let app = api.router();
+    tokio::spawn(async move { axum::serve(listener, app).await });
     Ok(Stack {
         api_base,
         model_base,
