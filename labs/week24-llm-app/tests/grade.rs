@@ -29,6 +29,17 @@ fn temp_dir(tag: &str) -> Result<PathBuf, Failure> {
     Ok(dir)
 }
 
+/// A child process killed (SIGKILL) and reaped when dropped: a check that fails or returns
+/// early leaves no server behind.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 fn runtime() -> Result<tokio::runtime::Runtime, Failure> {
     tokio::runtime::Runtime::new().called("starting tokio")
 }
@@ -387,16 +398,16 @@ check! {
         ledger.add_user("u", 1_000_000_000).called("add_user")?;
         let key = ledger.add_key("u", &[Scope::Chat], Rate::per_minute(600.0, 50.0).called("rate")?).called("add_key")?;
         drop(ledger);
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_week24-llm-app"))
+        let mut child = KillOnDrop(std::process::Command::new(env!("CARGO_BIN_EXE_week24-llm-app"))
             .args(["serve", "--addr", "127.0.0.1:0", "--ledger"]).arg(&path)
             .stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::null())
-            .spawn().called("starting serve")?;
-        let stdout = child.stdout.take().ok_or_else(|| Failure::new("serve", "no stdout"))?;
+            .spawn().called("starting serve")?);
+        let stdout = child.0.stdout.take().ok_or_else(|| Failure::new("serve", "no stdout"))?;
         let mut lines = BufReader::new(stdout).lines();
         let base = loop {
             match lines.next() {
                 Some(Ok(l)) => if let Some(b) = l.strip_prefix("listening on ") { break b.to_string(); },
-                _ => { let _ = child.kill(); return Err(Failure::new("serve", "ended before listening")); }
+                _ => return Err(Failure::new("serve", "ended before listening")),
             }
         };
         let told = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(String, u64, u64, u64)>::new()));
@@ -418,7 +429,6 @@ check! {
             let started = Instant::now();
             while told.lock().map(|t| t.len()).unwrap_or(0) < 2 {
                 if tasks.iter().all(|t| t.is_finished()) {
-                    let _ = child.kill();
                     return Err(Failure::new("serve", "every request ended with fewer than 2 whole answers"));
                 }
                 if started.elapsed() > Duration::from_secs(300) {
@@ -427,8 +437,8 @@ check! {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
             tokio::time::sleep(Duration::from_millis(150)).await;
-            child.kill().called("SIGKILL")?;
-            let _ = child.wait();
+            child.0.kill().called("SIGKILL")?;
+            let _ = child.0.wait();
             for t in tasks { let _ = t.await; }
             Ok(())
         });
