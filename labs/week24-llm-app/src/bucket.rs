@@ -141,13 +141,4 @@ impl Limiter {
         }
         Ok(bucket.take(now))
     }
-
-    /// Keys with a bucket.
-    pub fn len(&self) -> usize {
-        self.buckets.lock().map_or(0, |b| b.len())
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
