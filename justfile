@@ -41,6 +41,10 @@ bench-ann:
 bench-rag:
     bash bench/compare_rag.sh
 
+# Week 26's tracking store vs Python's sqlite3 and MLflow on SQLite: logging metric points
+bench-tracking:
+    bash bench/compare_tracking.sh
+
 # The classical benchmark: from-scratch CART and k-means vs linfa vs scikit-learn (release build)
 bench:
     bash bench/compare_classical.sh

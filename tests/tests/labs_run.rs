@@ -191,6 +191,16 @@ const CPU_DEPENDENT: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        // The killed writers (when each kill lands decides how many runs finish, and whether a
+        // blob was being written) and the logging speed.
+        "week26-tracking-registry",
+        &[
+            "runs reported finished",
+            "temporary blobs left by the kills",
+            "Logging speed",
+        ],
+    ),
+    (
         "week14-training-loops",
         &[
             "validation accuracy per epoch",
