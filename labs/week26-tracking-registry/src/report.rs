@@ -222,6 +222,7 @@ pub fn plots(lab: &mut Lab, report: &Report) -> Result<()> {
         "validation log loss",
     )
     .log_y(true)
+    .y_range(0.08, 0.6)
     .legend(LegendPosition::UpperRight);
     for r in &report.sweep {
         sweep = sweep.series(Series::new(r.name.clone(), r.curve.clone()));
