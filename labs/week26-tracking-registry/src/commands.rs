@@ -71,6 +71,17 @@ pub enum Track {
     Runs { experiment: String },
     /// One run: parameters, lineage, metrics' latest values, artifacts
     Show { run: String },
+    /// Runs side by side: the parameters that differ, each run's latest metrics
+    Compare {
+        #[arg(required = true, num_args = 2..)]
+        runs: Vec<String>,
+    },
+    /// Sets a tag of a run (a note, a review status)
+    Tag {
+        run: String,
+        key: String,
+        value: String,
+    },
     /// The finished run whose latest value of a metric is best
     Best {
         experiment: String,
@@ -179,6 +190,26 @@ fn track(t: &mut Tracker, what: Track) -> Result<()> {
                 }
             }
         }
+        Track::Compare { runs } => {
+            let ids: Vec<&str> = runs.iter().map(String::as_str).collect();
+            let c = t.compare(&ids)?;
+            println!("{:<20} {}", "", c.runs.join(" | "));
+            for (k, values) in &c.differing_params {
+                let v: Vec<String> = values
+                    .iter()
+                    .map(|v| v.clone().unwrap_or_else(|| "—".into()))
+                    .collect();
+                println!("{k:<20} {}", v.join(" | "));
+            }
+            for (k, values) in &c.latest {
+                let v: Vec<String> = values
+                    .iter()
+                    .map(|v| v.map_or("—".into(), |x| format!("{x:.4}")))
+                    .collect();
+                println!("{k:<20} {}", v.join(" | "));
+            }
+        }
+        Track::Tag { run, key, value } => t.set_tag(&run, &key, &value)?,
         Track::Best {
             experiment,
             metric,

@@ -51,31 +51,44 @@ pub fn run(cli: &Cli, lab: &mut Lab) -> Result<Report> {
         }
         Ok(())
     })?;
-    for run in t.runs(experiment)? {
-        let last = |key: &str| -> Result<f64> {
-            Ok(t.history(&run.id, key)?
-                .last()
-                .map_or(f64::NAN, |p| p.value))
-        };
+    // The runs side by side, as MLflow's compare view: what differs, and where each ended.
+    let runs = t.runs(experiment)?;
+    let ids: Vec<&str> = runs.iter().map(|r| r.id.as_str()).collect();
+    let compared = t.compare(&ids)?;
+    let latest = |key: &str, i: usize| {
+        compared
+            .latest
+            .iter()
+            .find(|(k, _)| k == key)
+            .and_then(|(_, v)| v[i])
+            .unwrap_or(f64::NAN)
+    };
+    for (i, run) in runs.iter().enumerate() {
         let valid = t.history(&run.id, "valid_loss")?;
         let best = valid
             .iter()
             .min_by(|a, b| a.value.total_cmp(&b.value))
             .map_or(0, |p| p.step);
         sweep_rows.push(SweepRow {
-            run: run.id[..8].to_string(),
+            run: run.id.clone(),
             name: run.name.clone(),
-            train_loss: last("train_loss")?,
-            valid_loss: last("valid_loss")?,
-            valid_accuracy: last("valid_accuracy")?,
+            train_loss: latest("train_loss", i),
+            valid_loss: latest("valid_loss", i),
+            valid_accuracy: latest("valid_accuracy", i),
             best_epoch: best,
             curve: valid.iter().map(|p| (p.step as f64, p.value)).collect(),
         });
     }
+    let differing: Vec<String> = compared
+        .differing_params
+        .iter()
+        .map(|(k, _)| k.clone())
+        .collect();
     let (best_run, best_loss) = t
         .best_run(experiment, "valid_loss", Goal::Min)?
         .context("the sweep logged no valid_loss")?;
     let best_name = t.run(&best_run)?.name;
+    t.set_tag(&best_run, "selected", "best valid_loss of the sweep")?;
 
     // 2. What earlier labs wrote: week 14's run folders. -------------------------------------------
     let week14 = Path::new(env!("CARGO_MANIFEST_DIR")).join("runs/week14");
@@ -227,6 +240,8 @@ pub fn run(cli: &Cli, lab: &mut Lab) -> Result<Report> {
     let report = Report {
         experiment: experiment.to_string(),
         sweep: sweep_rows,
+        differing,
+        best_tags: t.run(&best_run)?.tags,
         best: (best_name, best_loss),
         imported,
         week14_best,

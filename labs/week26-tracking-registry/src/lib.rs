@@ -13,4 +13,4 @@ pub mod store;
 pub mod sweep;
 
 pub use error::{Result, TrackError};
-pub use store::{Goal, Point, Run, RunSpec, Tracker};
+pub use store::{Comparison, Goal, Point, Run, RunSpec, Tracker};

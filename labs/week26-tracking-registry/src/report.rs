@@ -12,6 +12,9 @@ use week26_tracking_registry::registry::{AliasMove, Lineage};
 pub struct Report {
     pub experiment: String,
     pub sweep: Vec<SweepRow>,
+    /// The parameters that differ between the sweep's runs (`Tracker::compare`).
+    pub differing: Vec<String>,
+    pub best_tags: Vec<(String, String)>,
     /// The best run's name and its latest validation loss.
     pub best: (String, f64),
     pub imported: Vec<Imported>,
@@ -114,8 +117,20 @@ impl fmt::Display for Report {
         }
         writeln!(
             f,
-            "   best by latest valid_loss (one SQL query): {} ({:.4})",
-            self.best.0, self.best.1
+            "   compared: the runs differ in {} (every other parameter equal)",
+            self.differing.join(" and ")
+        )?;
+        let tags: Vec<String> = self
+            .best_tags
+            .iter()
+            .map(|(k, v)| format!("{k} = {v:?}"))
+            .collect();
+        writeln!(
+            f,
+            "   best by latest valid_loss (one SQL query): {} ({:.4}), tagged {}",
+            self.best.0,
+            self.best.1,
+            tags.join(", ")
         )?;
         writeln!(f)?;
         writeln!(

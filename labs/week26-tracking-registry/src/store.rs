@@ -90,6 +90,18 @@ pub struct Run {
     pub data_hash: Option<String>,
     pub code_version: Option<String>,
     pub params: Vec<(String, String)>,
+    pub tags: Vec<(String, String)>,
+}
+
+/// Runs side by side: the parameters that differ between them and each run's latest value of
+/// every metric any of them logged (MLflow's compare view).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Comparison {
+    pub runs: Vec<String>,
+    /// (parameter, its value in each run; None where a run lacks it).
+    pub differing_params: Vec<(String, Vec<Option<String>>)>,
+    /// (metric, each run's latest value).
+    pub latest: Vec<(String, Vec<Option<f64>>)>,
 }
 
 /// One metric value.
@@ -383,6 +395,7 @@ impl Tracker {
                         data_hash: r.get(5)?,
                         code_version: r.get(6)?,
                         params: Vec::new(),
+                        tags: Vec::new(),
                     })
                 },
             )
@@ -392,6 +405,12 @@ impl Tracker {
             .conn
             .prepare("SELECT key, value FROM params WHERE run_id = ?1 ORDER BY key")?;
         run.params = q
+            .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        let mut q = self
+            .conn
+            .prepare("SELECT key, value FROM tags WHERE run_id = ?1 ORDER BY key")?;
+        run.tags = q
             .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?
             .collect::<rusqlite::Result<_>>()?;
         Ok(run)
@@ -407,6 +426,61 @@ impl Tracker {
             .query_map([experiment], |r| r.get(0))?
             .collect::<rusqlite::Result<_>>()?;
         ids.iter().map(|id| self.run(id)).collect()
+    }
+
+    /// `runs` side by side (see [`Comparison`]); an unknown id is an error.
+    pub fn compare(&self, runs: &[&str]) -> Result<Comparison> {
+        let all: Vec<Run> = runs.iter().map(|id| self.run(id)).collect::<Result<_>>()?;
+        let mut keys: Vec<&str> = all
+            .iter()
+            .flat_map(|r| r.params.iter().map(|(k, _)| k.as_str()))
+            .collect();
+        keys.sort_unstable();
+        keys.dedup();
+        let differing_params = keys
+            .into_iter()
+            .map(|k| {
+                let values: Vec<Option<String>> = all
+                    .iter()
+                    .map(|r| {
+                        r.params
+                            .iter()
+                            .find(|(p, _)| p == k)
+                            .map(|(_, v)| v.clone())
+                    })
+                    .collect();
+                (k.to_string(), values)
+            })
+            .filter(|(_, v)| v.iter().any(|x| x != &v[0]))
+            .collect();
+        let mut q = self.conn.prepare(
+            "SELECT m.value FROM metrics m WHERE m.run_id = ?1 AND m.key = ?2
+             ORDER BY m.step DESC LIMIT 1",
+        )?;
+        let mut names = self
+            .conn
+            .prepare("SELECT DISTINCT key FROM metrics WHERE run_id = ?1 ORDER BY key")?;
+        let mut metric_keys: Vec<String> = Vec::new();
+        for r in &all {
+            for k in names.query_map([&r.id], |row| row.get::<_, String>(0))? {
+                metric_keys.push(k?);
+            }
+        }
+        metric_keys.sort();
+        metric_keys.dedup();
+        let mut latest = Vec::new();
+        for k in metric_keys {
+            let values = all
+                .iter()
+                .map(|r| q.query_row(params![r.id, k], |row| row.get(0)).optional())
+                .collect::<rusqlite::Result<Vec<Option<f64>>>>()?;
+            latest.push((k, values));
+        }
+        Ok(Comparison {
+            runs: all.into_iter().map(|r| r.name).collect(),
+            differing_params,
+            latest,
+        })
     }
 
     /// A metric's history, by step.

@@ -152,7 +152,29 @@ check! {
         let loss = t.best_run("x", "loss", Goal::Min).called("best_run")?;
         ensure(loss.as_ref().map(|(id, _)| id) == Some(&e), "best_run(min loss)", format!("e, got {loss:?}"))?;
         ensure(t.best_run("x", "f1", Goal::Max).called("best_run")?.is_none(), "best_run of a metric nobody logged", "is None")?;
-        ensure(t.best_run("nope", "acc", Goal::Max).called("best_run")?.is_none(), "best_run of an unknown experiment", "is None")
+        ensure(t.best_run("nope", "acc", Goal::Max).called("best_run")?.is_none(), "best_run of an unknown experiment", "is None")?;
+        // Compare: only the parameters that differ, and each run's latest value of each metric.
+        let p1 = [("lr", "0.1".to_string()), ("seed", "1".to_string())];
+        let p2 = [("lr", "1".to_string()), ("seed", "1".to_string()), ("l2", "0.01".to_string())];
+        let r1 = t.start_run(&RunSpec { params: &p1, ..spec("y", "one") }).called("start_run")?;
+        let r2 = t.start_run(&RunSpec { params: &p2, ..spec("y", "two") }).called("start_run")?;
+        t.log_metrics(&r1, &[("loss", 1, 0.5), ("loss", 2, 0.4)]).called("log_metrics")?;
+        t.log_metrics(&r2, &[("loss", 1, 0.6), ("acc", 1, 0.7)]).called("log_metrics")?;
+        let c = t.compare(&[&r1, &r2]).called("compare")?;
+        let want_params = vec![
+            ("l2".to_string(), vec![None, Some("0.01".to_string())]),
+            ("lr".to_string(), vec![Some("0.1".to_string()), Some("1".to_string())]),
+        ];
+        ensure(c.differing_params == want_params, "compare's parameters", format!("l2 and lr differ, seed does not: expected {want_params:?}, got {:?}", c.differing_params))?;
+        let want_latest = vec![("acc".to_string(), vec![None, Some(0.7)]), ("loss".to_string(), vec![Some(0.4), Some(0.6)])];
+        ensure(c.latest == want_latest, "compare's latest metrics", format!("expected {want_latest:?}, got {:?}", c.latest))?;
+        t.set_tag(&r1, "note", "first").called("set_tag")?;
+        t.set_tag(&r1, "note", "second").called("set_tag")?;
+        let tags = t.run(&r1).called("run")?.tags;
+        ensure(tags == vec![("note".to_string(), "second".to_string())], "a tag set twice", format!("keeps the last value, got {tags:?}"))?;
+        expect_err("a tag on an unknown run", t.set_tag("feedbeef", "k", "v"))?;
+        expect_err("comparing an unknown run", t.compare(&[&r1, "feedbeef"]))?;
+        Ok(())
     }
 }
 
