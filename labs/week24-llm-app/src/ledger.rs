@@ -18,7 +18,7 @@
 use crate::bucket::Rate;
 use crate::keys::{self, NewKey, Scope};
 use crate::pricing::{self, Price};
-use crate::{DbContext, Result, invalid};
+use crate::{AppError, DbContext, Result, invalid};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
@@ -174,7 +174,7 @@ fn read_account(conn: &Connection, user: &str) -> Result<Account> {
     )
     .optional()
     .during("reading an account")?
-    .ok_or_else(|| invalid("user", format!("no user {user:?}")))
+    .ok_or_else(|| AppError::NotFound(format!("no user {user:?}")))
 }
 
 /// A user id: 1 to 64 letters, digits, `_`, `-`, `.` or `@`.
@@ -262,7 +262,7 @@ impl Ledger {
             )
             .during("setting a budget")?;
         if n == 0 {
-            return Err(invalid("user", format!("no user {user:?}")));
+            return Err(AppError::NotFound(format!("no user {user:?}")));
         }
         Ok(())
     }

@@ -33,6 +33,9 @@ use thiserror::Error;
 pub enum AppError {
     #[error("invalid `{arg}`: {detail}")]
     InvalidArgument { arg: String, detail: String },
+    /// What was asked for does not exist (an admin route answers 404).
+    #[error("{0}")]
+    NotFound(String),
     #[error("the ledger ({context}): {source}")]
     Db {
         context: String,

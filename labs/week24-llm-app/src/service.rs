@@ -90,6 +90,7 @@ fn from_app(e: AppError) -> ApiError {
             ApiError::bad_request(arg.clone(), format!("invalid `{arg}`: {detail}"))
         }
         AppError::Llm(e) => ApiError::from(e),
+        AppError::NotFound(m) => error(StatusCode::NOT_FOUND, "not_found", m),
         other => error(
             StatusCode::INTERNAL_SERVER_ERROR,
             "server_error",
@@ -784,7 +785,7 @@ async fn add_user(
 
 /// Sets a user's budget.
 #[utoipa::path(put, path = "/admin/users/{id}/budget", request_body = Budget, security(("api_key" = [])),
-    responses((status = 200, body = Account), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = Account), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn set_budget(
     State(api): State<Api>,
     Path(id): Path<String>,
@@ -805,7 +806,7 @@ async fn set_budget(
 
 /// A user's account and charged totals.
 #[utoipa::path(get, path = "/admin/users/{id}", security(("api_key" = [])),
-    responses((status = 200, body = UsageResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 200, body = UsageResponse), (status = 400, body = ErrorBody), (status = 404, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
 async fn user(State(api): State<Api>, Path(id): Path<String>, headers: HeaderMap) -> Response {
     admin(&api, &headers, StatusCode::OK, async || {
         let who = id.clone();

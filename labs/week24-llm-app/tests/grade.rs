@@ -482,7 +482,13 @@ check! {
             let r = reqwest::Client::new().get(format!("{}/v1/usage", stack.api_base)).bearer_auth(&key.key).send().await.called("GET /v1/usage")?;
             ensure(r.status().as_u16() == 200, "a valid key on /v1/usage", format!("{}", r.status()))?;
             let v: Value = r.json().await.called("the usage")?;
-            ensure(v["account"]["budget"] == 1000 && v["totals"]["requests"] == 0, "the usage of a new user", format!("{v}"))
+            ensure(v["account"]["budget"] == 1000 && v["totals"]["requests"] == 0, "the usage of a new user", format!("{v}"))?;
+            // An unknown user is a 404 on the admin routes, not a bad request.
+            let admin = ledger.add_key("u", &[Scope::Admin], Rate::per_minute(60.0, 5.0).called("rate")?).called("add_key")?;
+            let client = reqwest::Client::new();
+            let get = client.get(format!("{}/admin/users/nobody", stack.api_base)).bearer_auth(&admin.key).send().await.called("GET /admin/users/nobody")?;
+            let put = client.put(format!("{}/admin/users/nobody/budget", stack.api_base)).bearer_auth(&admin.key).json(&serde_json::json!({"budget_usd": "1"})).send().await.called("PUT /admin/users/nobody/budget")?;
+            ensure(get.status().as_u16() == 404 && put.status().as_u16() == 404, "an unknown user on the admin routes", format!("404 and 404, got {} and {}", get.status(), put.status()))
         })?;
         let bad = dir.join("not-a-ledger.sqlite");
         std::fs::write(&bad, vec![7u8; 4096]).called("writing")?;
