@@ -5,7 +5,7 @@
 
 use crate::error::{Result, TrackError};
 use crate::store::{RunSpec, Tracker, insert_run, now_ms};
-use rusqlite::{TransactionBehavior, params};
+use rusqlite::params;
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -106,9 +106,7 @@ impl Tracker {
             crate::store::check_artifact_path(path)?;
             stored.push((path, self.put_blob(bytes)?, bytes.len() as i64));
         }
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.write()?;
         let id = insert_run(&tx, spec)?;
         {
             let mut put = tx.prepare(

@@ -6,7 +6,7 @@
 
 use crate::error::{Result, TrackError};
 use crate::store::{Tracker, now_ms};
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 pub(crate) const SCHEMA: &str = "
@@ -132,9 +132,7 @@ impl Tracker {
         if name.trim().is_empty() {
             return Err(TrackError::Invalid("a model needs a non-empty name".into()));
         }
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.write()?;
         let status: Option<String> = tx
             .query_row("SELECT status FROM runs WHERE id = ?1", [run], |r| r.get(0))
             .optional()?;
@@ -183,9 +181,7 @@ impl Tracker {
                 "`production` moves only by promote (from staging) or rollback".into(),
             ));
         }
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.write()?;
         check_version(&tx, name, version)?;
         move_alias(&tx, name, alias, "set", version, reason)?;
         tx.commit()?;
@@ -197,9 +193,7 @@ impl Tracker {
     /// alias may be promoted; the check, the move of `production`, the removal of `staging` and
     /// the log row are one transaction, so that two promotions at once cannot interleave.
     pub fn promote(&mut self, name: &str, version: i64, reason: &str) -> Result<()> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.write()?;
         check_version(&tx, name, version)?;
         // BEGIN SOLUTION promote
         match alias_of(&tx, name, STAGING)? {
@@ -227,9 +221,7 @@ impl Tracker {
     /// current one, and returns it. Repeated rollbacks walk further back through the
     /// promotions. Fails when production was never promoted from an earlier version.
     pub fn rollback(&mut self, name: &str, reason: &str) -> Result<i64> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.write()?;
         // BEGIN SOLUTION rollback
         let current = alias_of(&tx, name, PRODUCTION)?.ok_or_else(|| {
             TrackError::Invalid(format!("{name:?} has no production version to roll back"))

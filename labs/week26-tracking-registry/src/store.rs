@@ -188,6 +188,15 @@ impl Tracker {
         })
     }
 
+    /// A write transaction, begun IMMEDIATE: it takes the database's write lock before its first
+    /// read, so that what it reads cannot change before it writes (another writer waits, up to
+    /// the busy timeout).
+    pub(crate) fn write(&mut self) -> Result<rusqlite::Transaction<'_>> {
+        Ok(self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?)
+    }
+
     /// The folder of the store.
     pub fn root(&self) -> &Path {
         &self.root
@@ -196,9 +205,7 @@ impl Tracker {
     /// Starts a run, creating its experiment if needed: the run and all its parameters are
     /// committed in one transaction. Returns the run's id.
     pub fn start_run(&mut self, spec: &RunSpec) -> Result<String> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.write()?;
         let id = insert_run(&tx, spec)?;
         tx.commit()?;
         Ok(id)
@@ -229,9 +236,7 @@ impl Tracker {
             )));
         }
         // BEGIN SOLUTION log_metrics
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.write()?;
         Self::check_running(&tx, run)?;
         {
             let mut put = tx.prepare_cached(
@@ -259,9 +264,7 @@ impl Tracker {
 
     /// Sets a tag (tags may change: a note, a review status).
     pub fn set_tag(&mut self, run: &str, key: &str, value: &str) -> Result<()> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.write()?;
         if self_run_exists(&tx, run)?.is_none() {
             return Err(TrackError::UnknownRun(run.to_string()));
         }
@@ -276,9 +279,7 @@ impl Tracker {
 
     /// Ends a running run as `finished` (or `failed`).
     pub fn end_run(&mut self, run: &str, failed: bool) -> Result<()> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.write()?;
         Self::check_running(&tx, run)?;
         tx.execute(
             "UPDATE runs SET status = ?2, end_ms = ?3 WHERE id = ?1",
@@ -332,9 +333,7 @@ impl Tracker {
     pub fn log_artifact(&mut self, run: &str, path: &str, bytes: &[u8]) -> Result<String> {
         check_artifact_path(path)?;
         let sha = self.put_blob(bytes)?;
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = self.write()?;
         if self_run_exists(&tx, run)?.is_none() {
             return Err(TrackError::UnknownRun(run.to_string()));
         }
