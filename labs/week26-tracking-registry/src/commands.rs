@@ -184,9 +184,9 @@ fn track(t: &mut Tracker, what: Track) -> Result<()> {
         Track::Show { run } => {
             let r = t.run(&run)?;
             println!("{}", serde_json::to_string_pretty(&r)?);
-            for key in ["train_loss", "valid_loss", "valid_accuracy"] {
-                if let Some(p) = t.history(&run, key)?.last() {
-                    println!("{key} at step {}: {}", p.step, p.value);
+            for (key, values) in t.compare(&[&run])?.latest {
+                if let Some(v) = values[0] {
+                    println!("{key}: {v} (latest)");
                 }
             }
         }
