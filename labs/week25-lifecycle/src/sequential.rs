@@ -193,6 +193,12 @@ pub fn simulate_aa(
     // Bernoulli draws by comparing 64 random bits with rate·2⁶⁴: one draw, one integer compare.
     let threshold = (rate * 2f64.powi(64)) as u64;
     let mut draw = |n: u64| (0..n).filter(|_| rng.next_u64() < threshold).count() as u64;
+    if let Some(b) = bounds.iter().find(|b| !(b.is_finite() && **b >= 0.0)) {
+        return Err(invalid(
+            "bounds",
+            format!("must be finite and ≥ 0, got {b}"),
+        ));
+    }
     let mut stopped_by = vec![0u64; bounds.len()];
     for _ in 0..experiments {
         let (mut a, mut b) = (Arm::new(0, 0), Arm::new(0, 0));

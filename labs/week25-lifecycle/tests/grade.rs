@@ -234,9 +234,14 @@ check! {
         close("one look at 1.96", 0.05, crossing_probability(&[1.959_963_984_540_054], &[1.0]).called("crossing_probability")?, Tol::abs(1e-9))?;
         expect_err("crossing_probability with times not increasing", crossing_probability(&[2.0, 2.0], &[2.0, 1.0]))?;
         expect_err("crossing_probability with a bound of 0", crossing_probability(&[0.0], &[1.0]))?;
-        // The simulation uses the learner's z-test, so that this check fails on the exercise form.
-        let sim = simulate_aa(&[1.96], 50, 0.3, 10, 1).called("simulate_aa")?;
-        ensure(sim.experiments == 10, "simulate_aa", "counts its experiments")
+        // The simulation reads the learner's z-test: a bound of 0 stops every experiment at the
+        // first look (|z| ≥ 0), a bound no z reaches stops none.
+        let all = simulate_aa(&[0.0, 0.0], 50, 0.3, 40, 1).called("simulate_aa")?;
+        ensure(all.stopped_by == vec![40, 0], "simulate_aa with a bound of 0", format!("all 40 stop at look 1, got {:?}", all.stopped_by))?;
+        let none = simulate_aa(&[1e9, 1e9], 50, 0.3, 40, 1).called("simulate_aa")?;
+        ensure(none.stopped_by == vec![0, 0], "simulate_aa with an unreachable bound", format!("none stops, got {:?}", none.stopped_by))?;
+        expect_err("simulate_aa with a NaN bound", simulate_aa(&[f64::NAN], 50, 0.3, 40, 1))?;
+        Ok(())
     }
 }
 
