@@ -4,4 +4,5 @@
 //! [`drift`]: PSI, the two-sample KS test and MMD on embeddings.
 
 pub mod drift;
+pub mod monitor;
 pub mod quality;

@@ -120,3 +120,31 @@ check! {
         Ok(())
     }
 }
+
+check! {
+    /// Five requests recorded, then read back from the text exposition: counters by model and
+    /// status, tokens, cost, and the histograms' counts and sums worked by hand; a negative time
+    /// is refused and records nothing.
+    fn metrics_expose_what_was_recorded(exercise = "token_f1") {
+        use week27_llm_monitoring::monitor::{LlmMetrics, Outcome, sample};
+        let m = LlmMetrics::new().called("LlmMetrics::new")?;
+        let ok = |seconds: f64, first: f64, p: u64, c: u64| Outcome { model: "smollm2", status: "ok", seconds, first_token_seconds: Some(first), prompt_tokens: p, completion_tokens: c, cost_nanodollars: p * 150 + c * 600 };
+        for o in [ok(0.5, 0.05, 40, 24), ok(0.25, 0.04, 35, 10), ok(1.5, 0.2, 37, 64)] {
+            m.observe(&o).called("observe")?;
+        }
+        m.observe(&Outcome { status: "timeout", first_token_seconds: None, completion_tokens: 0, cost_nanodollars: 0, ..ok(30.0, 0.0, 12, 0) }).called("observe")?;
+        expect_err("a negative time", m.observe(&ok(-1.0, 0.1, 1, 1)))?;
+        let text = m.render().called("render")?;
+        let s = |name: &str, labels: &[(&str, &str)]| sample(&text, name, labels).unwrap_or(f64::NAN);
+        close("ok requests", 3.0, s("llm_requests_total", &[("model", "smollm2"), ("status", "ok")]), Tol::abs(0.0))?;
+        close("timeouts", 1.0, s("llm_requests_total", &[("model", "smollm2"), ("status", "timeout")]), Tol::abs(0.0))?;
+        close("prompt tokens (40 + 35 + 37 + 12)", 124.0, s("llm_tokens_total", &[("model", "smollm2"), ("kind", "prompt")]), Tol::abs(0.0))?;
+        close("completion tokens (24 + 10 + 64)", 98.0, s("llm_tokens_total", &[("model", "smollm2"), ("kind", "completion")]), Tol::abs(0.0))?;
+        close("cost: 112 × 150 + 98 × 600 nano-dollars", 75_600.0, s("llm_cost_nanodollars_total", &[("model", "smollm2")]), Tol::abs(0.0))?;
+        close("latency count", 4.0, s("llm_request_duration_seconds_count", &[("model", "smollm2")]), Tol::abs(0.0))?;
+        close("latency sum", 32.25, s("llm_request_duration_seconds_sum", &[("model", "smollm2")]), Tol::abs(1e-12))?;
+        close("requests within 0.64 s", 2.0, s("llm_request_duration_seconds_bucket", &[("model", "smollm2"), ("le", "0.64")]), Tol::abs(0.0))?;
+        close("first tokens counted (the timeout had none)", 3.0, s("llm_time_to_first_token_seconds_count", &[("model", "smollm2")]), Tol::abs(0.0))?;
+        close("first-token sum", 0.29, s("llm_time_to_first_token_seconds_sum", &[("model", "smollm2")]), Tol::abs(1e-12))
+    }
+}
