@@ -4,5 +4,9 @@
 //! [`drift`]: PSI, the two-sample KS test and MMD on embeddings.
 
 pub mod drift;
+pub mod eval;
+pub mod ground;
 pub mod monitor;
 pub mod quality;
+pub mod service;
+pub mod sets;

@@ -153,3 +153,51 @@ pub fn sample(exposition: &str, name: &str, labels: &[(&str, &str)]) -> Option<f
         (got == want).then(|| value.parse().ok()).flatten()
     })
 }
+
+// ANCHOR: quantile
+/// The `q` quantile of the histogram `name` (its `_bucket` samples with `labels`) as Prometheus'
+/// `histogram_quantile` computes it: find the bucket where the cumulative count reaches q × total
+/// and interpolate linearly inside it (from 0 for the first bucket); a quantile in the `+Inf`
+/// bucket is the largest finite bound. None when the histogram is absent or empty.
+pub fn histogram_quantile(
+    exposition: &str,
+    name: &str,
+    labels: &[(&str, &str)],
+    q: f64,
+) -> Option<f64> {
+    if !(0.0..=1.0).contains(&q) {
+        return None;
+    }
+    let bucket = format!("{name}_bucket");
+    let mut buckets: Vec<(f64, f64)> = Vec::new();
+    for line in exposition.lines().filter(|l| l.starts_with(&bucket)) {
+        let le = line.split("le=\"").nth(1)?.split('"').next()?;
+        let bound = if le == "+Inf" { f64::INFINITY } else { le.parse().ok()? };
+        let mut with_le = labels.to_vec();
+        with_le.push(("le", le));
+        if let Some(count) = sample(exposition, &bucket, &with_le)
+            && !buckets.iter().any(|b| b.0 == bound)
+        {
+            buckets.push((bound, count));
+        }
+    }
+    buckets.sort_by(|a, b| a.0.total_cmp(&b.0));
+    // BEGIN SOLUTION histogram_quantile
+    let total = buckets.last()?.1;
+    if total <= 0.0 {
+        return None;
+    }
+    let rank = q * total;
+    let i = buckets.iter().position(|&(_, count)| count >= rank)?;
+    let (upper, count) = buckets[i];
+    if upper.is_infinite() {
+        return buckets.len().checked_sub(2).map(|j| buckets[j].0);
+    }
+    let (lower, below) = if i == 0 { (0.0, 0.0) } else { buckets[i - 1] };
+    if count == below {
+        return Some(upper);
+    }
+    Some(lower + (upper - lower) * (rank - below) / (count - below))
+    // END SOLUTION
+}
+// ANCHOR_END: quantile
