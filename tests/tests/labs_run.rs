@@ -201,6 +201,30 @@ const CPU_DEPENDENT: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        // MiniLM's embeddings and SmolLM2's answers (sums whose order the CPU's vector width
+        // sets), the service's times, and every figure that follows from them.
+        "week27-llm-monitoring",
+        &[
+            "MiniLM embeddings in",
+            "share 0 is the false-alarm rate",
+            // The rows of the drift table: MMD's permutation p-values compare sums of kernels.
+            ".0 %  ",
+            "semantic flag below",
+            "flagged by kind: grounded",
+            "metered by the middleware",
+            "requests ok",
+            "tokens prompt",
+            "latency p50",
+            "time to first token",
+            "exact match",
+            "weakest:",
+            "with the context:",
+            "flagging 'no context'",
+            "e.g. with context",
+            "without:      ",
+        ],
+    ),
+    (
         "week14-training-loops",
         &[
             "validation accuracy per epoch",

@@ -82,8 +82,14 @@ pub async fn ask(client: &reqwest::Client, base: &str, body: &Value) -> anyhow::
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string();
-        call.prompt_tokens = v.pointer("/usage/prompt_tokens").and_then(Value::as_u64).unwrap_or(0);
-        call.completion_tokens = v.pointer("/usage/completion_tokens").and_then(Value::as_u64).unwrap_or(0);
+        call.prompt_tokens = v
+            .pointer("/usage/prompt_tokens")
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
+        call.completion_tokens = v
+            .pointer("/usage/completion_tokens")
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
         call.seconds = start.elapsed().as_secs_f64();
         return Ok(call);
     }
@@ -98,10 +104,13 @@ pub async fn ask(client: &reqwest::Client, base: &str, body: &Value) -> anyhow::
             let Ok(event) = serde_json::from_str::<Value>(data) else {
                 continue;
             };
-            if let Some(delta) = event.pointer("/choices/0/delta/content").and_then(Value::as_str)
+            if let Some(delta) = event
+                .pointer("/choices/0/delta/content")
+                .and_then(Value::as_str)
                 && !delta.is_empty()
             {
-                call.first_token_seconds.get_or_insert(start.elapsed().as_secs_f64());
+                call.first_token_seconds
+                    .get_or_insert(start.elapsed().as_secs_f64());
                 call.text.push_str(delta);
             }
             if let Some(u) = event.get("usage").filter(|u| u.is_object()) {
@@ -192,7 +201,12 @@ pub fn summarise(scored: &[Scored]) -> anyhow::Result<Summary> {
 
 /// Writes a run to `dir`: `items.jsonl` (one scored item a line), `summary.json` and `report.md`
 /// (the summary and the five weakest answers by F1, for a reader).
-pub fn write_run(dir: &Path, items: &[Item], scored: &[Scored], summary: &Summary) -> anyhow::Result<()> {
+pub fn write_run(
+    dir: &Path,
+    items: &[Item],
+    scored: &[Scored],
+    summary: &Summary,
+) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir)?;
     let mut lines = String::new();
     for s in scored {
@@ -200,10 +214,19 @@ pub fn write_run(dir: &Path, items: &[Item], scored: &[Scored], summary: &Summar
         lines.push('\n');
     }
     std::fs::write(dir.join("items.jsonl"), lines)?;
-    std::fs::write(dir.join("summary.json"), serde_json::to_string_pretty(summary)?)?;
+    std::fs::write(
+        dir.join("summary.json"),
+        serde_json::to_string_pretty(summary)?,
+    )?;
     let mut md = format!(
         "# Evaluation run\n\n| items | exact match | token F1 | ROUGE-L | groundedness | ungrounded | mean latency |\n|---|---|---|---|---|---|---|\n| {} | {:.3} | {:.3} | {:.3} | {:.3} | {} | {:.2} s |\n\n## The weakest answers\n\n",
-        summary.items, summary.exact_match, summary.f1, summary.rouge_l, summary.grounded, summary.ungrounded, summary.mean_seconds
+        summary.items,
+        summary.exact_match,
+        summary.f1,
+        summary.rouge_l,
+        summary.grounded,
+        summary.ungrounded,
+        summary.mean_seconds
     );
     let mut order: Vec<usize> = (0..scored.len()).collect();
     order.sort_by(|&a, &b| scored[a].f1.total_cmp(&scored[b].f1));

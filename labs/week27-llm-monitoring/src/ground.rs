@@ -17,10 +17,10 @@ const STOPWORDS: &[&str] = &[
     "those", "am", "is", "are", "was", "were", "be", "been", "being", "have", "has", "had", "do",
     "does", "did", "and", "but", "if", "or", "because", "as", "until", "while", "of", "at", "by",
     "for", "with", "about", "into", "through", "during", "before", "after", "to", "from", "in",
-    "out", "on", "off", "over", "under", "again", "then", "once", "here", "there", "when",
-    "where", "why", "how", "all", "any", "both", "each", "more", "most", "other", "some", "such",
-    "only", "own", "same", "so", "than", "too", "very", "can", "will", "just", "should", "now",
-    "also", "would", "could", "must", "shall", "may", "upon",
+    "out", "on", "off", "over", "under", "again", "then", "once", "here", "there", "when", "where",
+    "why", "how", "all", "any", "both", "each", "more", "most", "other", "some", "such", "only",
+    "own", "same", "so", "than", "too", "very", "can", "will", "just", "should", "now", "also",
+    "would", "could", "must", "shall", "may", "upon",
 ];
 
 /// Whether `word` is a common word (an article or a stop word), not a name, whatever its case.
@@ -132,7 +132,12 @@ pub fn lexical_groundedness(answer: &str, context: &str) -> Result<f64> {
 pub fn semantic_groundedness(claims: &[Vec<f32>], context: &[Vec<f32>]) -> Result<f64> {
     if claims.is_empty() || context.is_empty() {
         return Err(MlError::Empty {
-            arg: if claims.is_empty() { "claims" } else { "context" }.into(),
+            arg: if claims.is_empty() {
+                "claims"
+            } else {
+                "context"
+            }
+            .into(),
             detail: "needs at least one embedding".into(),
         });
     }
@@ -205,12 +210,28 @@ pub fn detect(scores: &[f64], labels: &[bool], threshold: f64) -> Result<Detecti
         });
     }
     let flagged: Vec<bool> = scores.iter().map(|&s| s < threshold).collect();
-    let tp = flagged.iter().zip(labels).filter(|(f, l)| **f && **l).count();
+    let tp = flagged
+        .iter()
+        .zip(labels)
+        .filter(|(f, l)| **f && **l)
+        .count();
     let n_flagged = flagged.iter().filter(|f| **f).count();
     let positives = labels.iter().filter(|l| **l).count();
-    let precision = if n_flagged == 0 { 1.0 } else { tp as f64 / n_flagged as f64 };
-    let recall = if positives == 0 { 1.0 } else { tp as f64 / positives as f64 };
-    let f1 = if precision + recall == 0.0 { 0.0 } else { 2.0 * precision * recall / (precision + recall) };
+    let precision = if n_flagged == 0 {
+        1.0
+    } else {
+        tp as f64 / n_flagged as f64
+    };
+    let recall = if positives == 0 {
+        1.0
+    } else {
+        tp as f64 / positives as f64
+    };
+    let f1 = if precision + recall == 0.0 {
+        0.0
+    } else {
+        2.0 * precision * recall / (precision + recall)
+    };
     Ok(Detection {
         threshold,
         precision,
@@ -218,6 +239,35 @@ pub fn detect(scores: &[f64], labels: &[bool], threshold: f64) -> Result<Detecti
         f1,
         flagged: n_flagged,
     })
+}
+
+/// The area under the ROC curve of a score where low means suspect: the chance that a random
+/// positive (a hallucination) scores below a random negative, ties counted half.
+pub fn auc_low(positives: &[f64], negatives: &[f64]) -> Result<f64> {
+    if positives.is_empty() || negatives.is_empty() {
+        return Err(MlError::Empty {
+            arg: if positives.is_empty() {
+                "positives"
+            } else {
+                "negatives"
+            }
+            .into(),
+            detail: "needs at least one score on each side".into(),
+        });
+    }
+    let mut wins = 0.0;
+    for p in positives {
+        for n in negatives {
+            wins += if p < n {
+                1.0
+            } else if p == n {
+                0.5
+            } else {
+                0.0
+            };
+        }
+    }
+    Ok(wins / (positives.len() * negatives.len()) as f64)
 }
 
 /// The threshold with the best F1 among the midpoints between distinct scores (chosen on one
@@ -298,7 +348,12 @@ pub fn swap_entity(s: &str, name: &str) -> Option<String> {
     let mut offset = 0;
     for (i, word) in s.split(' ').enumerate() {
         let w = word.trim_matches(|c: char| !c.is_alphanumeric());
-        if i > 0 && w.len() > 2 && w.chars().next().is_some_and(char::is_uppercase) && w != "I" && w != name {
+        if i > 0
+            && w.len() > 2
+            && w.chars().next().is_some_and(char::is_uppercase)
+            && w != "I"
+            && w != name
+        {
             let at = offset + word.find(w).unwrap_or(0);
             return Some(format!("{}{}{}", &s[..at], name, &s[at + w.len()..]));
         }
@@ -312,7 +367,10 @@ pub fn negate(s: &str) -> Option<String> {
     if let Some(i) = s.find(" not ") {
         return Some(format!("{}{}", &s[..i], &s[i + 4..]));
     }
-    for aux in [" is ", " are ", " was ", " were ", " will ", " can ", " must ", " should ", " have ", " has "] {
+    for aux in [
+        " is ", " are ", " was ", " were ", " will ", " can ", " must ", " should ", " have ",
+        " has ",
+    ] {
         if let Some(i) = s.find(aux) {
             let end = i + aux.len() - 1;
             return Some(format!("{} not{}", &s[..end], &s[end..]));

@@ -50,7 +50,11 @@ wb_lab::main!(
 );
 
 fn run(args: &Args, lab: &mut Lab) -> Result<Report> {
-    anyhow::ensure!(args.samples >= 2, "--samples: needs at least 2 samples to compare, got {}", args.samples);
+    anyhow::ensure!(
+        args.samples >= 2,
+        "--samples: needs at least 2 samples to compare, got {}",
+        args.samples
+    );
     let speeches = load_speeches()?;
     let questions = load_questions(&speeches)?;
     let mut say = |m: &str| eprintln!("{m}");
@@ -77,7 +81,9 @@ fn run(args: &Args, lab: &mut Lab) -> Result<Report> {
             .collect::<Result<Vec<_>, _>>()?
             .concat())
     };
-    let (old_emb, new_emb) = lab.timed("embed_prompts", || -> Result<_> { Ok((embed(&old)?, embed(&new)?)) })?;
+    let (old_emb, new_emb) = lab.timed("embed_prompts", || -> Result<_> {
+        Ok((embed(&old)?, embed(&new)?))
+    })?;
     let old_words: Vec<f64> = old.iter().map(|s| sets::words(s)).collect();
     let new_words: Vec<f64> = new.iter().map(|s| sets::words(s)).collect();
     let study = Study {
@@ -109,13 +115,28 @@ fn run(args: &Args, lab: &mut Lab) -> Result<Report> {
         // Every distinct claim and context sentence embedded once, in batches.
         let pieces: Vec<(Vec<String>, Vec<String>)> = planted
             .iter()
-            .map(|p| (ground::claims(&p.answer).iter().map(|c| c.to_string()).collect(), sets::split_context(&p.context)))
+            .map(|p| {
+                (
+                    ground::claims(&p.answer)
+                        .iter()
+                        .map(|c| c.to_string())
+                        .collect(),
+                    sets::split_context(&p.context),
+                )
+            })
             .collect();
-        let mut distinct: Vec<String> = pieces.iter().flat_map(|(a, b)| a.iter().chain(b)).cloned().collect();
+        let mut distinct: Vec<String> = pieces
+            .iter()
+            .flat_map(|(a, b)| a.iter().chain(b))
+            .cloned()
+            .collect();
         distinct.sort();
         distinct.dedup();
-        let vectors: HashMap<String, Vec<f32>> = distinct.iter().cloned().zip(embed(&distinct)?).collect();
-        let look = |texts: &[String]| -> Vec<Vec<f32>> { texts.iter().map(|t| vectors[t].clone()).collect() };
+        let vectors: HashMap<String, Vec<f32>> =
+            distinct.iter().cloned().zip(embed(&distinct)?).collect();
+        let look = |texts: &[String]| -> Vec<Vec<f32>> {
+            texts.iter().map(|t| vectors[t].clone()).collect()
+        };
         let semantic: Vec<f64> = pieces
             .iter()
             .map(|(claims, parts)| ground::semantic_groundedness(&look(claims), &look(parts)))
@@ -135,12 +156,28 @@ fn run(args: &Args, lab: &mut Lab) -> Result<Report> {
                 .collect()
         };
         let part = |odd: bool, v: &[f64]| -> Vec<f64> {
-            v.iter().zip(&question_index).filter(|(_, q)| (**q % 2 == 1) == odd).map(|(s, _)| *s).collect()
+            v.iter()
+                .zip(&question_index)
+                .filter(|(_, q)| (**q % 2 == 1) == odd)
+                .map(|(s, _)| *s)
+                .collect()
         };
         let part_labels = |odd: bool| -> Vec<bool> {
-            labels.iter().zip(&question_index).filter(|(_, q)| (**q % 2 == 1) == odd).map(|(l, _)| *l).collect()
+            labels
+                .iter()
+                .zip(&question_index)
+                .filter(|(_, q)| (**q % 2 == 1) == odd)
+                .map(|(l, _)| *l)
+                .collect()
         };
-        let kinds = [Kind::Grounded, Kind::Neighbour, Kind::Number, Kind::Entity, Kind::Negation, Kind::OffContext];
+        let kinds = [
+            Kind::Grounded,
+            Kind::Neighbour,
+            Kind::Number,
+            Kind::Entity,
+            Kind::Negation,
+            Kind::OffContext,
+        ];
         let evaluate = |name: &str, scores: &[f64]| -> Result<Detector> {
             let tuned = best_threshold(&part(true, scores), &part_labels(true))?;
             let test = detect(&part(false, scores), &part_labels(false), tuned.threshold)?;
@@ -158,12 +195,19 @@ fn run(args: &Args, lab: &mut Lab) -> Result<Report> {
                     (k.name().to_string(), flagged, s.len())
                 })
                 .collect();
-            Ok(Detector { name: name.into(), test, by_kind })
+            Ok(Detector {
+                name: name.into(),
+                test,
+                by_kind,
+            })
         };
         Ok(PlantedReport {
             items: planted.len(),
             hallucinations: labels.iter().filter(|l| **l).count(),
-            detectors: vec![evaluate("lexical", &lexical)?, evaluate("semantic", &semantic)?],
+            detectors: vec![
+                evaluate("lexical", &lexical)?,
+                evaluate("semantic", &semantic)?,
+            ],
             lexical,
             semantic,
             kinds: planted.iter().map(|p| p.kind.name().to_string()).collect(),
@@ -175,14 +219,23 @@ fn run(args: &Args, lab: &mut Lab) -> Result<Report> {
     let model_name = "smollm2-135m-instruct".to_string();
     let config = Config::default();
     let (app, _stats, worker) = router(Box::new(model), None, &config);
-    let meter = Arc::new(Meter { metrics: LlmMetrics::new()?, model: model_name.clone(), max_body: config.max_body });
+    let meter = Arc::new(Meter {
+        metrics: LlmMetrics::new()?,
+        model: model_name.clone(),
+        max_body: config.max_body,
+    });
     let app = instrument(app, meter);
     let items: Vec<Item> = questions
         .iter()
         .take(args.questions.max(args.consistency_questions))
         .map(|q| -> Result<Item> {
             let (context, _) = sets::context_of(&speeches[q.speech], q)?;
-            Ok(Item { id: q.id.clone(), question: q.question.clone(), context, reference: q.gold.clone() })
+            Ok(Item {
+                id: q.id.clone(),
+                question: q.question.clone(),
+                context,
+                reference: q.gold.clone(),
+            })
         })
         .collect::<Result<_>>()?;
     let runtime = tokio::runtime::Runtime::new()?;
@@ -238,7 +291,12 @@ fn run(args: &Args, lab: &mut Lab) -> Result<Report> {
     let _ = worker.join();
     let (calls, scored, consistency, exposition) = served;
     let summary = eval::summarise(&scored)?;
-    eval::write_run(&lab.plots_dir().join("eval"), &items[..args.questions.min(items.len())], &scored, &summary)?;
+    eval::write_run(
+        &lab.plots_dir().join("eval"),
+        &items[..args.questions.min(items.len())],
+        &scored,
+        &summary,
+    )?;
 
     let m = |name: &str, labels: &[(&str, &str)]| sample(&exposition, name, labels).unwrap_or(0.0);
     let model_label = [("model", model_name.as_str())];
@@ -249,24 +307,58 @@ fn run(args: &Args, lab: &mut Lab) -> Result<Report> {
     let client_completion: u64 = ok.iter().map(|c| c.completion_tokens).sum();
     let first: Vec<f64> = ok.iter().filter_map(|c| c.first_token_seconds).collect();
     let monitoring = Monitoring {
-        requests_ok: m("llm_requests_total", &[("model", &model_name), ("status", "ok")]) as u64,
-        requests_bad: m("llm_requests_total", &[("model", &model_name), ("status", "bad_request")]) as u64,
+        requests_ok: m(
+            "llm_requests_total",
+            &[("model", &model_name), ("status", "ok")],
+        ) as u64,
+        requests_bad: m(
+            "llm_requests_total",
+            &[("model", &model_name), ("status", "bad_request")],
+        ) as u64,
         client_ok: ok.len() as u64,
         client_bad: (calls.len() - ok.len()) as u64,
-        prompt_tokens: m("llm_tokens_total", &[("model", &model_name), ("kind", "prompt")]) as u64,
-        completion_tokens: m("llm_tokens_total", &[("model", &model_name), ("kind", "completion")]) as u64,
+        prompt_tokens: m(
+            "llm_tokens_total",
+            &[("model", &model_name), ("kind", "prompt")],
+        ) as u64,
+        completion_tokens: m(
+            "llm_tokens_total",
+            &[("model", &model_name), ("kind", "completion")],
+        ) as u64,
         client_prompt_tokens: client_prompt,
         client_completion_tokens: client_completion,
         cost_nanodollars: m("llm_cost_nanodollars_total", &model_label) as u64,
         expected_cost: client_prompt * PRICE_PER_TOKEN.0 + client_completion * PRICE_PER_TOKEN.1,
-        p50_histogram: histogram_quantile(&exposition, "llm_request_duration_seconds", &model_label, 0.5).unwrap_or(f64::NAN),
-        p95_histogram: histogram_quantile(&exposition, "llm_request_duration_seconds", &model_label, 0.95).unwrap_or(f64::NAN),
+        p50_histogram: histogram_quantile(
+            &exposition,
+            "llm_request_duration_seconds",
+            &model_label,
+            0.5,
+        )
+        .unwrap_or(f64::NAN),
+        p95_histogram: histogram_quantile(
+            &exposition,
+            "llm_request_duration_seconds",
+            &model_label,
+            0.95,
+        )
+        .unwrap_or(f64::NAN),
         p50_client: week27_llm_monitoring::drift::quantile(&client_seconds, 0.5),
         p95_client: week27_llm_monitoring::drift::quantile(&client_seconds, 0.95),
-        ttft_p50_histogram: histogram_quantile(&exposition, "llm_time_to_first_token_seconds", &model_label, 0.5).unwrap_or(f64::NAN),
+        ttft_p50_histogram: histogram_quantile(
+            &exposition,
+            "llm_time_to_first_token_seconds",
+            &model_label,
+            0.5,
+        )
+        .unwrap_or(f64::NAN),
         ttft_mean_client: mean(&first),
         streamed: first.len(),
-        exposition_lines: exposition.lines().filter(|l| l.starts_with("llm_") && !l.contains("_bucket")).map(str::to_string).collect(),
+        exposition_lines: exposition
+            .lines()
+            .filter(|l| l.starts_with("llm_") && !l.contains("_bucket"))
+            .map(str::to_string)
+            .collect(),
         latencies: ok.iter().map(|c| c.seconds).collect(),
     };
     let with: Vec<(f64, f64)> = consistency.iter().map(|r| (r[0].1, r[0].2)).collect();
@@ -281,7 +373,14 @@ fn run(args: &Args, lab: &mut Lab) -> Result<Report> {
         grounded_with: mean(&with.iter().map(|x| x.1).collect::<Vec<_>>()),
         grounded_without: mean(&without.iter().map(|x| x.1).collect::<Vec<_>>()),
         detection: best_threshold(&scores, &labels)?,
-        example: consistency.first().map(|r| (r[0].3.clone(), r[1].3.clone())).unwrap_or_default(),
+        auc: ground::auc_low(
+            &without.iter().map(|x| x.0).collect::<Vec<_>>(),
+            &with.iter().map(|x| x.0).collect::<Vec<_>>(),
+        )?,
+        example: consistency
+            .first()
+            .map(|r| (r[0].3.clone(), r[1].3.clone()))
+            .unwrap_or_default(),
         with: with.iter().map(|x| x.0).collect(),
         without: without.iter().map(|x| x.0).collect(),
     };

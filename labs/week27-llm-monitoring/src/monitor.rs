@@ -172,7 +172,11 @@ pub fn histogram_quantile(
     let mut buckets: Vec<(f64, f64)> = Vec::new();
     for line in exposition.lines().filter(|l| l.starts_with(&bucket)) {
         let le = line.split("le=\"").nth(1)?.split('"').next()?;
-        let bound = if le == "+Inf" { f64::INFINITY } else { le.parse().ok()? };
+        let bound = if le == "+Inf" {
+            f64::INFINITY
+        } else {
+            le.parse().ok()?
+        };
         let mut with_le = labels.to_vec();
         with_le.push(("le", le));
         if let Some(count) = sample(exposition, &bucket, &with_le)

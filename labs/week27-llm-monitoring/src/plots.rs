@@ -9,7 +9,11 @@ use wb_plot::{Histogram, LegendPosition, LinePlot, Series};
 /// of the planted answers by kind; the service's latencies.
 pub fn save(lab: &mut Lab, report: &Report) -> Result<()> {
     let line = |f: fn(&week27_llm_monitoring::sets::FireRates) -> f64| -> Vec<(f64, f64)> {
-        report.drift.iter().map(|r| (100.0 * r.share, 100.0 * f(r))).collect()
+        report
+            .drift
+            .iter()
+            .map(|r| (100.0 * r.share, 100.0 * f(r)))
+            .collect()
     };
     let alpha = 100.0 * report.study.alpha;
     lab.saved(
@@ -18,13 +22,25 @@ pub fn save(lab: &mut Lab, report: &Report) -> Result<()> {
             "share of new-era prompts in the current window (%)",
             "windows in which the test fires (%)",
         )
-        .points(Series::new("KS on prompt length (p < 0.05)", line(|r| r.ks)))
-        .points(Series::new("PSI on prompt length (> 0.2)", line(|r| r.psi)))
-        .points(Series::new("MMD on MiniLM embeddings (p < 0.05)", line(|r| r.mmd)))
-        .series(Series::new("α = 5 %", vec![(0.0, alpha), (100.0, alpha)]).dashed())
+        .series(Series::new(
+            "KS on prompt length (p < 0.05)",
+            line(|r| r.ks),
+        ))
+        .series(Series::new("PSI on prompt length (> 0.2)", line(|r| r.psi)))
+        .series(Series::new(
+            "MMD on MiniLM embeddings (p < 0.05)",
+            line(|r| r.mmd),
+        ))
+        .series(
+            Series::new(
+                "α = 5 % (the false-alarm rate KS and MMD promise)",
+                vec![(0.0, alpha), (100.0, alpha)],
+            )
+            .dashed(),
+        )
         .markers(true)
         .y_range(0.0, 100.0)
-        .legend(LegendPosition::LowerRight)
+        .legend(LegendPosition::UpperLeft)
         .save(lab.plots_dir(), "drift")?,
     );
     let p = &report.planted;
@@ -32,7 +48,9 @@ pub fn save(lab: &mut Lab, report: &Report) -> Result<()> {
         scores
             .iter()
             .zip(&p.kinds)
-            .filter(|(_, k)| (k.as_str() != "grounded" && k.as_str() != "neighbour") == hallucination)
+            .filter(|(_, k)| {
+                (k.as_str() != "grounded" && k.as_str() != "neighbour") == hallucination
+            })
             .map(|(s, _)| *s)
             .collect()
     };
@@ -42,7 +60,10 @@ pub fn save(lab: &mut Lab, report: &Report) -> Result<()> {
             "least supported claim's share of words in the context",
             "answers",
         )
-        .sample("grounded (the gold or a neighbouring sentence)", by(&p.lexical, false))
+        .sample(
+            "grounded (the gold sentence or a neighbouring clause)",
+            by(&p.lexical, false),
+        )
         .sample("planted hallucinations", by(&p.lexical, true))
         .bins(20)
         .range(0.0, 1.0)
@@ -54,7 +75,10 @@ pub fn save(lab: &mut Lab, report: &Report) -> Result<()> {
             "least similar claim's best cosine to a context sentence",
             "answers",
         )
-        .sample("grounded (the gold or a neighbouring sentence)", by(&p.semantic, false))
+        .sample(
+            "grounded (the gold sentence or a neighbouring clause)",
+            by(&p.semantic, false),
+        )
         .sample("planted hallucinations", by(&p.semantic, true))
         .bins(20)
         .range(0.0, 1.0)

@@ -61,6 +61,8 @@ pub struct SelfCheck {
     pub grounded_without: f64,
     /// Flagging "asked without context" by low consistency, threshold chosen on these items.
     pub detection: Detection,
+    /// The chance that a question asked without context is less consistent than one with it.
+    pub auc: f64,
     /// The first question's samples, with and without context.
     pub example: (Vec<String>, Vec<String>),
     pub with: Vec<f64>,
@@ -96,38 +98,137 @@ fn pct(x: f64) -> String {
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = &self.study;
-        writeln!(f, "Drift: prompts of 1945–1969 ({}, {:.1} words on average) against 1997–2021 ({}, {:.1} words); MiniLM embeddings in {:.1} s", self.old_prompts, self.old_mean_words, self.new_prompts, self.new_mean_words, self.embed_ms / 1e3)?;
-        writeln!(f, "  reference window {} prompts; {} current windows per share; KS and MMD ({} permutations, {} embeddings a side) at α = {}, PSI alarm > {}", s.window, s.windows, s.permutations, s.embedding_window, s.alpha, s.psi_alarm)?;
-        writeln!(f, "  {:>10}  {:>12}  {:>12}  {:>14}", "new share", "KS (length)", "PSI (length)", "MMD (meaning)")?;
+        writeln!(
+            f,
+            "Drift: prompts of 1945–1969 ({}, {:.1} words on average) against 1997–2021 ({}, {:.1} words); MiniLM embeddings in {:.1} s",
+            self.old_prompts,
+            self.old_mean_words,
+            self.new_prompts,
+            self.new_mean_words,
+            self.embed_ms / 1e3
+        )?;
+        writeln!(
+            f,
+            "  reference window {} prompts; {} current windows per share; KS and MMD ({} permutations, {} embeddings a side) at α = {}, PSI alarm > {}",
+            s.window, s.windows, s.permutations, s.embedding_window, s.alpha, s.psi_alarm
+        )?;
+        writeln!(
+            f,
+            "  {:>10}  {:>12}  {:>12}  {:>14}",
+            "new share", "KS (length)", "PSI (length)", "MMD (meaning)"
+        )?;
         for r in &self.drift {
-            writeln!(f, "  {:>10}  {:>12}  {:>12}  {:>14}", pct(r.share), pct(r.ks), pct(r.psi), pct(r.mmd))?;
+            writeln!(
+                f,
+                "  {:>10}  {:>12}  {:>12}  {:>14}",
+                pct(r.share),
+                pct(r.ks),
+                pct(r.psi),
+                pct(r.mmd)
+            )?;
         }
-        writeln!(f, "  (share 0 is the false-alarm rate; {:.1} s)", self.drift_ms / 1e3)?;
+        writeln!(
+            f,
+            "  (share 0 is the false-alarm rate; {:.1} s)",
+            self.drift_ms / 1e3
+        )?;
         let p = &self.planted;
-        writeln!(f, "\nPlanted hallucinations: {} answers in their context, {} planted; thresholds tuned on odd questions, reported on even ones", p.items, p.hallucinations)?;
+        writeln!(
+            f,
+            "\nPlanted hallucinations: {} answers in their context, {} planted; thresholds tuned on odd questions, reported on even ones",
+            p.items, p.hallucinations
+        )?;
         for d in &p.detectors {
-            writeln!(f, "  {:<8} flag below {:.3}: precision {:.3}, recall {:.3}, F1 {:.3}", d.name, d.test.threshold, d.test.precision, d.test.recall, d.test.f1)?;
-            let kinds: Vec<String> = d.by_kind.iter().map(|(k, flagged, n)| format!("{k} {flagged}/{n}")).collect();
+            writeln!(
+                f,
+                "  {:<8} flag below {:.3}: precision {:.3}, recall {:.3}, F1 {:.3}",
+                d.name, d.test.threshold, d.test.precision, d.test.recall, d.test.f1
+            )?;
+            let kinds: Vec<String> = d
+                .by_kind
+                .iter()
+                .map(|(k, flagged, n)| format!("{k} {flagged}/{n}"))
+                .collect();
             writeln!(f, "           flagged by kind: {}", kinds.join(", "))?;
         }
         let m = &self.monitoring;
-        writeln!(f, "\nThe local model behind the OpenAI-compatible server, metered by the middleware ({:.1} s):", self.served_ms / 1e3)?;
-        writeln!(f, "  requests ok {} (client saw {}), bad_request {} (client saw {})", m.requests_ok, m.client_ok, m.requests_bad, m.client_bad)?;
-        writeln!(f, "  tokens prompt {} / completion {} (client's usage: {} / {}); cost {} nano-$ (priced from the client's usage: {})", m.prompt_tokens, m.completion_tokens, m.client_prompt_tokens, m.client_completion_tokens, m.cost_nanodollars, m.expected_cost)?;
-        writeln!(f, "  latency p50 {:.3} s, p95 {:.3} s by histogram_quantile (exact from the client: {:.3} s, {:.3} s)", m.p50_histogram, m.p95_histogram, m.p50_client, m.p95_client)?;
-        writeln!(f, "  time to first token p50 {:.3} s by histogram ({} streamed answers, client mean {:.3} s)", m.ttft_p50_histogram, m.streamed, m.ttft_mean_client)?;
+        writeln!(
+            f,
+            "\nThe local model behind the OpenAI-compatible server, metered by the middleware ({:.1} s):",
+            self.served_ms / 1e3
+        )?;
+        writeln!(
+            f,
+            "  requests ok {} (client saw {}), bad_request {} (client saw {})",
+            m.requests_ok, m.client_ok, m.requests_bad, m.client_bad
+        )?;
+        writeln!(
+            f,
+            "  tokens prompt {} / completion {} (client's usage: {} / {}); cost {} nano-$ (priced from the client's usage: {})",
+            m.prompt_tokens,
+            m.completion_tokens,
+            m.client_prompt_tokens,
+            m.client_completion_tokens,
+            m.cost_nanodollars,
+            m.expected_cost
+        )?;
+        writeln!(
+            f,
+            "  latency p50 {:.3} s, p95 {:.3} s by histogram_quantile (exact from the client: {:.3} s, {:.3} s)",
+            m.p50_histogram, m.p95_histogram, m.p50_client, m.p95_client
+        )?;
+        writeln!(
+            f,
+            "  time to first token p50 {:.3} s by histogram ({} streamed answers, client mean {:.3} s)",
+            m.ttft_p50_histogram, m.streamed, m.ttft_mean_client
+        )?;
         let e = &self.summary;
-        writeln!(f, "\nEvaluation harness: {} questions with their context, greedy, up to 48 tokens", e.items)?;
-        writeln!(f, "  exact match {:.3}, token F1 {:.3}, ROUGE-L {:.3} against the gold sentence; groundedness {:.3} ({} answers below 0.5); mean latency {:.2} s", e.exact_match, e.f1, e.rouge_l, e.grounded, e.ungrounded, e.mean_seconds)?;
+        writeln!(
+            f,
+            "\nEvaluation harness: {} questions with their context, greedy, up to 48 tokens",
+            e.items
+        )?;
+        writeln!(
+            f,
+            "  exact match {:.3}, token F1 {:.3}, ROUGE-L {:.3} against the gold sentence; groundedness {:.3} ({} answers below 0.5); mean latency {:.2} s",
+            e.exact_match, e.f1, e.rouge_l, e.grounded, e.ungrounded, e.mean_seconds
+        )?;
         if let Some(w) = self.scored.iter().min_by(|a, b| a.f1.total_cmp(&b.f1)) {
-            writeln!(f, "  weakest: {} {:?} (F1 {:.3})", w.id, w.answer.trim(), w.f1)?;
+            writeln!(
+                f,
+                "  weakest: {} {:?} (F1 {:.3})",
+                w.id,
+                w.answer.trim(),
+                w.f1
+            )?;
         }
         let c = &self.self_check;
-        writeln!(f, "\nSelf-consistency: {} questions × {} samples at temperature 0.8", c.questions, c.samples)?;
-        writeln!(f, "  with the context: consistency {:.3}, groundedness {:.3}; without: consistency {:.3}, groundedness {:.3}", c.consistency_with, c.grounded_with, c.consistency_without, c.grounded_without)?;
-        writeln!(f, "  flagging 'no context' below {:.3}: precision {:.3}, recall {:.3} (threshold chosen on these {} items)", c.detection.threshold, c.detection.precision, c.detection.recall, 2 * c.questions)?;
+        writeln!(
+            f,
+            "\nSelf-consistency: {} questions × {} samples at temperature 0.8",
+            c.questions, c.samples
+        )?;
+        writeln!(
+            f,
+            "  with the context: consistency {:.3}, groundedness {:.3}; without: consistency {:.3}, groundedness {:.3}",
+            c.consistency_with, c.grounded_with, c.consistency_without, c.grounded_without
+        )?;
+        writeln!(
+            f,
+            "  flagging 'no context' below {:.3}: precision {:.3}, recall {:.3} (threshold chosen on these {} items); AUC {:.3}",
+            c.detection.threshold,
+            c.detection.precision,
+            c.detection.recall,
+            2 * c.questions,
+            c.auc
+        )?;
         if let (Some(a), Some(b)) = (c.example.0.first(), c.example.1.first()) {
-            writeln!(f, "  e.g. with context: {:?}\n       without:      {:?}", a.trim(), b.trim())?;
+            writeln!(
+                f,
+                "  e.g. with context: {:?}\n       without:      {:?}",
+                a.trim(),
+                b.trim()
+            )?;
         }
         Ok(())
     }

@@ -54,11 +54,9 @@ pub fn instrument(app: Router, meter: Arc<Meter>) -> Router {
         "/metrics",
         get(move || async move {
             match exposition.metrics.render() {
-                Ok(text) => (
-                    [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-                    text,
-                )
-                    .into_response(),
+                Ok(text) => {
+                    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+                }
                 Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
             }
         }),
@@ -102,10 +100,17 @@ async fn track(State(meter): State<Arc<Meter>>, request: Request, next: Next) ->
         .ok()
         .and_then(|v| v.get("stream").and_then(Value::as_bool))
         == Some(true);
-    let response = next.run(Request::from_parts(parts, Body::from(bytes))).await;
+    let response = next
+        .run(Request::from_parts(parts, Body::from(bytes)))
+        .await;
     let status = response.status();
     if !status.is_success() {
-        meter.observe(status_label(status), start.elapsed().as_secs_f64(), None, (0, 0));
+        meter.observe(
+            status_label(status),
+            start.elapsed().as_secs_f64(),
+            None,
+            (0, 0),
+        );
         return response;
     }
     let (parts, body) = response.into_parts();

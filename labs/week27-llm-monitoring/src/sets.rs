@@ -56,10 +56,12 @@ pub fn planted_set(speeches: &[Speech], questions: &[Question]) -> Result<Vec<Pl
     let n = questions.len();
     let mut out = Vec::new();
     for (k, q) in questions.iter().enumerate() {
-        let speech = speeches.get(q.speech).ok_or_else(|| MlError::InvalidArgument {
-            arg: format!("question {}", q.id),
-            detail: format!("address {} is not in the corpus", q.speech),
-        })?;
+        let speech = speeches
+            .get(q.speech)
+            .ok_or_else(|| MlError::InvalidArgument {
+                arg: format!("question {}", q.id),
+                detail: format!("address {} is not in the corpus", q.speech),
+            })?;
         let (context, parts) = context_of(speech, q)?;
         let other = |step: usize| {
             (1..n)
@@ -88,7 +90,9 @@ pub fn planted_set(speeches: &[Speech], questions: &[Question]) -> Result<Vec<Pl
         let name = (1..n)
             .filter_map(|d| {
                 let o = &questions[(k + 37 * d) % n];
-                (o.speech != q.speech).then(|| first_name(&o.gold)).flatten()
+                (o.speech != q.speech)
+                    .then(|| first_name(&o.gold))
+                    .flatten()
             })
             .find(|w| !lower.contains(&w.to_lowercase()));
         if let Some(a) = name.and_then(|w| swap_entity(&q.gold, w)) {
@@ -105,7 +109,12 @@ pub fn planted_set(speeches: &[Speech], questions: &[Question]) -> Result<Vec<Pl
 }
 
 /// The framings answers get in turn: none, or an opening a model might write.
-pub const FRAMES: [&str; 4] = ["", "According to the address, ", "The president said that ", "In short, "];
+pub const FRAMES: [&str; 4] = [
+    "",
+    "According to the address, ",
+    "The president said that ",
+    "In short, ",
+];
 
 /// `answer` with the `i`-th framing (in turn), its first letter lowered after one when its first
 /// word is a common word ("The", "We"), not a name.
@@ -205,7 +214,10 @@ pub fn fire_rates(t: &Traffic, s: &Study) -> Result<Vec<FireRates>> {
             let order = wb_data::shuffled_indices(t.old_words.len(), rng.next_u64());
             let (reference, old) = order.split_at(w);
             let ref_words: Vec<f64> = reference.iter().map(|&i| t.old_words[i]).collect();
-            let ref_emb: Vec<Vec<f32>> = reference[..e].iter().map(|&i| t.old_embeddings[i].clone()).collect();
+            let ref_emb: Vec<Vec<f32>> = reference[..e]
+                .iter()
+                .map(|&i| t.old_embeddings[i].clone())
+                .collect();
             let new = wb_data::shuffled_indices(t.new_words.len(), rng.next_u64());
             // Both eras interleaved, so the embedding window (the first e) has the same share.
             let mut cur: Vec<(bool, usize)> = new[..new_n].iter().map(|&i| (true, i)).collect();
@@ -218,11 +230,19 @@ pub fn fire_rates(t: &Traffic, s: &Study) -> Result<Vec<FireRates>> {
                 .collect();
             let emb: Vec<Vec<f32>> = cur[..e]
                 .iter()
-                .map(|&(n, i)| if n { t.new_embeddings[i].clone() } else { t.old_embeddings[i].clone() })
+                .map(|&(n, i)| {
+                    if n {
+                        t.new_embeddings[i].clone()
+                    } else {
+                        t.old_embeddings[i].clone()
+                    }
+                })
                 .collect();
             ks += usize::from(ks_2samp(&ref_words, &words)?.p_value < s.alpha);
             ps += usize::from(psi(&ref_words, &words, 10)? > s.psi_alarm);
-            mm += usize::from(mmd_test(&ref_emb, &emb, s.permutations, rng.next_u64())?.p_value < s.alpha);
+            mm += usize::from(
+                mmd_test(&ref_emb, &emb, s.permutations, rng.next_u64())?.p_value < s.alpha,
+            );
         }
         let rate = |c: usize| c as f64 / s.windows as f64;
         out.push(FireRates {
@@ -244,5 +264,9 @@ pub fn split_context(context: &str) -> Vec<String> {
         .map(|(a, b)| context[a..b].trim().to_string())
         .filter(|s| !s.is_empty())
         .collect();
-    if parts.is_empty() { vec![context.to_string()] } else { parts }
+    if parts.is_empty() {
+        vec![context.to_string()]
+    } else {
+        parts
+    }
 }

@@ -7,8 +7,8 @@
 use grader::{Called, Tol, check, close, ensure, expect_err, fixture, num, nums};
 use serde_json::Value;
 use std::collections::HashSet;
-use week27_llm_monitoring::monitor::{LlmMetrics, Outcome, histogram_quantile, sample};
 use week27_llm_monitoring::drift::{kolmogorov_sf, ks_2samp, median_heuristic, mmd2, psi};
+use week27_llm_monitoring::monitor::{LlmMetrics, Outcome, histogram_quantile, sample};
 use week27_llm_monitoring::quality::{corpus_bleu, exact_match, rouge_l, token_f1, tokenize_13a};
 
 fn items(v: &Value, pointer: &str) -> Vec<Value> {
@@ -273,6 +273,8 @@ check! {
         close("best threshold: between 0.4 and 0.8 (F1 0.8)", 0.6, b.threshold, Tol::abs(1e-12))?;
         close("its F1", 0.8, b.f1, Tol::abs(1e-12))?;
         expect_err("labels of another length", detect(&scores, &labels[..2], 0.5))?;
+        // Positives 0.1, 0.4 against negatives 0.35, 0.8: 0.1 is below both, 0.4 below 0.8 only.
+        close("AUC: 3 of 4 pairs", 0.75, week27_llm_monitoring::ground::auc_low(&[0.1, 0.4], &[0.35, 0.8]).called("auc_low")?, Tol::abs(1e-12))?;
         ensure(change_number("rates higher than 65 cents per hour").as_deref() == Some("rates higher than 72 cents per hour"), "change_number", "65 → 72")?;
         ensure(swap_entity("We had two allies, Britain and Russia.", "Japan").as_deref() == Some("We had two allies, Japan and Russia."), "swap_entity", "Britain → Japan")?;
         ensure(negate("The Army is met by volunteers.").as_deref() == Some("The Army is not met by volunteers.") && negate("It is not met.").as_deref() == Some("It is met."), "negate", "adds or removes not")?;
