@@ -77,7 +77,9 @@ pub fn errors_worse(x_s: u64, n_s: u64, x_c: u64, n_c: u64) -> Result<Test> {
     if n_s == 0 || n_c == 0 || x_s > n_s || x_c > n_c {
         return Err(MlError::InvalidArgument {
             arg: "counts".into(),
-            detail: format!("needs 0 ≤ errors ≤ requests > 0 in both arms, got {x_s}/{n_s} and {x_c}/{n_c}"),
+            detail: format!(
+                "needs 0 ≤ errors ≤ requests > 0 in both arms, got {x_s}/{n_s} and {x_c}/{n_c}"
+            ),
         });
     }
     let (n, k) = (n_s + n_c, x_s + x_c);
@@ -92,7 +94,10 @@ pub fn errors_worse(x_s: u64, n_s: u64, x_c: u64, n_c: u64) -> Result<Test> {
         }
         p += (ln_choose(k, j) + ln_choose(n - k, n_c - j) - denominator).exp();
     }
-    Ok(Test { statistic, p_value: p.min(1.0) })
+    Ok(Test {
+        statistic,
+        p_value: p.min(1.0),
+    })
     // END SOLUTION
 }
 // ANCHOR_END: errors_worse
@@ -105,10 +110,17 @@ pub fn errors_worse(x_s: u64, n_s: u64, x_c: u64, n_c: u64) -> Result<Test> {
 pub fn latency_worse(stable: &[f64], canary: &[f64]) -> Result<Test> {
     for (arg, x) in [("stable", stable), ("canary", canary)] {
         if x.is_empty() {
-            return Err(MlError::Empty { arg: arg.into(), detail: "needs at least one latency".into() });
+            return Err(MlError::Empty {
+                arg: arg.into(),
+                detail: "needs at least one latency".into(),
+            });
         }
         if let Some((i, v)) = x.iter().enumerate().find(|(_, v)| !v.is_finite()) {
-            return Err(MlError::NonFinite { arg: arg.into(), index: i.to_string(), value: *v });
+            return Err(MlError::NonFinite {
+                arg: arg.into(),
+                index: i.to_string(),
+                value: *v,
+            });
         }
     }
     let (n1, n2) = (canary.len() as f64, stable.len() as f64);
@@ -139,10 +151,16 @@ pub fn latency_worse(stable: &[f64], canary: &[f64]) -> Result<Test> {
     let nn = n1 + n2;
     let sd = (n1 * n2 / 12.0 * ((nn + 1.0) - ties / (nn * (nn - 1.0)))).sqrt();
     if sd == 0.0 {
-        return Ok(Test { statistic: u, p_value: 1.0 });
+        return Ok(Test {
+            statistic: u,
+            p_value: 1.0,
+        });
     }
     let z = (u - mean - 0.5) / sd;
-    Ok(Test { statistic: u, p_value: 1.0 - phi(z) })
+    Ok(Test {
+        statistic: u,
+        p_value: 1.0 - phi(z),
+    })
     // END SOLUTION
 }
 // ANCHOR_END: mann_whitney
@@ -171,7 +189,11 @@ impl ArmStats {
     pub fn median_ms(&self) -> f64 {
         let mut v = self.latencies_ms.clone();
         v.sort_by(f64::total_cmp);
-        if v.is_empty() { f64::NAN } else { v[v.len() / 2] }
+        if v.is_empty() {
+            f64::NAN
+        } else {
+            v[v.len() / 2]
+        }
     }
 }
 
@@ -221,22 +243,39 @@ pub struct StepVerdict {
 /// Judges a step: roll back on errors when the canary's error rate is significantly higher
 /// (p < α) *and* higher by more than the margin; on latency when its latencies are significantly
 /// larger *and* its median exceeds the stable one's by more than the latency margin.
-pub fn judge(policy: &Policy, canary_bp: u64, stable: &ArmStats, canary: &ArmStats) -> Result<StepVerdict> {
-    let errors = errors_worse(stable.errors, stable.requests, canary.errors, canary.requests)?;
+pub fn judge(
+    policy: &Policy,
+    canary_bp: u64,
+    stable: &ArmStats,
+    canary: &ArmStats,
+) -> Result<StepVerdict> {
+    let errors = errors_worse(
+        stable.errors,
+        stable.requests,
+        canary.errors,
+        canary.requests,
+    )?;
     let (sl, cl) = (&stable.latencies_ms, &canary.latencies_ms);
     let latency = if sl.is_empty() || cl.is_empty() {
-        Test { statistic: 0.0, p_value: 1.0 }
+        Test {
+            statistic: 0.0,
+            p_value: 1.0,
+        }
     } else {
         latency_worse(sl, cl)?
     };
     let (sm, cm) = (stable.median_ms(), canary.median_ms());
-    let rollback = if errors.p_value < policy.alpha && canary.error_rate() - stable.error_rate() > policy.error_margin {
+    // BEGIN SOLUTION judge
+    let rollback = if errors.p_value < policy.alpha
+        && canary.error_rate() - stable.error_rate() > policy.error_margin
+    {
         Some("errors".to_string())
     } else if latency.p_value < policy.alpha && cm - sm > policy.latency_margin_ms {
         Some("latency".to_string())
     } else {
         None
     };
+    // END SOLUTION
     Ok(StepVerdict {
         canary_bp,
         stable: (stable.requests, stable.errors),
@@ -277,15 +316,27 @@ fn gaussian(rng: &mut SplitMix64) -> f64 {
 /// One simulated request of `b`: (ok, latency in ms).
 pub fn sample(b: &Behaviour, rng: &mut SplitMix64) -> (bool, f64) {
     let ok = rng.next_f64() >= b.error_rate;
-    (ok, b.median_ms * (b.sigma * gaussian(rng)).exp() + b.extra_ms)
+    (
+        ok,
+        b.median_ms * (b.sigma * gaussian(rng)).exp() + b.extra_ms,
+    )
 }
 
 /// A rollout simulated: requests from a population of users whose buckets (by [`bucket`]) are
 /// given, drawn at random, each step running until the canary has seen `min_canary_requests`,
 /// then judged; the last step (100 %) is promotion and is not judged.
-pub fn simulate(policy: &Policy, stable: &Behaviour, canary: &Behaviour, buckets: &[u64], seed: u64) -> Result<Rollout> {
+pub fn simulate(
+    policy: &Policy,
+    stable: &Behaviour,
+    canary: &Behaviour,
+    buckets: &[u64],
+    seed: u64,
+) -> Result<Rollout> {
     if buckets.is_empty() || policy.steps_bp.is_empty() {
-        return Err(MlError::InvalidArgument { arg: "simulate".into(), detail: "needs users and at least one step".into() });
+        return Err(MlError::InvalidArgument {
+            arg: "simulate".into(),
+            detail: "needs users and at least one step".into(),
+        });
     }
     let mut rng = SplitMix64::new(seed);
     let mut steps = Vec::new();
@@ -294,7 +345,11 @@ pub fn simulate(policy: &Policy, stable: &Behaviour, canary: &Behaviour, buckets
         let (mut s, mut c) = (ArmStats::default(), ArmStats::default());
         while c.requests < policy.min_canary_requests {
             let user = (rng.next_u64() % buckets.len() as u64) as usize;
-            let (b, stats) = if buckets[user] < bp { (canary, &mut c) } else { (stable, &mut s) };
+            let (b, stats) = if buckets[user] < bp {
+                (canary, &mut c)
+            } else {
+                (stable, &mut s)
+            };
             let (ok, ms) = sample(b, &mut rng);
             stats.record(ok, ms);
         }
@@ -303,8 +358,16 @@ pub fn simulate(policy: &Policy, stable: &Behaviour, canary: &Behaviour, buckets
         let stop = verdict.rollback.is_some();
         steps.push(verdict);
         if stop {
-            return Ok(Rollout { promoted: false, steps, canary_requests });
+            return Ok(Rollout {
+                promoted: false,
+                steps,
+                canary_requests,
+            });
         }
     }
-    Ok(Rollout { promoted: true, steps, canary_requests })
+    Ok(Rollout {
+        promoted: true,
+        steps,
+        canary_requests,
+    })
 }

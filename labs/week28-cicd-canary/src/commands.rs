@@ -69,18 +69,32 @@ pub fn run(command: Command) -> Result<()> {
                 Step::Noise { runs } => {
                     let losses = (1..=runs as u64)
                         .map(|s| {
-                            let c = pipeline::train(&mut t, &pipeline::data(0.0, s)?, pipeline::production_config(s))?;
+                            let c = pipeline::train(
+                                &mut t,
+                                &pipeline::data(0.0, s)?,
+                                pipeline::production_config(s),
+                            )?;
                             Ok(c.valid_loss)
                         })
                         .collect::<wb_core::Result<Vec<f64>>>()?;
                     let n = pipeline::noise(&losses)?;
                     pipeline::write_json(&file("noise.json"), &n)?;
-                    println!("noise over {runs} seeds: loss {:.4} ± {:.4}; the gate tolerates {:.4}", n.mean, n.sd, n.threshold);
+                    println!(
+                        "noise over {runs} seeds: loss {:.4} ± {:.4}; the gate tolerates {:.4}",
+                        n.mean, n.sd, n.threshold
+                    );
                 }
                 Step::Train { seed, plant } => {
-                    let c = pipeline::train(&mut t, &pipeline::data(plant, seed)?, pipeline::production_config(seed))?;
+                    let c = pipeline::train(
+                        &mut t,
+                        &pipeline::data(plant, seed)?,
+                        pipeline::production_config(seed),
+                    )?;
                     pipeline::write_json(&file("candidate.json"), &c)?;
-                    println!("candidate run {}: valid loss {:.4}, accuracy {:.4}", c.run, c.valid_loss, c.valid_accuracy);
+                    println!(
+                        "candidate run {}: valid loss {:.4}, accuracy {:.4}",
+                        c.run, c.valid_loss, c.valid_accuracy
+                    );
                 }
                 Step::Gate => {
                     let c: Candidate = pipeline::read_json(&file("candidate.json"))?;
@@ -89,9 +103,18 @@ pub fn run(command: Command) -> Result<()> {
                     pipeline::write_json(&file("gate.json"), &g)?;
                     let delta = g.candidate_loss - g.production_loss;
                     if !g.passed {
-                        bail!("gate failed: the candidate's loss {:.4} is worse than production v{}'s {:.4} by {delta:.4}, beyond the noise threshold {:.4}", g.candidate_loss, g.production_version, g.production_loss, g.threshold);
+                        bail!(
+                            "gate failed: the candidate's loss {:.4} is worse than production v{}'s {:.4} by {delta:.4}, beyond the noise threshold {:.4}",
+                            g.candidate_loss,
+                            g.production_version,
+                            g.production_loss,
+                            g.threshold
+                        );
                     }
-                    println!("gate passed: candidate {:.4} against production v{} {:.4} (difference {delta:+.4}, threshold {:.4})", g.candidate_loss, g.production_version, g.production_loss, g.threshold);
+                    println!(
+                        "gate passed: candidate {:.4} against production v{} {:.4} (difference {delta:+.4}, threshold {:.4})",
+                        g.candidate_loss, g.production_version, g.production_loss, g.threshold
+                    );
                 }
                 Step::Register => {
                     let g: Gate = pipeline::read_json(&file("gate.json"))?;
@@ -100,17 +123,31 @@ pub fn run(command: Command) -> Result<()> {
                     }
                     let c: Candidate = pipeline::read_json(&file("candidate.json"))?;
                     let v = pipeline::register(&mut t, &c)?;
-                    println!("registered version {v} of {} and staged it", pipeline::MODEL);
+                    println!(
+                        "registered version {v} of {} and staged it",
+                        pipeline::MODEL
+                    );
                 }
             }
             Ok(())
         }
-        Command::Ci { workflow: path, main, plant } => {
-            let text = std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        Command::Ci {
+            workflow: path,
+            main,
+            plant,
+        } => {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
             let wf = workflow::parse(&text)?;
             let root = std::env::current_dir()?;
-            println!("running {} ({} steps) here, as on {}", wf.name, wf.steps.len(), if main { "main" } else { "a pull request" });
-            let (ok, ran) = workflow::run_locally(&wf, &root, main, &[("PLANT".into(), plant.to_string())])?;
+            println!(
+                "running {} ({} steps) here, as on {}",
+                wf.name,
+                wf.steps.len(),
+                if main { "main" } else { "a pull request" }
+            );
+            let (ok, ran) =
+                workflow::run_locally(&wf, &root, main, &[("PLANT".into(), plant.to_string())])?;
             for r in &ran {
                 println!("  {:<70} {} ({:.1} s)", r.name, r.outcome, r.seconds);
             }

@@ -4,6 +4,7 @@
 //! model on the same validation rows.
 
 use serde::{Deserialize, Serialize};
+use statrs::distribution::{ContinuousCDF, StudentsT};
 use std::path::Path;
 use wb_core::{MlError, Result};
 use wb_data::SplitMix64;
@@ -19,11 +20,20 @@ pub const SPLIT_SEED: u64 = 26;
 
 /// The production configuration (week 26's best run).
 pub fn production_config(seed: u64) -> Config {
-    Config { lr: 0.1, l2: 0.0, epochs: 30, batch: 32, seed }
+    Config {
+        lr: 0.1,
+        l2: 0.0,
+        epochs: 30,
+        batch: 32,
+        seed,
+    }
 }
 
 fn track(e: TrackError) -> MlError {
-    MlError::InvalidArgument { arg: "store".into(), detail: e.to_string() }
+    MlError::InvalidArgument {
+        arg: "store".into(),
+        detail: e.to_string(),
+    }
 }
 
 /// The data, with `label_noise` of the training labels flipped (a planted bug: a join that
@@ -59,7 +69,11 @@ pub fn train(tracker: &mut Tracker, data: &Data, cfg: Config) -> Result<Candidat
     let model = load_model(tracker, &run)?;
     let clean = sweep::load(SPLIT_SEED).map_err(track)?;
     let (valid_loss, valid_accuracy) = model.score(&clean.valid_x, &clean.valid_y);
-    Ok(Candidate { run, valid_loss, valid_accuracy })
+    Ok(Candidate {
+        run,
+        valid_loss,
+        valid_accuracy,
+    })
 }
 
 /// The model a run saved.
@@ -77,20 +91,26 @@ pub struct Noise {
     pub losses: Vec<f64>,
     pub mean: f64,
     pub sd: f64,
-    /// The regression the gate tolerates: 3 standard deviations of a difference of two runs
-    /// (3·√2·sd), and never less than the largest gap seen between two of the runs.
+    /// The regression the gate tolerates: the one-sided 99.9 % prediction bound of the
+    /// difference of two honest runs, t(0.999, n − 1)·√2·sd, and never less than the largest gap
+    /// seen between two of the runs.
     pub threshold: f64,
 }
 
 // ANCHOR: noise
 /// The gate's threshold from repeated runs: the validation losses of retrains that differ only
-/// in their seed. Two honest runs differ by about √2·sd; 3·√2·sd leaves ~0.1 % of honest
-/// retrains failing if the losses are normal, and the largest observed gap is a floor.
+/// in their seed. Two honest runs differ by √2·σ; with σ estimated by the sample sd of n runs,
+/// the difference over √2·sd follows Student's t with n − 1 degrees of freedom, so
+/// t(0.999, n − 1)·√2·sd fails 0.1 % of honest retrains (if losses are normal). The largest
+/// observed gap is a floor.
 pub fn noise(losses: &[f64]) -> Result<Noise> {
     if losses.len() < 3 {
         return Err(MlError::InvalidArgument {
             arg: "losses".into(),
-            detail: format!("needs at least 3 runs to estimate the noise, got {}", losses.len()),
+            detail: format!(
+                "needs at least 3 runs to estimate the noise, got {}",
+                losses.len()
+            ),
         });
     }
     // BEGIN SOLUTION noise
@@ -99,8 +119,19 @@ pub fn noise(losses: &[f64]) -> Result<Noise> {
     let sd = (losses.iter().map(|l| (l - mean).powi(2)).sum::<f64>() / (n - 1.0)).sqrt();
     let max = losses.iter().copied().fold(f64::NEG_INFINITY, f64::max);
     let min = losses.iter().copied().fold(f64::INFINITY, f64::min);
-    let threshold = (3.0 * std::f64::consts::SQRT_2 * sd).max(max - min);
-    Ok(Noise { losses: losses.to_vec(), mean, sd, threshold })
+    let t = StudentsT::new(0.0, 1.0, n - 1.0)
+        .map_err(|e| MlError::InvalidArgument {
+            arg: "losses".into(),
+            detail: e.to_string(),
+        })?
+        .inverse_cdf(0.999);
+    let threshold = (t * std::f64::consts::SQRT_2 * sd).max(max - min);
+    Ok(Noise {
+        losses: losses.to_vec(),
+        mean,
+        sd,
+        threshold,
+    })
     // END SOLUTION
 }
 // ANCHOR_END: noise
@@ -138,8 +169,12 @@ pub fn gate(tracker: &Tracker, candidate: &Candidate, noise: &Noise) -> Result<G
 
 /// Registers a passed candidate as the next version and stages it; returns the version.
 pub fn register(tracker: &mut Tracker, candidate: &Candidate) -> Result<i64> {
-    let v = tracker.register(MODEL, &candidate.run, "model.json").map_err(track)?;
-    tracker.set_alias(MODEL, "staging", v, "passed the gate").map_err(track)?;
+    let v = tracker
+        .register(MODEL, &candidate.run, "model.json")
+        .map_err(track)?;
+    tracker
+        .set_alias(MODEL, "staging", v, "passed the gate")
+        .map_err(track)?;
     Ok(v)
 }
 
@@ -150,7 +185,9 @@ pub fn bootstrap(tracker: &mut Tracker) -> Result<i64> {
     }
     let c = train(tracker, &data(0.0, 0)?, production_config(0))?;
     let v = register(tracker, &c)?;
-    tracker.promote(MODEL, v, "bootstrap: the first production model").map_err(track)?;
+    tracker
+        .promote(MODEL, v, "bootstrap: the first production model")
+        .map_err(track)?;
     Ok(v)
 }
 

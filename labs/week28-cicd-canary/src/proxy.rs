@@ -42,7 +42,9 @@ pub fn model_server(model: Model, version: i64, faults: Faults) -> Router {
         faults,
         count: Arc::new(AtomicU64::new(0)),
     };
-    Router::new().route("/predict", post(predict)).with_state(state)
+    Router::new()
+        .route("/predict", post(predict))
+        .with_state(state)
 }
 
 async fn predict(State(b): State<Backend>, body: Bytes) -> Response {
@@ -66,7 +68,10 @@ async fn predict(State(b): State<Backend>, body: Bytes) -> Response {
         }
         _ => (
             StatusCode::BAD_REQUEST,
-            format!("expected {{\"features\": [{} finite numbers]}}", b.model.weights.len()),
+            format!(
+                "expected {{\"features\": [{} finite numbers]}}",
+                b.model.weights.len()
+            ),
         )
             .into_response(),
     }
@@ -112,7 +117,12 @@ struct RouterState {
 /// and the current weight choose (the answer says which in `x-arm`); `GET /rollout` shows the
 /// weight and the verdicts so far.
 pub fn canary_router(rollout: Arc<Rollout>, stable: String, canary: String) -> Router {
-    let state = RouterState { rollout, client: reqwest::Client::new(), stable, canary };
+    let state = RouterState {
+        rollout,
+        client: reqwest::Client::new(),
+        stable,
+        canary,
+    };
     Router::new()
         .route("/predict", post(route))
         .route("/rollout", get(status))
@@ -132,15 +142,27 @@ async fn status(State(s): State<RouterState>) -> Response {
 
 // ANCHOR: route
 async fn route(State(s): State<RouterState>, headers: HeaderMap, body: Bytes) -> Response {
-    let Some(user) = headers.get("x-user").and_then(|v| v.to_str().ok()).filter(|u| !u.is_empty()) else {
-        return (StatusCode::BAD_REQUEST, "an x-user header is required: it decides the arm").into_response();
+    let Some(user) = headers
+        .get("x-user")
+        .and_then(|v| v.to_str().ok())
+        .filter(|u| !u.is_empty())
+    else {
+        return (
+            StatusCode::BAD_REQUEST,
+            "an x-user header is required: it decides the arm",
+        )
+            .into_response();
     };
     let weight = s.rollout.weight_bp.load(Ordering::SeqCst);
     let arm = match assign(&s.rollout.salt, user, weight) {
         Ok(a) => a,
         Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     };
-    let base = if arm == Arm::Canary { &s.canary } else { &s.stable };
+    let base = if arm == Arm::Canary {
+        &s.canary
+    } else {
+        &s.stable
+    };
     let start = Instant::now();
     let answer = s
         .client
@@ -152,7 +174,10 @@ async fn route(State(s): State<RouterState>, headers: HeaderMap, body: Bytes) ->
     let ms = start.elapsed().as_secs_f64() * 1e3;
     let (status, bytes) = match answer {
         Ok(r) => (r.status(), r.bytes().await.unwrap_or_default()),
-        Err(_) => (reqwest::StatusCode::BAD_GATEWAY, Bytes::from_static(b"the model server did not answer")),
+        Err(_) => (
+            reqwest::StatusCode::BAD_GATEWAY,
+            Bytes::from_static(b"the model server did not answer"),
+        ),
     };
     let ok = status.is_success();
     s.rollout.served.fetch_add(1, Ordering::SeqCst);
@@ -163,11 +188,27 @@ async fn route(State(s): State<RouterState>, headers: HeaderMap, body: Bytes) ->
     if let Ok(mut st) = s.rollout.stats.lock()
         && s.rollout.weight_bp.load(Ordering::SeqCst) == weight
     {
-        let side = if arm == Arm::Canary { &mut st.1 } else { &mut st.0 };
+        let side = if arm == Arm::Canary {
+            &mut st.1
+        } else {
+            &mut st.0
+        };
         side.record(ok, ms);
     }
     let code = StatusCode::from_u16(status.as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
-    (code, [("x-arm", if arm == Arm::Canary { "canary" } else { "stable" })], bytes).into_response()
+    (
+        code,
+        [(
+            "x-arm",
+            if arm == Arm::Canary {
+                "canary"
+            } else {
+                "stable"
+            },
+        )],
+        bytes,
+    )
+        .into_response()
 }
 // ANCHOR_END: route
 
@@ -185,7 +226,9 @@ pub async fn control(rollout: Arc<Rollout>, policy: Policy) {
             return;
         }
         let judged = {
-            let Ok(mut st) = rollout.stats.lock() else { return };
+            let Ok(mut st) = rollout.stats.lock() else {
+                return;
+            };
             if st.1.requests < policy.min_canary_requests {
                 continue;
             }
@@ -207,6 +250,8 @@ pub async fn control(rollout: Arc<Rollout>, policy: Policy) {
             return;
         }
         step += 1;
-        rollout.weight_bp.store(policy.steps_bp[step], Ordering::SeqCst);
+        rollout
+            .weight_bp
+            .store(policy.steps_bp[step], Ordering::SeqCst);
     }
 }

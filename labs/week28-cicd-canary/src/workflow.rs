@@ -30,7 +30,10 @@ pub struct Workflow {
 }
 
 fn bad(path: &str, detail: impl Into<String>) -> MlError {
-    MlError::InvalidArgument { arg: path.into(), detail: detail.into() }
+    MlError::InvalidArgument {
+        arg: path.into(),
+        detail: detail.into(),
+    }
 }
 
 fn text(v: &Value) -> Option<String> {
@@ -44,15 +47,24 @@ fn text(v: &Value) -> Option<String> {
 
 /// Parses a workflow with exactly one job (errors name the field that is wrong).
 pub fn parse(yaml: &str) -> Result<Workflow> {
-    let doc: Value = serde_norway::from_str(yaml).map_err(|e| bad("workflow", format!("not YAML: {e}")))?;
-    let name = doc.get("name").and_then(text).ok_or_else(|| bad("name", "the workflow needs a name"))?;
+    let doc: Value =
+        serde_norway::from_str(yaml).map_err(|e| bad("workflow", format!("not YAML: {e}")))?;
+    let name = doc
+        .get("name")
+        .and_then(text)
+        .ok_or_else(|| bad("name", "the workflow needs a name"))?;
     if doc.get("on").is_none() {
         return Err(bad("on", "the workflow needs triggers"));
     }
     let env = match doc.get("env") {
         Some(Value::Mapping(m)) => m
             .iter()
-            .map(|(k, v)| Ok((text(k).ok_or_else(|| bad("env", "keys are names"))?, text(v).ok_or_else(|| bad("env", "values are strings"))?)))
+            .map(|(k, v)| {
+                Ok((
+                    text(k).ok_or_else(|| bad("env", "keys are names"))?,
+                    text(v).ok_or_else(|| bad("env", "values are strings"))?,
+                ))
+            })
             .collect::<Result<Vec<_>>>()?,
         None => Vec::new(),
         Some(_) => return Err(bad("env", "must be a mapping")),
@@ -64,11 +76,19 @@ pub fn parse(yaml: &str) -> Result<Workflow> {
     let (job, body) = jobs.iter().next().ok_or_else(|| bad("jobs", "empty"))?;
     let job = text(job).ok_or_else(|| bad("jobs", "a job's id is a name"))?;
     if body.get("runs-on").is_none() {
-        return Err(bad(&format!("jobs.{job}.runs-on"), "every job says where it runs"));
+        return Err(bad(
+            &format!("jobs.{job}.runs-on"),
+            "every job says where it runs",
+        ));
     }
     let steps = match body.get("steps") {
         Some(Value::Sequence(s)) if !s.is_empty() => s,
-        _ => return Err(bad(&format!("jobs.{job}.steps"), "a job needs a list of steps")),
+        _ => {
+            return Err(bad(
+                &format!("jobs.{job}.steps"),
+                "a job needs a list of steps",
+            ));
+        }
     };
     let steps = steps
         .iter()
@@ -76,25 +96,42 @@ pub fn parse(yaml: &str) -> Result<Workflow> {
         .map(|(i, s)| {
             let (run, uses) = (s.get("run").and_then(text), s.get("uses").and_then(text));
             if run.is_some() == uses.is_some() {
-                return Err(bad(&format!("jobs.{job}.steps[{i}]"), "a step has either `run` or `uses`"));
+                return Err(bad(
+                    &format!("jobs.{job}.steps[{i}]"),
+                    "a step has either `run` or `uses`",
+                ));
             }
             Ok(Step {
-                name: s.get("name").and_then(text).or_else(|| uses.clone()).unwrap_or_else(|| format!("step {i}")),
+                name: s
+                    .get("name")
+                    .and_then(text)
+                    .or_else(|| uses.clone())
+                    .unwrap_or_else(|| format!("step {i}")),
                 run,
                 uses,
                 condition: s.get("if").and_then(text),
             })
         })
         .collect::<Result<Vec<_>>>()?;
-    Ok(Workflow { name, env, job, steps })
+    Ok(Workflow {
+        name,
+        env,
+        job,
+        steps,
+    })
 }
 
 /// The arguments of a `cargo run … -p PACKAGE -- ARGS` command, with `"$VAR"` left as written
 /// (None for a command that does not run `package`).
 pub fn lab_args(command: &str, package: &str) -> Option<Vec<String>> {
-    let words: Vec<String> = command.split_whitespace().map(|w| w.trim_matches('"').to_string()).collect();
+    let words: Vec<String> = command
+        .split_whitespace()
+        .map(|w| w.trim_matches('"').to_string())
+        .collect();
     let p = words.iter().position(|w| w == "-p")?;
-    if words.get(p + 1).map(String::as_str) != Some(package) || words.first().map(String::as_str) != Some("cargo") {
+    if words.get(p + 1).map(String::as_str) != Some(package)
+        || words.first().map(String::as_str) != Some("cargo")
+    {
         return None;
     }
     let dashes = words.iter().position(|w| w == "--")?;
@@ -115,12 +152,21 @@ pub struct Ran {
 /// skipped (they exist on GitHub only), a step with an `if:` runs only if `always()` or the
 /// condition is `github.ref == 'refs/heads/main'` and `main` is true; the first failing step
 /// fails the run (later steps are skipped unless `if: always()`).
-pub fn run_locally(wf: &Workflow, root: &Path, main: bool, extra_env: &[(String, String)]) -> Result<(bool, Vec<Ran>)> {
+pub fn run_locally(
+    wf: &Workflow,
+    root: &Path,
+    main: bool,
+    extra_env: &[(String, String)],
+) -> Result<(bool, Vec<Ran>)> {
     let mut failed = false;
     let mut out = Vec::new();
     for step in &wf.steps {
         let Some(command) = &step.run else {
-            out.push(Ran { name: step.name.clone(), outcome: "skipped (an action: GitHub only)".into(), seconds: 0.0 });
+            out.push(Ran {
+                name: step.name.clone(),
+                outcome: "skipped (an action: GitHub only)".into(),
+                seconds: 0.0,
+            });
             continue;
         };
         let always = step.condition.as_deref() == Some("always()");
@@ -128,10 +174,19 @@ pub fn run_locally(wf: &Workflow, root: &Path, main: bool, extra_env: &[(String,
             None => true,
             Some("always()") => true,
             Some("github.ref == 'refs/heads/main'") => main,
-            Some(other) => return Err(bad(&step.name, format!("a condition the local runner cannot judge: {other}"))),
+            Some(other) => {
+                return Err(bad(
+                    &step.name,
+                    format!("a condition the local runner cannot judge: {other}"),
+                ));
+            }
         };
         if (failed && !always) || !wanted {
-            out.push(Ran { name: step.name.clone(), outcome: "skipped".into(), seconds: 0.0 });
+            out.push(Ran {
+                name: step.name.clone(),
+                outcome: "skipped".into(),
+                seconds: 0.0,
+            });
             continue;
         }
         let start = std::time::Instant::now();
@@ -143,14 +198,20 @@ pub fn run_locally(wf: &Workflow, root: &Path, main: bool, extra_env: &[(String,
                 cmd.env(k, v);
             }
         }
-        let status = cmd.status().map_err(|e| bad(&step.name, format!("cannot start bash: {e}")))?;
+        let status = cmd
+            .status()
+            .map_err(|e| bad(&step.name, format!("cannot start bash: {e}")))?;
         let outcome = if status.success() {
             "ok".to_string()
         } else {
             failed = true;
             format!("failed (exit {})", status.code().unwrap_or(-1))
         };
-        out.push(Ran { name: step.name.clone(), outcome, seconds: start.elapsed().as_secs_f64() });
+        out.push(Ran {
+            name: step.name.clone(),
+            outcome,
+            seconds: start.elapsed().as_secs_f64(),
+        });
     }
     Ok((!failed, out))
 }
