@@ -225,6 +225,18 @@ const CPU_DEPENDENT: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        // The rollouts over loopback HTTP (how many requests arrive before each verdict, and
+        // their latencies) and the times.
+        "week28-cicd-canary",
+        &[
+            "ms for the pipeline",
+            "simulated in",
+            "promoted to 100 % after",
+            "ROLLED BACK to",
+            "    at ",
+        ],
+    ),
+    (
         "week14-training-loops",
         &[
             "validation accuracy per epoch",

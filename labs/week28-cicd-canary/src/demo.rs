@@ -235,7 +235,7 @@ pub fn run(cli: &Cli, lab: &mut Lab) -> Result<Report> {
     }
     let production_after = t.resolve(MODEL, "production")?.version;
 
-    Ok(Report {
+    let report = Report {
         production_version: production,
         noise,
         gates,
@@ -249,7 +249,9 @@ pub fn run(cli: &Cli, lab: &mut Lab) -> Result<Report> {
         runs,
         pipeline_ms: lab.ms("pipeline"),
         simulation_ms: lab.ms("simulation"),
-    })
+    };
+    crate::plots::save(lab, &report)?;
+    Ok(report)
 }
 
 /// One canary rollout over loopback HTTP: two model servers, the router and its controller,

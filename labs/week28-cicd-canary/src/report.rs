@@ -188,7 +188,7 @@ impl fmt::Display for Report {
                 s.mean_canary_requests
             )?;
         }
-        writeln!(f, "  ({:.1} s)", self.simulation_ms / 1e3)?;
+        writeln!(f, "  (simulated in {:.1} s)", self.simulation_ms / 1e3)?;
         writeln!(
             f,
             "\nRollouts over HTTP (loopback: two model servers, the router, 16 clients):"
