@@ -239,10 +239,7 @@ pub struct StepVerdict {
     pub rollback: Option<String>,
 }
 
-// ANCHOR: judge
-/// Judges a step: roll back on errors when the canary's error rate is significantly higher
-/// (p < α) *and* higher by more than the margin; on latency when its latencies are significantly
-/// larger *and* its median exceeds the stable one's by more than the latency margin.
+/// Judges a step: both tests on what each arm saw, and the rule ([`rollback_reason`]).
 pub fn judge(
     policy: &Policy,
     canary_bp: u64,
@@ -264,28 +261,43 @@ pub fn judge(
     } else {
         latency_worse(sl, cl)?
     };
-    let (sm, cm) = (stable.median_ms(), canary.median_ms());
-    // BEGIN SOLUTION judge
-    let rollback = if errors.p_value < policy.alpha
-        && canary.error_rate() - stable.error_rate() > policy.error_margin
-    {
-        Some("errors".to_string())
-    } else if latency.p_value < policy.alpha && cm - sm > policy.latency_margin_ms {
-        Some("latency".to_string())
-    } else {
-        None
-    };
-    // END SOLUTION
     Ok(StepVerdict {
         canary_bp,
         stable: (stable.requests, stable.errors),
         canary: (canary.requests, canary.errors),
         errors,
         latency,
-        stable_median_ms: sm,
-        canary_median_ms: cm,
-        rollback,
+        stable_median_ms: stable.median_ms(),
+        canary_median_ms: canary.median_ms(),
+        rollback: rollback_reason(policy, &errors, &latency, stable, canary),
     })
+}
+
+// ANCHOR: judge
+/// The rule: roll back on errors when the canary's error rate is significantly higher (p < α)
+/// *and* higher by more than the margin; on latency when its latencies are significantly larger
+/// *and* its median exceeds the stable one's by more than the latency margin. None: the step
+/// holds.
+pub fn rollback_reason(
+    policy: &Policy,
+    errors: &Test,
+    latency: &Test,
+    stable: &ArmStats,
+    canary: &ArmStats,
+) -> Option<String> {
+    // BEGIN SOLUTION judge
+    if errors.p_value < policy.alpha
+        && canary.error_rate() - stable.error_rate() > policy.error_margin
+    {
+        Some("errors".to_string())
+    } else if latency.p_value < policy.alpha
+        && canary.median_ms() - stable.median_ms() > policy.latency_margin_ms
+    {
+        Some("latency".to_string())
+    } else {
+        None
+    }
+    // END SOLUTION
 }
 // ANCHOR_END: judge
 

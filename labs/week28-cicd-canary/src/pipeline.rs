@@ -154,16 +154,21 @@ pub fn gate(tracker: &Tracker, candidate: &Candidate, noise: &Noise) -> Result<G
     let model = load_model(tracker, &production.run_id)?;
     let clean = sweep::load(SPLIT_SEED).map_err(track)?;
     let (production_loss, _) = model.score(&clean.valid_x, &clean.valid_y);
-    // BEGIN SOLUTION gate
-    let passed = candidate.valid_loss - production_loss <= noise.threshold;
-    // END SOLUTION
     Ok(Gate {
         production_version: production.version,
         production_loss,
         candidate_loss: candidate.valid_loss,
         threshold: noise.threshold,
-        passed,
+        passed: passes(candidate.valid_loss, production_loss, noise.threshold),
     })
+}
+
+/// The gate's rule: lower loss is better; a candidate passes while it is worse than production
+/// by at most `threshold` (an improvement always passes).
+pub fn passes(candidate_loss: f64, production_loss: f64, threshold: f64) -> bool {
+    // BEGIN SOLUTION gate
+    candidate_loss - production_loss <= threshold
+    // END SOLUTION
 }
 // ANCHOR_END: gate
 

@@ -199,7 +199,14 @@ check! {
         let model = week26_tracking_registry::sweep::Model { weights: vec![0.1; 30], bias: 0.0 };
         let policy = Policy { min_canary_requests: 100, ..Policy::default() };
         let rt = tokio::runtime::Runtime::new().map_err(|e| Failure::new("a runtime", e.to_string()))?;
-        let outcome: anyhow::Result<Vec<(bool, usize, Vec<String>, u16)>> = rt.block_on(async {
+        /// What one rollout over HTTP ended with.
+        struct RolloutRun {
+            promoted: bool,
+            steps_judged: usize,
+            arms_after: Vec<String>,
+            no_user_status: u16,
+        }
+        let outcome: anyhow::Result<Vec<RolloutRun>> = rt.block_on(async {
             let mut out = Vec::new();
             for faults in [Faults { error_rate: 0.0, extra_ms: 0 }, Faults { error_rate: 0.05, extra_ms: 0 }] {
                 let serve = |app: axum::Router| async move {
@@ -235,13 +242,14 @@ check! {
                 }
                 let no_user = client.post(format!("{router}/predict")).json(&body).send().await?.status().as_u16();
                 let judged = rollout.verdicts.lock().map(|v| v.len()).unwrap_or(0);
-                out.push((rollout.promoted.load(Ordering::SeqCst), judged, arms, no_user));
+                out.push(RolloutRun { promoted: rollout.promoted.load(Ordering::SeqCst), steps_judged: judged, arms_after: arms, no_user_status: no_user });
             }
             Ok(out)
         });
         let runs = outcome.map_err(|e| Failure::new("the rollouts", e.to_string()))?;
-        ensure(runs[0].0 && runs[0].1 == 3 && runs[0].2.iter().all(|a| a == "canary"), "the healthy canary", format!("promoted {}, {} steps judged, arms after: {:?}", runs[0].0, runs[0].1, &runs[0].2[..3]))?;
-        ensure(!runs[1].0 && runs[1].1 == 1 && runs[1].2.iter().all(|a| a == "stable"), "the failing canary", format!("promoted {}, {} steps judged, arms after: {:?}", runs[1].0, runs[1].1, &runs[1].2[..3]))?;
-        ensure(runs[0].3 == 400, "a request without x-user", format!("got {}", runs[0].3))
+        let (healthy, failing) = (&runs[0], &runs[1]);
+        ensure(healthy.promoted && healthy.steps_judged == 3 && healthy.arms_after.iter().all(|a| a == "canary"), "the healthy canary", format!("promoted {}, {} steps judged, arms after: {:?}", healthy.promoted, healthy.steps_judged, &healthy.arms_after[..3]))?;
+        ensure(!failing.promoted && failing.steps_judged == 1 && failing.arms_after.iter().all(|a| a == "stable"), "the failing canary", format!("promoted {}, {} steps judged, arms after: {:?}", failing.promoted, failing.steps_judged, &failing.arms_after[..3]))?;
+        ensure(healthy.no_user_status == 400, "a request without x-user", format!("got {}", healthy.no_user_status))
     }
 }
