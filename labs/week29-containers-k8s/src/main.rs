@@ -1,0 +1,37 @@
+//! Week 29: `cargo run -p week29-containers-k8s` runs the whole lab: the Containerfiles linted
+//! and the images' measurements shown, the manifests rendered and checked, breaks planted and
+//! found, the probes run against the real service. `-- render`, `-- lint`, `-- containerfile`
+//! and `-- plant` are the tools one by one.
+
+mod commands;
+mod demo;
+mod report;
+
+use clap::Parser;
+use std::process::ExitCode;
+use wb_lab::LabArgs;
+
+/// Week 29: Containers and Kubernetes for ML — images built three ways and measured, and the
+/// scorer's Deployment, Service, HPA, PodDisruptionBudget and ConfigMap from Rust types, as a
+/// kustomize base with dev and prod overlays, checked for what a schema cannot see.
+#[derive(Debug, Parser)]
+#[command(version)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Option<commands::Command>,
+    #[command(flatten)]
+    lab: LabArgs,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match &cli.command {
+        None => wb_lab::run(
+            "week29-containers-k8s",
+            "Week 29 — Containers and Kubernetes for ML",
+            &cli.lab,
+            |lab| demo::run(&cli, lab),
+        ),
+        Some(command) => wb_lab::exit(commands::run(command.clone())),
+    }
+}
