@@ -237,6 +237,11 @@ const CPU_DEPENDENT: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        // The service's load on loopback, polled every 20 ms.
+        "week29-containers-k8s",
+        &["  ready after"],
+    ),
+    (
         "week14-training-loops",
         &[
             "validation accuracy per epoch",

@@ -137,30 +137,44 @@ pub fn run(_cli: &Cli, lab: &mut Lab) -> Result<Report> {
             .context("no ConfigMap")?,
     )?;
     let token_dir = lab.plots_dir().join("secret");
-    let (probes, ready_after_ms, warmup_ms) = lab.timed("probes", || {
+    let run = lab.timed("probes", || {
         probe_service(&deployment, &config_map, token_dir)
     })?;
 
-    Ok(Report {
+    let report = Report {
         containerfiles,
         images,
         base,
         stale: stale.iter().map(|p| p.display().to_string()).collect(),
         environments,
         plants,
-        probes,
-        ready_after_ms,
-        warmup_ms,
-    })
+        probes: run.rows,
+        ready_after_ms: run.ready_after_ms,
+        warmup_ms: run.warmup_ms,
+        timeline: run.timeline,
+        drained_at_ms: run.drained_at_ms,
+    };
+    crate::plots::save(lab, &report)?;
+    Ok(report)
 }
 
 /// Starts the service on loopback with the ConfigMap's settings (the address aside) and a token
 /// file where the Secret would be mounted, then asks what the kubelet and a client would ask.
+/// What `probe_service` saw.
+struct ProbeRun {
+    rows: Vec<ProbeRow>,
+    ready_after_ms: f64,
+    warmup_ms: u64,
+    /// (ms since start, liveness answered 200, readiness answered 200), every 20 ms or so.
+    timeline: Vec<(f64, bool, bool)>,
+    drained_at_ms: f64,
+}
+
 fn probe_service(
     deployment: &Deployment,
     config_map: &ConfigMap,
     token_dir: std::path::PathBuf,
-) -> Result<(Vec<ProbeRow>, f64, u64)> {
+) -> Result<ProbeRun> {
     let container = deployment
         .spec
         .template
@@ -215,17 +229,35 @@ fn probe_service(
                 status: status(client.get(format!("{url}{path}")).send().await?),
             });
         }
-        // The readiness probe, every 20 ms, until it answers 200 (a minute at most).
+        // Both probes every 20 ms until readiness answers 200 (a minute at most), and on for
+        // half a second: the timeline of the plot.
+        let mut timeline = Vec::new();
+        let poll = async |timeline: &mut Vec<(f64, bool, bool)>| -> Result<u16> {
+            let live = status(client.get(format!("{url}{liveness}")).send().await?);
+            let ready = status(client.get(format!("{url}{readiness}")).send().await?);
+            // The time of the readiness answer, so that the first 200 is `ready_after_ms`.
+            timeline.push((
+                started.elapsed().as_secs_f64() * 1e3,
+                live == 200,
+                ready == 200,
+            ));
+            Ok(ready)
+        };
         let (mut ready_after_ms, mut last) = (f64::NAN, 0);
         while started.elapsed() < Duration::from_secs(60) {
-            last = status(client.get(format!("{url}{readiness}")).send().await?);
+            last = poll(&mut timeline).await?;
             if last == 200 {
-                ready_after_ms = started.elapsed().as_secs_f64() * 1e3;
+                ready_after_ms = timeline.last().map_or(f64::NAN, |p| p.0);
                 break;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         loading.await?.map_err(anyhow::Error::msg)?;
+        let until = started.elapsed() + Duration::from_millis(500);
+        while started.elapsed() < until {
+            poll(&mut timeline).await?;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         rows.push(ProbeRow {
             when: "model loaded (readiness probe)".into(),
             endpoint: format!("GET {readiness}"),
@@ -262,7 +294,13 @@ fn probe_service(
                     .await?,
             ),
         });
+        let drained_at_ms = started.elapsed().as_secs_f64() * 1e3;
         state.drain();
+        let until = started.elapsed() + Duration::from_millis(500);
+        while started.elapsed() < until {
+            poll(&mut timeline).await?;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         rows.push(ProbeRow {
             when: "SIGTERM received (readiness probe)".into(),
             endpoint: format!("GET {readiness}"),
@@ -273,6 +311,12 @@ fn probe_service(
             endpoint: format!("GET {liveness}"),
             status: status(client.get(format!("{url}{liveness}")).send().await?),
         });
-        Ok((rows, ready_after_ms, warmup_ms))
+        Ok(ProbeRun {
+            rows,
+            ready_after_ms,
+            warmup_ms,
+            timeline,
+            drained_at_ms,
+        })
     })
 }

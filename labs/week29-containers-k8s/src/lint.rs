@@ -205,6 +205,7 @@ pub fn lint(objects: &[Value]) -> Result<Vec<Finding>> {
                 ),
                 _ => {}
             }
+            // ANCHOR: probes_and_limits
             for (probe, field) in [
                 (&c.readiness_probe, "readinessProbe"),
                 (&c.liveness_probe, "livenessProbe"),
@@ -254,6 +255,7 @@ pub fn lint(objects: &[Value]) -> Result<Vec<Finding>> {
                     }
                 }
             }
+            // ANCHOR_END: probes_and_limits
             let sc = c.security_context.as_ref();
             let non_root = pod_non_root || sc.and_then(|s| s.run_as_non_root) == Some(true);
             if !non_root {

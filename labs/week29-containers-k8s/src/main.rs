@@ -5,6 +5,7 @@
 
 mod commands;
 mod demo;
+mod plots;
 mod report;
 
 use clap::Parser;

@@ -73,6 +73,10 @@ pub struct Report {
     pub probes: Vec<ProbeRow>,
     pub ready_after_ms: f64,
     pub warmup_ms: u64,
+    /// The probes polled every 20 ms or so: (ms since start, liveness 200, readiness 200).
+    pub timeline: Vec<(f64, bool, bool)>,
+    /// When SIGTERM's drain began (ms since start).
+    pub drained_at_ms: f64,
 }
 
 fn mib(bytes: u64) -> String {

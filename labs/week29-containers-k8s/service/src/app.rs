@@ -73,6 +73,7 @@ pub struct Config {
 }
 
 impl Config {
+    // ANCHOR: from_env
     /// Reads the settings through `var` (`std::env::var` in the binary); a bad value is an error
     /// naming the variable.
     pub fn from_env(var: impl Fn(&str) -> Option<String>) -> Result<Config, String> {
@@ -94,6 +95,7 @@ impl Config {
             warmup_ms,
         })
     }
+    // ANCHOR_END: from_env
 }
 
 /// What the handlers share.
@@ -164,6 +166,7 @@ pub async fn load(state: &AppState, config: &Config) -> Result<(), String> {
     Ok(())
 }
 
+// ANCHOR: router
 /// The service's routes.
 pub fn router(state: Arc<AppState>) -> Router {
     Router::new()
@@ -184,6 +187,7 @@ async fn readyz(State(state): State<Arc<AppState>>) -> (StatusCode, &'static str
         (StatusCode::SERVICE_UNAVAILABLE, "not ready")
     }
 }
+// ANCHOR_END: router
 
 async fn metrics(State(state): State<Arc<AppState>>) -> impl IntoResponse {
     let body = format!(

@@ -32,7 +32,9 @@ async fn main() -> ExitCode {
     let shutdown = {
         let state = Arc::clone(&state);
         async move {
-            if let Ok(mut term) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            if let Ok(mut term) =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            {
                 tokio::select! { _ = term.recv() => {}, _ = tokio::signal::ctrl_c() => {} }
             } else {
                 let _ = tokio::signal::ctrl_c().await;
@@ -41,7 +43,11 @@ async fn main() -> ExitCode {
             state.drain();
         }
     };
-    let serving = tokio::spawn(axum::serve(listener, app::router(Arc::clone(&state))).with_graceful_shutdown(shutdown).into_future());
+    let serving = tokio::spawn(
+        axum::serve(listener, app::router(Arc::clone(&state)))
+            .with_graceful_shutdown(shutdown)
+            .into_future(),
+    );
     match loading.await {
         Ok(Ok(())) => eprintln!("week29-scorer: ready"),
         Ok(Err(e)) => {
