@@ -200,6 +200,11 @@ impl Lab {
 /// A lab's `fn main`: parses the lab's `Args` (a clap parser that flattens [`LabArgs`] as its
 /// field `lab`) and runs `run(&args, lab)` on the harness under the package's name, with the
 /// report's title: `wb_lab::main!("Week 2 — linear regression from scratch", run);`.
+///
+/// A lab with tools besides its report gives `Args` a field `command: Option<C>` (a clap
+/// subcommand) and names the function that runs one, `fn(C) -> anyhow::Result<()>`:
+/// `wb_lab::main!("Week 26 — …", demo::run, commands = commands::run);` runs the report
+/// without a subcommand and the tool with one (an error: its message, exit status 1).
 #[macro_export]
 macro_rules! main {
     ($title:expr, $run:path) => {
@@ -208,6 +213,17 @@ macro_rules! main {
             $crate::run(env!("CARGO_PKG_NAME"), $title, &args.lab, |lab| {
                 $run(&args, lab)
             })
+        }
+    };
+    ($title:expr, $run:path, commands = $commands:path) => {
+        fn main() -> ::std::process::ExitCode {
+            let args = <Args as ::clap::Parser>::parse();
+            match &args.command {
+                None => $crate::run(env!("CARGO_PKG_NAME"), $title, &args.lab, |lab| {
+                    $run(&args, lab)
+                }),
+                Some(command) => $crate::exit($commands(command.clone())),
+            }
         }
     };
 }

@@ -1,6 +1,6 @@
 //! The lab's run: the API on loopback over a fresh ledger, every path exercised and measured.
 
-use crate::Cli;
+use crate::Args;
 use crate::report::*;
 use anyhow::{Context, Result, ensure};
 use serde_json::{Value, json};
@@ -48,7 +48,7 @@ fn code(body: &Value) -> String {
     body["error"]["code"].as_str().unwrap_or("-").to_string()
 }
 
-pub fn run(cli: &Cli, lab: &mut Lab) -> Result<Report> {
+pub fn run(cli: &Args, lab: &mut Lab) -> Result<Report> {
     let dir = std::path::Path::new(DIR);
     std::fs::create_dir_all(dir)?;
     let path = dir.join("ledger.sqlite");
@@ -65,7 +65,7 @@ pub fn run(cli: &Cli, lab: &mut Lab) -> Result<Report> {
 }
 
 async fn scenario(
-    cli: &Cli,
+    cli: &Args,
     lab: &mut Lab,
     ledger: Arc<Ledger>,
     counter: PromptCounter,

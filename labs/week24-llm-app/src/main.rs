@@ -9,14 +9,13 @@ mod demo;
 mod report;
 
 use clap::Parser;
-use std::process::ExitCode;
 use wb_lab::LabArgs;
 
 /// Week 24: a full LLM API — SmolLM2 behind API keys, per-key rate limits, per-user budgets and
 /// a usage ledger on SQLite, with streaming and OpenAPI.
 #[derive(Debug, Parser)]
 #[command(version)]
-pub struct Cli {
+pub struct Args {
     #[command(subcommand)]
     command: Option<commands::Command>,
     /// Concurrent requests fired at the nearly spent budget
@@ -29,15 +28,9 @@ pub struct Cli {
     lab: LabArgs,
 }
 
-fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match &cli.command {
-        None => wb_lab::run(
-            "week24-llm-app",
-            "Week 24 — a full LLM API: keys, rate limits, budgets and a usage ledger",
-            &cli.lab,
-            |lab| demo::run(&cli, lab),
-        ),
-        Some(command) => wb_lab::exit(commands::run(command.clone())),
-    }
-}
+// fn main: the report without a subcommand, a tool with one.
+wb_lab::main!(
+    "Week 24 — a full LLM API: keys, rate limits, budgets and a usage ledger",
+    demo::run,
+    commands = commands::run
+);

@@ -1,6 +1,6 @@
 //! The lab's demonstration: every part of the store used for real, then attacked.
 
-use crate::Cli;
+use crate::Args;
 use crate::report::*;
 use anyhow::{Context, Result};
 use std::io::{BufRead, BufReader};
@@ -26,7 +26,7 @@ fn fresh(dir: &Path) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))
 }
 
-pub fn run(cli: &Cli, lab: &mut Lab) -> Result<Report> {
+pub fn run(cli: &Args, lab: &mut Lab) -> Result<Report> {
     let out = PathBuf::from(OUT);
     let store_dir = out.join("store");
     fresh(&store_dir)?;

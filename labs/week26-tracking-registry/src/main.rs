@@ -8,7 +8,6 @@ mod demo;
 mod report;
 
 use clap::Parser;
-use std::process::ExitCode;
 use wb_lab::LabArgs;
 
 /// Week 26: experiment tracking on SQLite and a model registry — runs, parameters, step-wise
@@ -16,7 +15,7 @@ use wb_lab::LabArgs;
 /// versions, aliases, lineage, promotion and rollback in one transaction each.
 #[derive(Debug, Parser)]
 #[command(version)]
-pub struct Cli {
+pub struct Args {
     #[command(subcommand)]
     command: Option<commands::Command>,
     /// Times the demo kills a writer mid-run
@@ -29,15 +28,9 @@ pub struct Cli {
     lab: LabArgs,
 }
 
-fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match &cli.command {
-        None => wb_lab::run(
-            "week26-tracking-registry",
-            "Week 26 — experiment tracking and a model registry",
-            &cli.lab,
-            |lab| demo::run(&cli, lab),
-        ),
-        Some(command) => wb_lab::exit(commands::run(command.clone())),
-    }
-}
+// fn main: the report without a subcommand, a tool with one.
+wb_lab::main!(
+    "Week 26 — experiment tracking and a model registry",
+    demo::run,
+    commands = commands::run
+);

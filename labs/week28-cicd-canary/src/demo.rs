@@ -1,7 +1,7 @@
 //! The lab end to end: the pipeline on a fresh store, the workflow checked, the canary simulated
 //! and run over HTTP.
 
-use crate::Cli;
+use crate::Args;
 use crate::report::{CanaryRun, GateRow, Report, Scenario, ShareRow, WorkflowStep};
 use anyhow::Result;
 use clap::Parser;
@@ -14,7 +14,7 @@ use week28_cicd_canary::pipeline::{self, MODEL};
 use week28_cicd_canary::proxy::{self, Faults, Rollout};
 use week28_cicd_canary::workflow;
 
-pub fn run(cli: &Cli, lab: &mut Lab) -> Result<Report> {
+pub fn run(cli: &Args, lab: &mut Lab) -> Result<Report> {
     // 1. The pipeline, on a store made afresh.
     let store = lab.plots_dir().join("demo-store");
     let _ = std::fs::remove_dir_all(&store);
@@ -81,7 +81,7 @@ pub fn run(cli: &Cli, lab: &mut Lab) -> Result<Report> {
                             a
                         }
                     }));
-                    Cli::try_parse_from(&argv).is_ok()
+                    Args::try_parse_from(&argv).is_ok()
                 });
             WorkflowStep {
                 name: s.name.clone(),

@@ -9,7 +9,6 @@ mod plots;
 mod report;
 
 use clap::Parser;
-use std::process::ExitCode;
 use wb_lab::LabArgs;
 
 /// Week 28: CI/CD for ML and canary deployments — a pipeline that trains, evaluates against the
@@ -18,7 +17,7 @@ use wb_lab::LabArgs;
 /// automatic rollback.
 #[derive(Debug, Parser)]
 #[command(version)]
-pub struct Cli {
+pub struct Args {
     #[command(subcommand)]
     command: Option<commands::Command>,
     /// Seeded rollouts per scenario in the simulation study
@@ -28,15 +27,9 @@ pub struct Cli {
     lab: LabArgs,
 }
 
-fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match &cli.command {
-        None => wb_lab::run(
-            "week28-cicd-canary",
-            "Week 28 — CI/CD for ML and canary deployments",
-            &cli.lab,
-            |lab| demo::run(&cli, lab),
-        ),
-        Some(command) => wb_lab::exit(commands::run(command.clone())),
-    }
-}
+// fn main: the report without a subcommand, a tool with one.
+wb_lab::main!(
+    "Week 28 — CI/CD for ML and canary deployments",
+    demo::run,
+    commands = commands::run
+);

@@ -1,7 +1,7 @@
 //! The lab end to end: Containerfiles linted, images' measurements read, manifests rendered,
 //! linted and broken on purpose, the probes run against the real service.
 
-use crate::Cli;
+use crate::Args;
 use crate::report::{ContainerfileRow, EnvRow, Images, PlantRow, ProbeRow, Report};
 use anyhow::{Context, Result};
 use k8s_openapi::api::apps::v1::Deployment;
@@ -25,7 +25,7 @@ fn text(v: &Value) -> String {
     }
 }
 
-pub fn run(_cli: &Cli, lab: &mut Lab) -> Result<Report> {
+pub fn run(_cli: &Args, lab: &mut Lab) -> Result<Report> {
     let dir = files::lab_dir();
 
     // 1. The Containerfiles, and the images' measurements.

@@ -9,7 +9,6 @@ mod plots;
 mod report;
 
 use clap::Parser;
-use std::process::ExitCode;
 use wb_lab::LabArgs;
 
 /// Week 29: Containers and Kubernetes for ML — images built three ways and measured, and the
@@ -17,22 +16,16 @@ use wb_lab::LabArgs;
 /// kustomize base with dev and prod overlays, checked for what a schema cannot see.
 #[derive(Debug, Parser)]
 #[command(version)]
-pub struct Cli {
+pub struct Args {
     #[command(subcommand)]
     command: Option<commands::Command>,
     #[command(flatten)]
     lab: LabArgs,
 }
 
-fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match &cli.command {
-        None => wb_lab::run(
-            "week29-containers-k8s",
-            "Week 29 — Containers and Kubernetes for ML",
-            &cli.lab,
-            |lab| demo::run(&cli, lab),
-        ),
-        Some(command) => wb_lab::exit(commands::run(command.clone())),
-    }
-}
+// fn main: the report without a subcommand, a tool with one.
+wb_lab::main!(
+    "Week 29 — Containers and Kubernetes for ML",
+    demo::run,
+    commands = commands::run
+);
