@@ -198,7 +198,14 @@ fn render_at(dir: &Path, depth: usize) -> Result<Vec<Value>> {
     {
         bail!("{}: kind {kind:?}, expected Kustomization", file.display());
     }
-    let _ = &k.api_version;
+    if let Some(version) = &k.api_version
+        && !version.starts_with("kustomize.config.k8s.io/")
+    {
+        bail!(
+            "{}: apiVersion {version:?}, expected kustomize.config.k8s.io/v1beta1",
+            file.display()
+        );
+    }
     let mut objects = Vec::new();
     for resource in &k.resources {
         let path: PathBuf = dir.join(resource);
