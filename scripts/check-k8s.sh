@@ -20,7 +20,7 @@ done
 "$venv/bin/kubernetes-validate" --strict "${manifests[@]}"
 
 planted=$(mktemp --suffix=.yaml)
-trap 'rm -f "$planted"' EXIT
+trap 'rm -f "$planted" "$planted.log"' EXIT
 cargo run -q -p week29-containers-k8s --locked -- plant --out "$planted"
 if "$venv/bin/kubernetes-validate" --strict "$planted" > "$planted.log" 2>&1; then
   echo "the planted manifest (readinesProbe) passed the schema check: the check does not bite" >&2
@@ -29,4 +29,3 @@ fi
 grep -q "'readinesProbe' was unexpected" "$planted.log" \
   || { echo "the planted manifest failed, but without naming readinesProbe:" >&2; cat "$planted.log" >&2; exit 1; }
 echo "the planted manifest is refused: $(grep -o "spec.template.spec.containers.0: .*" "$planted.log" | head -1)"
-rm -f "$planted.log"

@@ -38,7 +38,11 @@ pub fn run(command: Command) -> Result<()> {
     match command {
         Command::Render { write: true } => {
             for (path, text) in files::generated(&lab)? {
-                std::fs::write(lab.join(&path), text)
+                // Written beside, then renamed: a kill mid-write leaves the old file whole.
+                let target = lab.join(&path);
+                let partial = target.with_extension("yaml.part");
+                std::fs::write(&partial, text)
+                    .and_then(|()| std::fs::rename(&partial, &target))
                     .with_context(|| format!("{}: cannot write it", path.display()))?;
                 println!("wrote {}", path.display());
             }

@@ -57,7 +57,11 @@ pub fn parse_quantity(text: &str) -> Result<f64> {
             "quantity {text:?}: unknown suffix {other:?} (expected one of Ki Mi Gi Ti Pi Ei n u m k M G T P E or an exponent)"
         ),
     };
-    Ok(value * scale)
+    let quantity = value * scale;
+    if !quantity.is_finite() {
+        bail!("quantity {text:?}: too large to be a number");
+    }
+    Ok(quantity)
     // END SOLUTION
 }
 // ANCHOR_END: parse_quantity
