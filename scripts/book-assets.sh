@@ -18,7 +18,12 @@ for toml in labs/*/lab.toml; do
   # runs, logs or a model beside them.
   out="output/$pkg"
   rm -f "$out"/*.png "$out"/*.svg
+  # The fingerprint of the inputs this run reads (tests/src/lib.rs): the end-to-end test runs the
+  # lab again only when they move.
+  inputs=$(cargo run -q -p e2e --bin lab-inputs -- "$pkg")
   cargo run -q -p "$pkg" > "$dir/$pkg-output.txt"
+  printf '# SHA-256 of what printed %s (its sources, the workspace crates it uses, Cargo.lock,\n# rustc, datasets/, assets/), written by scripts/book-assets.sh:\n%s\n' \
+    "$pkg-output.txt" "$inputs" > "$dir/$pkg-output.sources"
   mkdir -p "$dir/$week"
   cp "$out"/*.png "$out"/*.svg "$dir/$week/"
 done

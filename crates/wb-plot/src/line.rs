@@ -13,6 +13,8 @@ pub struct LinePlot {
     markers: bool,
     endpoints: bool,
     y_range: Option<(f64, f64)>,
+    x_range: Option<(f64, f64)>,
+    paired: bool,
     field: Option<Field>,
 }
 
@@ -98,6 +100,8 @@ impl LinePlot {
             markers: false,
             endpoints: false,
             y_range: None,
+            x_range: None,
+            paired: false,
             field: None,
         }
     }
@@ -126,6 +130,19 @@ impl LinePlot {
     /// axis both must be > 0.
     pub fn y_range(mut self, lo: f64, hi: f64) -> Self {
         self.y_range = Some((lo.min(hi), lo.max(hi)));
+        self
+    }
+
+    /// A fixed x axis from `lo` to `hi` (room around dots that would sit on the frame).
+    pub fn x_range(mut self, lo: f64, hi: f64) -> Self {
+        self.x_range = Some((lo.min(hi), lo.max(hi)));
+        self
+    }
+
+    /// The i-th line drawn in the colour of the i-th dot series (theory as a line, the
+    /// measurement of the same thing as dots), instead of colours of its own.
+    pub fn paired(mut self, on: bool) -> Self {
+        self.paired = on;
         self
     }
 
@@ -185,15 +202,10 @@ impl LinePlot {
             field.draw(chart)?;
         }
         draw_dots(chart, &self.points, |p| self.keep(p))?;
-        draw_lines(
-            chart,
-            &self.series,
-            |p| self.keep(p),
-            self.points.len(),
-            self.markers,
-        )?;
+        let offset = if self.paired { 0 } else { self.points.len() };
+        draw_lines(chart, &self.series, |p| self.keep(p), offset, self.markers)?;
         if self.endpoints {
-            frame::draw_endpoints(chart, &self.series, |p| self.keep(p), self.points.len())?;
+            frame::draw_endpoints(chart, &self.series, |p| self.keep(p), offset)?;
         }
         Ok(())
     }
@@ -225,6 +237,7 @@ impl Render for LinePlot {
             None if self.log_x => (log_bounds(x0, x1), (y0, y1)),
             None => ((x0, x1), (y0, y1)),
         };
+        let (x0, x1) = self.x_range.unwrap_or((x0, x1));
         // The y axis: as set, else the data with a margin (proportional on a log axis).
         let (lo, hi) = match self.y_range {
             Some(range) => range,
