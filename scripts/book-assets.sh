@@ -22,8 +22,7 @@ for toml in labs/*/lab.toml; do
   # lab again only when they move.
   inputs=$(cargo run -q -p e2e --bin lab-inputs -- "$pkg")
   cargo run -q -p "$pkg" > "$dir/$pkg-output.txt"
-  printf '# SHA-256 of what printed %s (its sources, the workspace crates it uses, Cargo.lock,\n# rustc, datasets/, assets/), written by scripts/book-assets.sh:\n%s\n' \
-    "$pkg-output.txt" "$inputs" > "$dir/$pkg-output.sources"
+  printf '%s\n' "$inputs" > "$dir/$pkg-output.sources"
   mkdir -p "$dir/$week"
   cp "$out"/*.png "$out"/*.svg "$dir/$week/"
 done

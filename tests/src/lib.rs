@@ -40,12 +40,11 @@ pub fn lab_inputs_hash(root: &Path, package: &str) -> Result<String, String> {
             .args(&paths),
         "git ls-files",
     )?;
-    let files: BTreeSet<&str> = listed
-        .split('\0')
-        .filter(|f| !f.is_empty())
-        .collect();
+    let files: BTreeSet<&str> = listed.split('\0').filter(|f| !f.is_empty()).collect();
     if files.is_empty() {
-        return Err(format!("{package}: git lists no source file under {paths:?}"));
+        return Err(format!(
+            "{package}: git lists no source file under {paths:?}"
+        ));
     }
     let mut h = Sha256::new();
     let rustc = run(Command::new("rustc").arg("-vV"), "rustc -vV")?;
@@ -60,6 +59,22 @@ pub fn lab_inputs_hash(root: &Path, package: &str) -> Result<String, String> {
         }
     }
     Ok(format!("{:x}", h.finalize()))
+}
+
+/// The text of `<package>-output.sources`: two comment lines, then the fingerprint.
+pub fn inputs_record(package: &str, hash: &str) -> String {
+    format!(
+        "# SHA-256 of what printed {package}-output.txt (its sources, the workspace crates it uses,\n\
+         # Cargo.lock, rustc, datasets/, assets/): tests/src/lib.rs computes it.\n{hash}\n"
+    )
+}
+
+/// The fingerprint saved in a `<package>-output.sources` text, if it holds one.
+pub fn saved_hash(record: &str) -> Option<&str> {
+    record
+        .lines()
+        .map(str::trim)
+        .find(|l| l.len() == 64 && l.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
 fn add_file(h: &mut Sha256, root: &Path, rel: &str) -> Result<(), String> {

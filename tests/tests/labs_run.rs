@@ -376,7 +376,7 @@ fn every_lab_prints_the_books_report_and_writes_its_json() {
                     });
                     eprintln!(
                         "{pkg}: {} in {:.0} s",
-                        match outcome {
+                        match &outcome {
                             Ok(Ran::Compared) => "ok",
                             Ok(Ran::InputsUnchanged) =>
                                 "ok, not run again (its inputs are those that made the book's report)",
@@ -416,15 +416,16 @@ fn prints_the_books_report_and_writes_its_json(pkg: &str, dir: &Path, run_all: b
         .map(|e| e.expect("entry").path().join(format!("{pkg}-output.txt")))
         .find(|p| p.is_file())
         .unwrap_or_else(|| panic!("{pkg}: no book/src/phase*/{pkg}-output.txt"));
-    let saved = std::fs::read_to_string(expected_file.with_extension("sources")).ok();
+    let record_file = expected_file.with_extension("sources");
+    let saved = std::fs::read_to_string(&record_file).unwrap_or_default();
     let now = e2e::lab_inputs_hash(&root(), pkg).unwrap_or_else(|e| panic!("{pkg}: {e}"));
-    if !run_all && saved.as_deref().is_some_and(|s| s.lines().any(|l| l == now)) {
+    if !run_all && e2e::saved_hash(&saved) == Some(now.as_str()) {
         return Ran::InputsUnchanged;
     }
     let expected = std::fs::read_to_string(&expected_file)
         .unwrap_or_else(|e| panic!("{pkg}: {} ({e})", expected_file.display()));
     let json_file = dir.join(format!("{pkg}.json"));
-    let out = cargo_run(pkg, &["--json-out", &json_file.display().to_string()], None);
+    let out = lab_run(pkg, &["--json-out", &json_file.display().to_string()], None);
     assert!(out.status.success(), "{pkg} failed:\n{}", text(&out.stderr));
     let (book, report) = without_cpu_dependent(
         pkg,
@@ -458,6 +459,12 @@ fn prints_the_books_report_and_writes_its_json(pkg: &str, dir: &Path, run_all: b
         let p = root().join(p.as_str().expect("path"));
         assert!(p.is_file(), "{pkg}: plot {} was not written", p.display());
     }
+    // A contributor's run (`WB_SAVE_INPUTS=1`) that has just shown these inputs print the book's
+    // report records them, so that later runs need not run the lab again; CI never writes.
+    if std::env::var_os("WB_SAVE_INPUTS").is_some_and(|v| v == "1") {
+        std::fs::write(&record_file, e2e::inputs_record(pkg, &now))
+            .unwrap_or_else(|e| panic!("{pkg}: {} ({e})", record_file.display()));
+    }
     Ran::Compared
 }
 
@@ -475,7 +482,7 @@ fn timings_are_masked_and_nothing_else() {
 fn week02_refuses_bad_options_and_data_with_clear_errors() {
     let dir = std::env::temp_dir().join(format!("e2e-week02-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("mkdir");
-    let run = |args: &[&str]| cargo_run("week02-linreg", args, None);
+    let run = |args: &[&str]| lab_run("week02-linreg", args, None);
 
     let out = run(&["--target", "price"]);
     assert!(!out.status.success());
@@ -578,7 +585,7 @@ fn week02_refuses_bad_options_and_data_with_clear_errors() {
 #[test]
 fn week15_refuses_a_table_larger_than_memory_holds() {
     let dir = std::env::temp_dir().join(format!("e2e-w15-rows-{}", std::process::id()));
-    let out = cargo_run(
+    let out = lab_run(
         "week15-serving-patterns",
         &[
             "generate",
@@ -601,7 +608,7 @@ fn week15_refuses_a_table_larger_than_memory_holds() {
 #[test]
 fn week03_refuses_a_split_fraction_outside_0_1() {
     for f in ["0", "1", "1.5", "-0.2"] {
-        let out = cargo_run(
+        let out = lab_run(
             "week03-preprocessing",
             &[&format!("--test-fraction={f}")],
             None,
@@ -619,12 +626,12 @@ fn week03_refuses_a_split_fraction_outside_0_1() {
 fn every_lab_has_help_and_refuses_unknown_options() {
     for lab in labs() {
         let pkg = package(&lab);
-        let help = cargo_run(&pkg, &["--help"], None);
+        let help = lab_run(&pkg, &["--help"], None);
         assert!(
             help.status.success() && text(&help.stdout).contains("--json"),
             "{pkg} --help"
         );
-        let bad = cargo_run(&pkg, &["--no-such-option"], None);
+        let bad = lab_run(&pkg, &["--no-such-option"], None);
         assert!(!bad.status.success(), "{pkg} accepted an unknown option");
     }
 }
@@ -636,7 +643,7 @@ fn week14_never_deletes_a_folder_it_did_not_write() {
     let dir = std::env::temp_dir().join(format!("e2e-week14-runs-{}", std::process::id()));
     std::fs::create_dir_all(dir.join("chapter-2")).expect("mkdir");
     std::fs::write(dir.join("thesis.txt"), "two years of work").expect("write");
-    let out = cargo_run(
+    let out = lab_run(
         "week14-training-loops",
         &["--runs", &dir.display().to_string()],
         None,
@@ -670,7 +677,7 @@ fn json_out_below_a_file_is_refused_at_start_with_the_reason() {
     let file = dir.join("a-file");
     std::fs::write(&file, "").expect("write");
     let target = file.join("x.json").display().to_string();
-    let out = cargo_run("week09-neural-nets", &["--json-out", &target], None);
+    let out = lab_run("week09-neural-nets", &["--json-out", &target], None);
     assert!(!out.status.success());
     let err = text(&out.stderr);
     assert!(
@@ -684,7 +691,7 @@ fn json_out_below_a_file_is_refused_at_start_with_the_reason() {
 #[test]
 fn week08_refuses_a_zero_limit_at_start() {
     for (option, value) in [("--max-batch", "0"), ("--timeout-ms", "0")] {
-        let out = cargo_run("week08-ml-service", &["serve", option, value], None);
+        let out = lab_run("week08-ml-service", &["serve", option, value], None);
         assert!(!out.status.success(), "serve {option} {value} was accepted");
         let err = text(&out.stderr);
         assert!(err.contains(option) && err.contains('0'), "{err}");
@@ -699,7 +706,7 @@ fn week05_refuses_a_continuous_target_and_an_empty_split() {
     let continuous = dir.join("continuous.csv");
     let rows: String = (0..60).map(|i| format!("{i},{}.5\n", i * 3)).collect();
     std::fs::write(&continuous, format!("x,y\n{rows}")).expect("write");
-    let out = cargo_run(
+    let out = lab_run(
         "week05-trees",
         &["--data", &continuous.display().to_string(), "--target", "y"],
         None,
@@ -709,7 +716,7 @@ fn week05_refuses_a_continuous_target_and_an_empty_split() {
     assert!(err.contains("a continuous target, not classes"), "{err}");
     let tiny = dir.join("tiny.csv");
     std::fs::write(&tiny, "x,y\n1,a\n2,b\n").expect("write");
-    let out = cargo_run(
+    let out = lab_run(
         "week05-trees",
         &["--data", &tiny.display().to_string(), "--target", "y"],
         None,
@@ -732,7 +739,7 @@ fn week13_refuses_an_unwritable_model_dir_at_start() {
     let file = dir.join("a-file");
     std::fs::write(&file, "").expect("write");
     let bad = file.join("gpt").display().to_string();
-    let out = cargo_run("week13-transformer", &["--model-dir", &bad], None);
+    let out = lab_run("week13-transformer", &["--model-dir", &bad], None);
     assert!(!out.status.success());
     let err = text(&out.stderr);
     assert!(

@@ -3,8 +3,9 @@
 
 use crate::lab::Lab;
 use anyhow::{Context, Result};
+use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 /// The outcome of one check.
@@ -80,29 +81,114 @@ pub fn run(root: &Path, lab: &Lab, live: bool) -> Result<Grade> {
     })
 }
 
-/// The names of the lab's checks, without running them (`cargo test … -- --list`): what
-/// `verify-exercises --references-graded` compares the exercise form's checks with.
-pub fn list(root: &Path, lab: &Lab) -> Result<Vec<String>> {
-    let out = wb_core::nested_cargo()
-        .current_dir(root)
+/// The check binaries of every lab in `all`, by package, built as `cargo test -p grader` builds
+/// them (`cargo test -p <each lab> --test grade`): the same selection of packages, so the same
+/// features, so nothing is compiled again right after the grader, and after an edit only the lab
+/// and the labs that use it. (`cargo test -p <lab>` alone selects other features of the shared
+/// dependencies: right after the grader it rebuilt 7 minutes of them for week 31.) `Err` holds
+/// cargo's messages when they do not build.
+fn build_as_graded(
+    root: &Path,
+    all: &[Lab],
+) -> Result<std::result::Result<BTreeMap<String, PathBuf>, String>> {
+    let mut cmd = wb_core::nested_cargo();
+    cmd.current_dir(root).arg("test");
+    for l in all {
+        cmd.args(["-p", l.package()]);
+    }
+    let out = cmd
         .args([
-            "test",
-            "-p",
-            lab.package(),
             "--test",
             crate::lab::GRADE_TEST,
+            "--no-run",
+            "--color",
+            "never",
         ])
-        .args(["--color", "never", "--", "--list"])
+        .arg("--message-format=json-render-diagnostics")
         .output()
-        .context("running cargo test --list (is cargo on your PATH?)")?;
+        .context("running cargo test --no-run (is cargo on your PATH?)")?;
     if !out.status.success() {
-        anyhow::bail!(
-            "the checks of {} do not build:\n{}",
-            lab.package(),
-            String::from_utf8_lossy(&out.stderr)
+        return Ok(Err(String::from_utf8_lossy(&out.stderr).into_owned()));
+    }
+    let mut found = BTreeMap::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let Ok(msg) = serde_json::from_str::<serde_json::Value>(line) else {
+            continue;
+        };
+        let (Some(exe), Some(manifest)) =
+            (msg["executable"].as_str(), msg["manifest_path"].as_str())
+        else {
+            continue;
+        };
+        if msg["target"]["name"] != crate::lab::GRADE_TEST {
+            continue;
+        }
+        let folder = Path::new(manifest).parent().and_then(Path::file_name);
+        if let Some(lab) = all.iter().find(|l| l.dir.file_name() == folder) {
+            found.insert(lab.package().to_string(), PathBuf::from(exe));
+        }
+    }
+    if let Some(missing) = all.iter().find(|l| !found.contains_key(l.package())) {
+        anyhow::bail!("cargo built no checks for {}", missing.package());
+    }
+    Ok(Ok(found))
+}
+
+/// Runs `lab`'s checks built as the grader builds them (see `build_as_graded`): what
+/// `verify-exercises --references-graded` grades the exercise forms with.
+pub fn run_as_graded(root: &Path, lab: &Lab, all: &[Lab]) -> Result<Grade> {
+    let exe = match build_as_graded(root, all)? {
+        Ok(mut exes) => exes
+            .remove(lab.package())
+            .with_context(|| format!("{} is not among the labs graded", lab.package()))?,
+        Err(log) => {
+            return Ok(Grade {
+                compiled: false,
+                checks: Vec::new(),
+                log,
+            });
+        }
+    };
+    // As `cargo test` runs a test: from the package's folder, which it names.
+    let run = std::process::Command::new(&exe)
+        .current_dir(&lab.dir)
+        .env("CARGO_MANIFEST_DIR", &lab.dir)
+        .args(["--color", "never"])
+        .output()
+        .with_context(|| format!("running {}", exe.display()))?;
+    let stdout = String::from_utf8_lossy(&run.stdout).into_owned();
+    Ok(Grade {
+        compiled: true,
+        checks: parse_libtest(&stdout),
+        log: format!("{}{stdout}", String::from_utf8_lossy(&run.stderr)),
+    })
+}
+
+/// The names of the checks of every lab in `all`, each check binary (see `build_as_graded`) run
+/// with `--list`: what `verify-exercises --references-graded` compares the exercise forms'
+/// checks with.
+pub fn list_all(root: &Path, all: &[Lab]) -> Result<BTreeMap<String, Vec<String>>> {
+    let exes = build_as_graded(root, all)?
+        .map_err(|log| anyhow::anyhow!("the labs' checks do not build:\n{log}"))?;
+    let mut names = BTreeMap::new();
+    for (package, exe) in exes {
+        let listed = std::process::Command::new(&exe)
+            .arg("--list")
+            .output()
+            .with_context(|| format!("running {} --list", exe.display()))?;
+        if !listed.status.success() {
+            anyhow::bail!(
+                "{} --list failed:\n{}",
+                exe.display(),
+                String::from_utf8_lossy(&listed.stderr)
+            );
+        }
+        names.insert(
+            package,
+            parse_list(&String::from_utf8_lossy(&listed.stdout)),
         );
     }
-    Ok(parse_list(&String::from_utf8_lossy(&out.stdout)))
+    Ok(names)
 }
 
 /// Reads libtest's `--list` output: one `name: test` line per test, sorted by name.

@@ -9,11 +9,15 @@ use anyhow::{Result, bail};
 use std::path::Path;
 
 /// Exercise form: compiles, fails every check (except those allowed to pass); reference: passes
-/// every check; start then reset gives back the same bytes. With `references_graded` the
-/// reference's checks are not run again (CI has just run them all with `cargo test -p grader`,
-/// the longest part of this command otherwise): only their names are listed, and the exercise
-/// form must run the same checks.
-pub fn verify_exercises(root: &Path, lab: &Lab, references_graded: bool) -> Result<()> {
+/// every check; start then reset gives back the same bytes. With `graded`, the names of the
+/// reference's checks (`grade::list_all`), the reference's checks are not run again (CI has just
+/// run them all with `cargo test -p grader`, the longest part of this command otherwise), and the
+/// exercise form must run the same checks.
+pub fn verify_exercises(
+    root: &Path,
+    lab: &Lab,
+    graded: Option<(Vec<String>, &[Lab])>,
+) -> Result<()> {
     println!("== {} ==", lab.package());
     if in_exercise_form(root, lab) {
         bail!(
@@ -22,8 +26,8 @@ pub fn verify_exercises(root: &Path, lab: &Lab, references_graded: bool) -> Resu
             lab.week_id()
         );
     }
-    let reference: Vec<String> = if references_graded {
-        let names = grade::list(root, lab)?;
+    let selection = graded.as_ref().map(|(_, all)| *all);
+    let reference: Vec<String> = if let Some((names, _)) = graded {
         println!(
             "  reference: {} checks (graded by the grader, not run again)",
             names.len()
@@ -59,7 +63,10 @@ pub fn verify_exercises(root: &Path, lab: &Lab, references_graded: bool) -> Resu
         .map(std::fs::read)
         .collect::<std::io::Result<_>>()?;
     start(root, lab, false)?;
-    let exercise = grade::run(root, lab, false);
+    let exercise = match selection {
+        Some(all) => grade::run_as_graded(root, lab, all),
+        None => grade::run(root, lab, false),
+    };
     reset(root, lab)?;
     for (f, bytes) in files.iter().zip(&before) {
         if &std::fs::read(f)? != bytes {

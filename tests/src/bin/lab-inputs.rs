@@ -1,5 +1,5 @@
 //! `cargo run -q -p e2e --bin lab-inputs -- <package>`: prints the fingerprint of what the lab's
-//! report is made from (see the library). `scripts/book-assets.sh` saves it beside the report.
+//! report is made from (see the library), as `scripts/book-assets.sh` saves it beside the report.
 
 use std::process::ExitCode;
 
@@ -17,7 +17,7 @@ fn main() -> ExitCode {
     let root = manifest.join("..");
     match e2e::lab_inputs_hash(&root, package) {
         Ok(hash) => {
-            println!("{hash}");
+            print!("{}", e2e::inputs_record(package, &hash));
             ExitCode::SUCCESS
         }
         Err(e) => {

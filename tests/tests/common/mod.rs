@@ -54,6 +54,62 @@ pub fn cargo_run(package: &str, args: &[&str], cwd: Option<&Path>) -> Output {
         .expect("running cargo")
 }
 
+/// Every lab's binary, by package, built as `cargo test -p grader` builds the labs (one
+/// `cargo test -p <every lab> --test grade`): the same selection of packages, so the same
+/// features, so nothing is compiled again after the grader has run. (`cargo run -p <lab>` selects
+/// one lab, whose features differ: it rebuilt up to 7 minutes of dependencies per lab.)
+pub fn lab_binaries() -> &'static std::collections::BTreeMap<String, PathBuf> {
+    static BINARIES: std::sync::OnceLock<std::collections::BTreeMap<String, PathBuf>> =
+        std::sync::OnceLock::new();
+    BINARIES.get_or_init(|| {
+        let mut cmd = cargo_command();
+        cmd.current_dir(root()).arg("test");
+        for lab in labs() {
+            cmd.args(["-p", &package(&lab)]);
+        }
+        let out = cmd
+            .args(["--test", "grade", "--no-run", "--message-format=json"])
+            .stderr(std::process::Stdio::inherit())
+            .output()
+            .expect("running cargo test --no-run");
+        assert!(
+            out.status.success(),
+            "the labs do not build (cargo's messages above)"
+        );
+        let mut found = std::collections::BTreeMap::new();
+        for line in text(&out.stdout).lines() {
+            let Ok(msg) = serde_json::from_str::<serde_json::Value>(line) else {
+                continue;
+            };
+            let is_bin = msg["target"]["kind"]
+                .as_array()
+                .is_some_and(|k| k.iter().any(|k| k == "bin"));
+            if let (true, Some(exe), Some(name)) = (
+                is_bin,
+                msg["executable"].as_str(),
+                msg["target"]["name"].as_str(),
+            ) {
+                found.insert(name.to_string(), PathBuf::from(exe));
+            }
+        }
+        found
+    })
+}
+
+/// The lab's binary (see [`lab_binaries`]) run with `args` from the repository root (or `cwd`),
+/// as `cargo run -q -p <package> -- <args>` would run it.
+pub fn lab_run(package: &str, args: &[&str], cwd: Option<&Path>) -> Output {
+    let exe = lab_binaries()
+        .get(package)
+        .unwrap_or_else(|| panic!("cargo built no binary called {package}"));
+    Command::new(exe)
+        .current_dir(cwd.map(Path::to_path_buf).unwrap_or_else(root))
+        .env("CARGO_MANIFEST_DIR", root().join("labs").join(package))
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("running {}: {e}", exe.display()))
+}
+
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
