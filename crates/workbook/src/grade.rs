@@ -81,36 +81,35 @@ pub fn run(root: &Path, lab: &Lab, live: bool) -> Result<Grade> {
     })
 }
 
-/// The check binaries of every lab in `all`, by package, built as `cargo test -p grader` builds
+/// The check binaries of the labs in `all`, by package, built as `cargo test -p grader` builds
 /// them (`cargo test -p <each lab> --test grade`): the same selection of packages, so the same
 /// features, so nothing is compiled again right after the grader, and after an edit only the lab
 /// and the labs that use it. (`cargo test -p <lab>` alone selects other features of the shared
-/// dependencies: right after the grader it rebuilt 7 minutes of them for week 31.) `Err` holds
-/// cargo's messages when they do not build.
-fn build_as_graded(
-    root: &Path,
-    all: &[Lab],
-) -> Result<std::result::Result<BTreeMap<String, PathBuf>, String>> {
+/// dependencies: right after the grader it rebuilt 7 minutes of them for week 31.) Cargo goes on
+/// past a lab that does not compile (`--keep-going`): a lab missing from the map did not build,
+/// and the log (cargo's messages) says why.
+struct GradedBuild {
+    exes: BTreeMap<String, PathBuf>,
+    all_built: bool,
+    log: String,
+}
+
+fn build_as_graded(root: &Path, all: &[Lab]) -> Result<GradedBuild> {
     let mut cmd = wb_core::nested_cargo();
     cmd.current_dir(root).arg("test");
     for l in all {
         cmd.args(["-p", l.package()]);
     }
     let out = cmd
+        .args(["--test", crate::lab::GRADE_TEST, "--no-run", "--keep-going"])
         .args([
-            "--test",
-            crate::lab::GRADE_TEST,
-            "--no-run",
             "--color",
             "never",
+            "--message-format=json-render-diagnostics",
         ])
-        .arg("--message-format=json-render-diagnostics")
         .output()
         .context("running cargo test --no-run (is cargo on your PATH?)")?;
-    if !out.status.success() {
-        return Ok(Err(String::from_utf8_lossy(&out.stderr).into_owned()));
-    }
-    let mut found = BTreeMap::new();
+    let mut exes = BTreeMap::new();
     for line in String::from_utf8_lossy(&out.stdout).lines() {
         let Ok(msg) = serde_json::from_str::<serde_json::Value>(line) else {
             continue;
@@ -125,29 +124,26 @@ fn build_as_graded(
         }
         let folder = Path::new(manifest).parent().and_then(Path::file_name);
         if let Some(lab) = all.iter().find(|l| l.dir.file_name() == folder) {
-            found.insert(lab.package().to_string(), PathBuf::from(exe));
+            exes.insert(lab.package().to_string(), PathBuf::from(exe));
         }
     }
-    if let Some(missing) = all.iter().find(|l| !found.contains_key(l.package())) {
-        anyhow::bail!("cargo built no checks for {}", missing.package());
-    }
-    Ok(Ok(found))
+    Ok(GradedBuild {
+        all_built: out.status.success() && all.iter().all(|l| exes.contains_key(l.package())),
+        exes,
+        log: String::from_utf8_lossy(&out.stderr).into_owned(),
+    })
 }
 
 /// Runs `lab`'s checks built as the grader builds them (see `build_as_graded`): what
 /// `verify-exercises --references-graded` grades the exercise forms with.
 pub fn run_as_graded(root: &Path, lab: &Lab, all: &[Lab]) -> Result<Grade> {
-    let exe = match build_as_graded(root, all)? {
-        Ok(mut exes) => exes
-            .remove(lab.package())
-            .with_context(|| format!("{} is not among the labs graded", lab.package()))?,
-        Err(log) => {
-            return Ok(Grade {
-                compiled: false,
-                checks: Vec::new(),
-                log,
-            });
-        }
+    let mut build = build_as_graded(root, all)?;
+    let Some(exe) = build.exes.remove(lab.package()) else {
+        return Ok(Grade {
+            compiled: false,
+            checks: Vec::new(),
+            log: build.log,
+        });
     };
     // As `cargo test` runs a test: from the package's folder, which it names.
     let run = std::process::Command::new(&exe)
@@ -168,10 +164,12 @@ pub fn run_as_graded(root: &Path, lab: &Lab, all: &[Lab]) -> Result<Grade> {
 /// with `--list`: what `verify-exercises --references-graded` compares the exercise forms'
 /// checks with.
 pub fn list_all(root: &Path, all: &[Lab]) -> Result<BTreeMap<String, Vec<String>>> {
-    let exes = build_as_graded(root, all)?
-        .map_err(|log| anyhow::anyhow!("the labs' checks do not build:\n{log}"))?;
+    let build = build_as_graded(root, all)?;
+    if !build.all_built {
+        anyhow::bail!("the labs' checks do not all build:\n{}", build.log);
+    }
     let mut names = BTreeMap::new();
-    for (package, exe) in exes {
+    for (package, exe) in build.exes {
         let listed = std::process::Command::new(&exe)
             .arg("--list")
             .output()
