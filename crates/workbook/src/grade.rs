@@ -86,7 +86,7 @@ pub fn run(root: &Path, lab: &Lab, live: bool) -> Result<Grade> {
 /// features, so nothing is compiled again right after the grader, and after an edit only the lab
 /// and the labs that use it. (`cargo test -p <lab>` alone selects other features of the shared
 /// dependencies: right after the grader it rebuilt 7 minutes of them for week 31.) Cargo goes on
-/// past a lab that does not compile (`--keep-going`): a lab missing from the map did not build,
+/// past a lab that does not compile (`--no-fail-fast`): a lab missing from the map did not build,
 /// and the log (cargo's messages) says why.
 struct GradedBuild {
     exes: BTreeMap<String, PathBuf>,
@@ -101,7 +101,12 @@ fn build_as_graded(root: &Path, all: &[Lab]) -> Result<GradedBuild> {
         cmd.args(["-p", l.package()]);
     }
     let out = cmd
-        .args(["--test", crate::lab::GRADE_TEST, "--no-run", "--keep-going"])
+        .args([
+            "--test",
+            crate::lab::GRADE_TEST,
+            "--no-run",
+            "--no-fail-fast",
+        ])
         .args([
             "--color",
             "never",
