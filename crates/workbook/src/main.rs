@@ -148,14 +148,14 @@ fn run(cli: Cli) -> Result<()> {
                 Some(w) => vec![find_lab(&root, &w)?],
                 None => built_labs(&root)?,
             };
-            let mut graded = if references_graded {
-                grade::list_all(&root, &built_labs(&root)?)?
-            } else {
-                Default::default()
-            };
             // Graded as the grader graded them: in the selection of every lab, whichever are
             // verified.
             let all = built_labs(&root)?;
+            let mut graded = if references_graded {
+                grade::list_all(&root, &all)?
+            } else {
+                Default::default()
+            };
             for lab in &labs {
                 let names = graded.remove(lab.package());
                 verify::verify_exercises(&root, lab, names.map(|n| (n, all.as_slice())))?;
