@@ -249,9 +249,9 @@ mod tests {
             err.contains("no lab called `week99`") && err.contains("week02 (week02-linreg)"),
             "{err}"
         );
-        let err = find_lab(&root, "week32").unwrap_err().to_string();
+        let err = find_lab(&root, "week37").unwrap_err().to_string();
         assert!(
-            err.contains("week32-production-system`, which is not built yet"),
+            err.contains("week37-react`, which is not built yet"),
             "{err}"
         );
     }

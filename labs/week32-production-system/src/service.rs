@@ -1,0 +1,601 @@
+//! The service: week 28's classifier behind an HTTP API fit to operate.
+//!
+//! - every request gets a request id (the caller's `x-request-id` if it is a sane one, else a
+//!   fresh 128-bit one), a server span named and attributed by the OpenTelemetry conventions,
+//!   a line in the `http.server.request.duration` histogram, and the id back in its answer;
+//! - API keys and scopes as week 24 made them (hashed, compared in constant time): `chat` may
+//!   predict, `admin` may roll back, read the audit verdict and run retention;
+//! - input limits: the body's size, the shape of `features`, the comment's length — a 4xx that
+//!   says what was expected, never a crash;
+//! - every accepted prediction is stored (comment redacted) before it is answered;
+//! - rollback: the registry moves `production` back in one transaction, the model of that
+//!   version is loaded, and one pointer swap makes it serve — requests in flight finish on the
+//!   model they started with, none fails.
+
+use crate::audit::AuditLog;
+use crate::registry;
+use crate::retention::{self, Policy, StoredRequest};
+use crate::telemetry::{Metrics, scrub};
+use crate::{Result, now_ms};
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use rusqlite::{Connection, OptionalExtension, params};
+use serde_json::{Value, json};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
+use tracing::{Instrument, field, info, info_span, warn};
+use week24_llm_app::keys::{self, NewKey, Scope};
+use week26_tracking_registry::Tracker;
+use week26_tracking_registry::sweep::Model;
+use week28_cicd_canary::pipeline::MODEL;
+
+/// The largest request body, bytes.
+pub const MAX_BODY: usize = 16 * 1024;
+/// The longest comment, characters.
+pub const MAX_COMMENT: usize = 1_000;
+/// The longest rollback reason, characters.
+pub const MAX_REASON: usize = 200;
+/// Features the model takes.
+pub const FEATURES: usize = 30;
+
+/// The model answering now.
+pub struct Served {
+    pub version: i64,
+    pub model: Model,
+}
+
+struct Inner {
+    served: RwLock<Arc<Served>>,
+    tracker: Mutex<Tracker>,
+    audit: AuditLog,
+    store: Mutex<Connection>,
+    metrics: Metrics,
+    ready: AtomicBool,
+}
+
+/// The service's state; cheap to clone.
+#[derive(Clone)]
+pub struct Service {
+    inner: Arc<Inner>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A JSON error answer: `{"error": {"code": …, "message": …}}`.
+fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response {
+    (
+        status,
+        axum::Json(json!({"error": {"code": code, "message": message.into()}})),
+    )
+        .into_response()
+}
+
+impl Service {
+    /// The service over the registry `tracker` (serving its `production` version), the audit log
+    /// and the request store.
+    pub fn new(tracker: Tracker, audit: AuditLog, store: Connection) -> Result<Self> {
+        let prod = tracker
+            .resolve(MODEL, week26_tracking_registry::registry::PRODUCTION)
+            .map_err(|e| crate::ProdError::Registry(e.to_string()))?;
+        let model = registry::load(&tracker, prod.version)?;
+        let metrics = Metrics::default();
+        metrics.set_model_version(prod.version);
+        let s = Self {
+            inner: Arc::new(Inner {
+                served: RwLock::new(Arc::new(Served {
+                    version: prod.version,
+                    model,
+                })),
+                tracker: Mutex::new(tracker),
+                audit,
+                store: Mutex::new(store),
+                metrics,
+                ready: AtomicBool::new(true),
+            }),
+        };
+        s.inner.audit.append(
+            "system",
+            "service.start",
+            json!({"model": MODEL, "version": prod.version}),
+        )?;
+        Ok(s)
+    }
+
+    /// The version answering now.
+    pub fn version(&self) -> i64 {
+        self.served().version
+    }
+
+    fn served(&self) -> Arc<Served> {
+        self.inner
+            .served
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    pub fn audit(&self) -> &AuditLog {
+        &self.inner.audit
+    }
+
+    /// Runs `f` on the request store.
+    pub fn with_store<T>(&self, f: impl FnOnce(&mut Connection) -> T) -> T {
+        f(&mut lock(&self.inner.store))
+    }
+
+    /// Runs `f` on the registry.
+    pub fn with_registry<T>(&self, f: impl FnOnce(&mut Tracker) -> T) -> T {
+        f(&mut lock(&self.inner.tracker))
+    }
+
+    /// Makes an API key for `user` with `scopes`; the key is returned once, its hash stored,
+    /// its creation audited (id, user and scopes — never the key).
+    pub fn create_key(&self, user: &str, scopes: &[Scope]) -> Result<NewKey> {
+        week24_llm_app::ledger::check_user_id(user)
+            .map_err(|e| crate::invalid("user", e.to_string()))?;
+        if scopes.is_empty() {
+            return Err(crate::invalid("scopes", "expected at least one scope"));
+        }
+        let key = keys::generate();
+        let joined = Scope::join(scopes);
+        lock(&self.inner.store)
+            .execute(
+                "INSERT INTO api_keys (id, user_id, scopes, hash) VALUES (?1, ?2, ?3, ?4)",
+                params![key.id, user, joined, key.hash.to_vec()],
+            )
+            .map_err(|source| crate::ProdError::Db {
+                context: "storing a key".into(),
+                source,
+            })?;
+        self.inner.audit.append(
+            "system",
+            "key.create",
+            json!({"key_id": key.id, "user": user, "scopes": joined}),
+        )?;
+        Ok(key)
+    }
+
+    /// Puts production back on the version before it (week 26's rollback), loads that model and
+    /// makes it serve; audited. Returns (from, to).
+    pub fn rollback(&self, actor: &str, reason: &str) -> Result<(i64, i64)> {
+        let from = self.version();
+        let to = self.with_registry(|t| {
+            t.rollback(MODEL, reason)
+                .map_err(|e| crate::ProdError::Registry(e.to_string()))
+        })?;
+        let model = self.with_registry(|t| registry::load(t, to))?;
+        *self.inner.served.write().unwrap_or_else(|p| p.into_inner()) =
+            Arc::new(Served { version: to, model });
+        self.inner.metrics.set_model_version(to);
+        self.inner.audit.append(
+            actor,
+            "model.rollback",
+            json!({"model": MODEL, "from": from, "to": to, "reason": reason}),
+        )?;
+        info!(from, to, "rolled back");
+        Ok((from, to))
+    }
+
+    /// Runs the retention job at `now_ms`.
+    pub fn retention(&self, policy: &Policy, now_ms: i64) -> Result<retention::RetentionReport> {
+        let mut store = lock(&self.inner.store);
+        retention::run(&mut store, policy, now_ms, &self.inner.audit)
+    }
+
+    /// The routes, with the observing middleware around them all.
+    pub fn router(&self) -> Router {
+        Router::new()
+            .route("/healthz", get(|| async { "ok" }))
+            .route("/readyz", get(readyz))
+            .route("/metrics", get(metrics))
+            .route("/v1/predict", post(predict))
+            .route("/admin/rollback", post(rollback))
+            .route("/admin/audit", get(audit))
+            .route("/admin/model-card", get(model_card))
+            .route("/admin/retention", post(run_retention))
+            .layer(DefaultBodyLimit::max(MAX_BODY))
+            .layer(middleware::from_fn_with_state(self.clone(), observe))
+            .with_state(self.clone())
+    }
+}
+
+/// A request id as given, if it is one (1 to 64 of `A–Z a–z 0–9 . _ -`).
+fn valid_request_id(v: &HeaderValue) -> Option<String> {
+    let s = v.to_str().ok()?;
+    (!s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)))
+    .then(|| s.to_string())
+}
+
+/// A fresh request id: 128 random bits in hex, the shape of a W3C trace id.
+fn new_request_id() -> String {
+    let mut b = [0u8; 16];
+    rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, &mut b);
+    crate::hex(&b)
+}
+
+/// The id of the request a handler serves (put there by [`observe`]).
+#[derive(Clone)]
+struct RequestId(String);
+
+/// Around every request: the request id, the server span, the duration histogram, one log line.
+async fn observe(State(s): State<Service>, mut req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(valid_request_id)
+        .unwrap_or_else(new_request_id);
+    let method = req.method().to_string();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |p| p.as_str().to_string());
+    let span = info_span!(
+        "http.server",
+        "otel.name" = format!("{method} {route}"),
+        "otel.kind" = "server",
+        request_id = %request_id,
+        "http.request.method" = %method,
+        "http.route" = %route,
+        "url.path" = %req.uri().path(),
+        "http.response.status_code" = field::Empty,
+        "enduser.id" = field::Empty,
+    );
+    req.extensions_mut().insert(RequestId(request_id.clone()));
+    let mut response = next.run(req).instrument(span.clone()).await;
+    let status = response.status().as_u16();
+    let seconds = start.elapsed().as_secs_f64();
+    span.record("http.response.status_code", status);
+    s.inner.metrics.observe(&method, &route, status, seconds);
+    span.in_scope(|| {
+        if status >= 500 {
+            warn!(status, duration_ms = seconds * 1e3, "request failed");
+        } else {
+            info!(status, duration_ms = seconds * 1e3, "request done");
+        }
+    });
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-request-id", v);
+    }
+    response
+}
+
+/// Who a request's key belongs to, once authenticated.
+struct Caller {
+    key_id: String,
+    user: String,
+}
+
+// ANCHOR: authorize
+/// Authenticates the bearer key of `headers` (401 without a valid one) and checks that it holds
+/// `scope` (403 if not, or if revoked).
+fn authorize(s: &Service, headers: &HeaderMap, scope: Scope) -> Result<Caller, Response> {
+    let span = info_span!(
+        "authenticate",
+        "auth.scope" = scope.name(),
+        "auth.key_id" = field::Empty
+    );
+    let _enter = span.enter();
+    // BEGIN SOLUTION authorize
+    let unauthenticated = |m: &str| {
+        let mut r = error(StatusCode::UNAUTHORIZED, "invalid_api_key", m);
+        r.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        r
+    };
+    let token = keys::bearer(
+        headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok()),
+    )
+    .ok_or_else(|| unauthenticated("send `Authorization: Bearer <key>`"))?;
+    let (id, secret) = keys::parse(token).map_err(|_| unauthenticated("that is not an API key"))?;
+    let row: Option<(String, String, Vec<u8>, i64)> = lock(&s.inner.store)
+        .query_row(
+            "SELECT user_id, scopes, hash, revoked FROM api_keys WHERE id = ?1",
+            [id],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .optional()
+        .map_err(|e| error(StatusCode::SERVICE_UNAVAILABLE, "store", e.to_string()))?;
+    let Some((user, scopes, hash, revoked)) = row else {
+        return Err(unauthenticated("unknown API key"));
+    };
+    if !keys::verify(secret, &hash) {
+        return Err(unauthenticated("unknown API key"));
+    }
+    span.record("auth.key_id", id);
+    if revoked != 0 {
+        return Err(error(
+            StatusCode::FORBIDDEN,
+            "key_revoked",
+            "this key was revoked",
+        ));
+    }
+    let held = Scope::parse_list(&scopes).unwrap_or_default();
+    if !held.contains(&scope) {
+        return Err(error(
+            StatusCode::FORBIDDEN,
+            "insufficient_scope",
+            format!("this route needs the `{}` scope", scope.name()),
+        ));
+    }
+    Ok(Caller {
+        key_id: id.to_string(),
+        user,
+    })
+    // END SOLUTION
+}
+// ANCHOR_END: authorize
+
+/// The body, or a 413 / 400 that says why not.
+fn body(raw: Result<Bytes, BytesRejection>) -> Result<Value, Response> {
+    let bytes = raw.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            error(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "body_too_large",
+                format!("the body is larger than {MAX_BODY} bytes"),
+            )
+        } else {
+            error(e.status(), "bad_body", e.body_text())
+        }
+    })?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        error(
+            StatusCode::BAD_REQUEST,
+            "invalid_json",
+            format!("the body is not JSON: {e}"),
+        )
+    })
+}
+
+// ANCHOR: limits
+/// The features and the comment of a prediction request, or a 422 naming what is wrong:
+/// `features` must be exactly [`FEATURES`] finite numbers; `comment`, if present, a string of
+/// at most [`MAX_COMMENT`] characters.
+fn predict_input(v: &Value) -> Result<(Vec<f64>, Option<String>), Response> {
+    let bad = |m: String| error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_input", m);
+    // BEGIN SOLUTION limits
+    let Some(items) = v.get("features").and_then(Value::as_array) else {
+        return Err(bad(format!(
+            "`features`: expected an array of {FEATURES} numbers"
+        )));
+    };
+    if items.len() != FEATURES {
+        return Err(bad(format!(
+            "`features`: expected {FEATURES} numbers, got {}",
+            items.len()
+        )));
+    }
+    let mut features = Vec::with_capacity(FEATURES);
+    for (i, x) in items.iter().enumerate() {
+        match x.as_f64() {
+            Some(f) if f.is_finite() => features.push(f),
+            _ => {
+                return Err(bad(format!(
+                    "`features[{i}]`: expected a finite number, got {x}"
+                )));
+            }
+        }
+    }
+    let comment = match v.get("comment") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(c)) if c.chars().count() <= MAX_COMMENT => Some(c.clone()),
+        Some(Value::String(c)) => {
+            return Err(bad(format!(
+                "`comment`: at most {MAX_COMMENT} characters, got {}",
+                c.chars().count()
+            )));
+        }
+        Some(other) => return Err(bad(format!("`comment`: expected a string, got {other}"))),
+    };
+    Ok((features, comment))
+    // END SOLUTION
+}
+// ANCHOR_END: limits
+
+async fn predict(
+    State(s): State<Service>,
+    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
+    headers: HeaderMap,
+    raw: Result<Bytes, BytesRejection>,
+) -> Response {
+    let caller = match authorize(&s, &headers, Scope::Chat) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    tracing::Span::current().record("enduser.id", caller.user.as_str());
+    let input = body(raw).and_then(|v| predict_input(&v));
+    let (features, comment) = match input {
+        Ok(x) => x,
+        Err(r) => return r,
+    };
+    if let Some(c) = &comment {
+        info!(comment = %c, "prediction requested with a comment");
+    }
+    let served = s.served();
+    let p = {
+        let _span = info_span!(
+            "model.predict",
+            "model.name" = MODEL,
+            "model.version" = served.version,
+            "model.features" = FEATURES
+        )
+        .entered();
+        let x = ndarray::Array1::from(features).insert_axis(ndarray::Axis(0));
+        served.model.predict(&x)[0]
+    };
+    let stored = StoredRequest {
+        request_id: rid.clone(),
+        user_id: caller.user.clone(),
+        kind: "predict".into(),
+        at_ms: now_ms() as i64,
+        legal_hold: false,
+        status: 200,
+        version: Some(served.version),
+        comment: comment.as_deref().map(scrub),
+    };
+    let saved = {
+        let _span = info_span!(
+            "db.insert",
+            "db.system" = "sqlite",
+            "db.collection.name" = "requests"
+        )
+        .entered();
+        s.with_store(|c| retention::insert(c, &stored))
+    };
+    if let Err(e) = saved {
+        warn!(error = %e, "the request could not be stored");
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_unavailable",
+            "try again",
+        );
+    }
+    let _ = caller.key_id;
+    axum::Json(json!({
+        "p_malignant": p,
+        "label": if p >= 0.5 { "malignant" } else { "benign" },
+        "model": MODEL,
+        "version": served.version,
+        "request_id": rid,
+    }))
+    .into_response()
+}
+
+async fn rollback(
+    State(s): State<Service>,
+    headers: HeaderMap,
+    raw: Result<Bytes, BytesRejection>,
+) -> Response {
+    let caller = match authorize(&s, &headers, Scope::Admin) {
+        Ok(c) => c,
+        Err(r) => return r,
+    };
+    let v = match body(raw) {
+        Ok(v) => v,
+        Err(r) => return r,
+    };
+    let reason = match v.get("reason").and_then(Value::as_str) {
+        Some(r) if !r.trim().is_empty() && r.chars().count() <= MAX_REASON => scrub(r),
+        _ => {
+            return error(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_input",
+                format!("`reason`: expected a non-empty string of at most {MAX_REASON} characters"),
+            );
+        }
+    };
+    let s2 = s.clone();
+    let key = caller.key_id.clone();
+    let span = tracing::Span::current();
+    let done =
+        tokio::task::spawn_blocking(move || span.in_scope(|| s2.rollback(&key, &reason))).await;
+    match done {
+        Ok(Ok((from, to))) => axum::Json(json!({"from": from, "to": to})).into_response(),
+        Ok(Err(e)) => error(StatusCode::CONFLICT, "rollback_refused", e.to_string()),
+        Err(e) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "rollback_failed",
+            e.to_string(),
+        ),
+    }
+}
+
+async fn audit(State(s): State<Service>, headers: HeaderMap) -> Response {
+    if let Err(r) = authorize(&s, &headers, Scope::Admin) {
+        return r;
+    }
+    match s.audit().verify() {
+        Ok(v) => {
+            axum::Json(json!({"intact": v.intact(), "records": v.records, "problems": v.problems}))
+                .into_response()
+        }
+        Err(e) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "audit_unreadable",
+            e.to_string(),
+        ),
+    }
+}
+
+async fn model_card(State(s): State<Service>, headers: HeaderMap) -> Response {
+    if let Err(r) = authorize(&s, &headers, Scope::Admin) {
+        return r;
+    }
+    match s.with_registry(|t| registry::model_card(t)) {
+        Ok(card) => (
+            [(header::CONTENT_TYPE, "text/markdown; charset=utf-8")],
+            card,
+        )
+            .into_response(),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "registry", e.to_string()),
+    }
+}
+
+async fn run_retention(State(s): State<Service>, headers: HeaderMap) -> Response {
+    if let Err(r) = authorize(&s, &headers, Scope::Admin) {
+        return r;
+    }
+    match s.retention(&Policy::standard(), now_ms() as i64) {
+        Ok(r) => axum::Json(json!(r)).into_response(),
+        Err(e) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "retention",
+            e.to_string(),
+        ),
+    }
+}
+
+async fn readyz(State(s): State<Service>) -> Response {
+    if s.inner.ready.load(Ordering::SeqCst) {
+        axum::Json(json!({"ready": true, "version": s.version()})).into_response()
+    } else {
+        error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not_ready",
+            "starting or draining",
+        )
+    }
+}
+
+async fn metrics(State(s): State<Service>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        s.metrics().render(),
+    )
+        .into_response()
+}
+
+/// Serves `service` on `addr` (`127.0.0.1:0`: a free port) on the calling runtime; returns the
+/// base URL.
+pub async fn start(service: &Service, addr: &str) -> Result<String> {
+    use crate::Context;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .during(format!("binding {addr}"))?;
+    let base = format!(
+        "http://{}",
+        listener.local_addr().during("the bound address")?
+    );
+    let app = service.router();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    Ok(base)
+}
