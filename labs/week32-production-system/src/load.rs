@@ -13,6 +13,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::Mutex;
 
+/// The service level objective of the load tests: 99 % of predictions answered within this many
+/// milliseconds, and none failed.
+pub const SLO_P99_MS: f64 = 100.0;
+
 /// One request of the test.
 #[derive(Debug, Clone, Serialize)]
 pub struct Sample {

@@ -73,6 +73,7 @@ pub fn model_card(t: &Tracker) -> Result<String> {
     let prod = t.resolve(MODEL, PRODUCTION).map_err(reg)?;
     let lineage = t.lineage(MODEL, prod.version).map_err(reg)?;
     let run = &lineage.version.run_id;
+    // BEGIN SOLUTION card
     let mut card = String::new();
     let w = &mut card;
     let _ = writeln!(w, "# Model card: {MODEL} version {}\n", prod.version);
@@ -138,5 +139,6 @@ pub fn model_card(t: &Tracker) -> Result<String> {
          569 cases from one clinic; its probabilities are not calibrated for other populations."
     );
     Ok(card)
+    // END SOLUTION
 }
 // ANCHOR_END: card

@@ -76,9 +76,7 @@ pub struct Report {
     pub deploy_matches: bool,
 }
 
-/// The service level objective of the load tests: 99 % of predictions answered within this, and
-/// none failed.
-pub const SLO_P99_MS: f64 = 100.0;
+use week32_production_system::load::SLO_P99_MS;
 
 fn load(f: &mut fmt::Formatter<'_>, name: &str, l: &LoadReport) -> fmt::Result {
     writeln!(
