@@ -263,6 +263,20 @@ const CPU_DEPENDENT: &[(&str, &[&str])] = &[
         ],
     ),
     (
+        // What contention decides (how many answers the old version gave before the rollback,
+        // whether a p99 stayed inside the SLO), the registry's random run ids, and the trained
+        // model's bits (its artifact's hash, its losses: sums whose order the CPU sets).
+        "week32-production-system",
+        &[
+            "served by version: ",
+            "SLO (p99 within",
+            "- run: `",
+            "SHA-256 `",
+            "- valid_",
+            "P(malignant) = ",
+        ],
+    ),
+    (
         "week14-training-loops",
         &[
             "validation accuracy per epoch",

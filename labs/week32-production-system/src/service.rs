@@ -79,6 +79,34 @@ fn error(status: StatusCode, code: &str, message: impl Into<String>) -> Response
         .into_response()
 }
 
+/// A refused request: its status, a code and a message (the answer's JSON body); a 401 also
+/// says how to authenticate.
+#[derive(Debug)]
+pub struct Refused {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+}
+
+fn refuse(status: StatusCode, code: &'static str, message: impl Into<String>) -> Refused {
+    Refused {
+        status,
+        code,
+        message: message.into(),
+    }
+}
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        let mut r = error(self.status, self.code, self.message);
+        if self.status == StatusCode::UNAUTHORIZED {
+            r.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        r
+    }
+}
+
 impl Service {
     /// The service over the registry `tracker` (serving its `production` version), the audit log
     /// and the request store.
@@ -285,7 +313,7 @@ struct Caller {
 // ANCHOR: authorize
 /// Authenticates the bearer key of `headers` (401 without a valid one) and checks that it holds
 /// `scope` (403 if not, or if revoked).
-fn authorize(s: &Service, headers: &HeaderMap, scope: Scope) -> Result<Caller, Response> {
+fn authorize(s: &Service, headers: &HeaderMap, scope: Scope) -> Result<Caller, Refused> {
     let span = info_span!(
         "authenticate",
         "auth.scope" = scope.name(),
@@ -293,12 +321,7 @@ fn authorize(s: &Service, headers: &HeaderMap, scope: Scope) -> Result<Caller, R
     );
     let _enter = span.enter();
     // BEGIN SOLUTION authorize
-    let unauthenticated = |m: &str| {
-        let mut r = error(StatusCode::UNAUTHORIZED, "invalid_api_key", m);
-        r.headers_mut()
-            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        r
-    };
+    let unauthenticated = |m: &str| refuse(StatusCode::UNAUTHORIZED, "invalid_api_key", m);
     let token = keys::bearer(
         headers
             .get(header::AUTHORIZATION)
@@ -313,7 +336,7 @@ fn authorize(s: &Service, headers: &HeaderMap, scope: Scope) -> Result<Caller, R
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         )
         .optional()
-        .map_err(|e| error(StatusCode::SERVICE_UNAVAILABLE, "store", e.to_string()))?;
+        .map_err(|e| refuse(StatusCode::SERVICE_UNAVAILABLE, "store", e.to_string()))?;
     let Some((user, scopes, hash, revoked)) = row else {
         return Err(unauthenticated("unknown API key"));
     };
@@ -322,7 +345,7 @@ fn authorize(s: &Service, headers: &HeaderMap, scope: Scope) -> Result<Caller, R
     }
     span.record("auth.key_id", id);
     if revoked != 0 {
-        return Err(error(
+        return Err(refuse(
             StatusCode::FORBIDDEN,
             "key_revoked",
             "this key was revoked",
@@ -330,7 +353,7 @@ fn authorize(s: &Service, headers: &HeaderMap, scope: Scope) -> Result<Caller, R
     }
     let held = Scope::parse_list(&scopes).unwrap_or_default();
     if !held.contains(&scope) {
-        return Err(error(
+        return Err(refuse(
             StatusCode::FORBIDDEN,
             "insufficient_scope",
             format!("this route needs the `{}` scope", scope.name()),
@@ -345,20 +368,20 @@ fn authorize(s: &Service, headers: &HeaderMap, scope: Scope) -> Result<Caller, R
 // ANCHOR_END: authorize
 
 /// The body, or a 413 / 400 that says why not.
-fn body(raw: Result<Bytes, BytesRejection>) -> Result<Value, Response> {
+fn body(raw: Result<Bytes, BytesRejection>) -> Result<Value, Refused> {
     let bytes = raw.map_err(|e| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            error(
+            refuse(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "body_too_large",
                 format!("the body is larger than {MAX_BODY} bytes"),
             )
         } else {
-            error(e.status(), "bad_body", e.body_text())
+            refuse(e.status(), "bad_body", e.body_text())
         }
     })?;
     serde_json::from_slice(&bytes).map_err(|e| {
-        error(
+        refuse(
             StatusCode::BAD_REQUEST,
             "invalid_json",
             format!("the body is not JSON: {e}"),
@@ -370,8 +393,8 @@ fn body(raw: Result<Bytes, BytesRejection>) -> Result<Value, Response> {
 /// The features and the comment of a prediction request, or a 422 naming what is wrong:
 /// `features` must be exactly [`FEATURES`] finite numbers; `comment`, if present, a string of
 /// at most [`MAX_COMMENT`] characters.
-fn predict_input(v: &Value) -> Result<(Vec<f64>, Option<String>), Response> {
-    let bad = |m: String| error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_input", m);
+fn predict_input(v: &Value) -> Result<(Vec<f64>, Option<String>), Refused> {
+    let bad = |m: String| refuse(StatusCode::UNPROCESSABLE_ENTITY, "invalid_input", m);
     // BEGIN SOLUTION limits
     let Some(items) = v.get("features").and_then(Value::as_array) else {
         return Err(bad(format!(
@@ -419,13 +442,13 @@ async fn predict(
 ) -> Response {
     let caller = match authorize(&s, &headers, Scope::Chat) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     tracing::Span::current().record("enduser.id", caller.user.as_str());
     let input = body(raw).and_then(|v| predict_input(&v));
     let (features, comment) = match input {
         Ok(x) => x,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     if let Some(c) = &comment {
         info!(comment = %c, "prediction requested with a comment");
@@ -487,11 +510,11 @@ async fn rollback(
 ) -> Response {
     let caller = match authorize(&s, &headers, Scope::Admin) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let v = match body(raw) {
         Ok(v) => v,
-        Err(r) => return r,
+        Err(r) => return r.into_response(),
     };
     let reason = match v.get("reason").and_then(Value::as_str) {
         Some(r) if !r.trim().is_empty() && r.chars().count() <= MAX_REASON => scrub(r),
@@ -521,7 +544,7 @@ async fn rollback(
 
 async fn audit(State(s): State<Service>, headers: HeaderMap) -> Response {
     if let Err(r) = authorize(&s, &headers, Scope::Admin) {
-        return r;
+        return r.into_response();
     }
     match s.audit().verify() {
         Ok(v) => {
@@ -538,7 +561,7 @@ async fn audit(State(s): State<Service>, headers: HeaderMap) -> Response {
 
 async fn model_card(State(s): State<Service>, headers: HeaderMap) -> Response {
     if let Err(r) = authorize(&s, &headers, Scope::Admin) {
-        return r;
+        return r.into_response();
     }
     match s.with_registry(|t| registry::model_card(t)) {
         Ok(card) => (
@@ -552,7 +575,7 @@ async fn model_card(State(s): State<Service>, headers: HeaderMap) -> Response {
 
 async fn run_retention(State(s): State<Service>, headers: HeaderMap) -> Response {
     if let Err(r) = authorize(&s, &headers, Scope::Admin) {
-        return r;
+        return r.into_response();
     }
     match s.retention(&Policy::standard(), now_ms() as i64) {
         Ok(r) => axum::Json(json!(r)).into_response(),
