@@ -326,6 +326,8 @@ pub fn run(cli: &Args, lab: &mut Lab) -> Result<Report> {
     )
     .unwrap_or_default();
     telemetry.write_logs_to(None);
+    let plots = crate::plots::rollback(lab.plots_dir(), &rolled)?;
+    lab.saved(plots);
     lab.saved([log_path]);
 
     Ok(Report {

@@ -6,6 +6,7 @@
 
 mod commands;
 mod demo;
+mod plots;
 mod report;
 
 use clap::Parser;
