@@ -264,8 +264,9 @@ const CPU_DEPENDENT: &[(&str, &[&str])] = &[
     ),
     (
         // What contention decides (how many answers the old version gave before the rollback,
-        // whether a p99 stayed inside the SLO), the registry's random run ids, and the trained
-        // model's bits (its artifact's hash, its losses: sums whose order the CPU sets).
+        // whether a p99 stayed inside the SLO), the registry's random run ids, the trained
+        // model's bits (its artifact's hash, its losses: sums whose order the CPU sets), and what
+        // SmolLM2 writes (its logits are sums whose order the CPU's vector width sets).
         "week32-production-system",
         &[
             "served by version: ",
@@ -274,6 +275,8 @@ const CPU_DEPENDENT: &[(&str, &[&str])] = &[
             "SHA-256 `",
             "- valid_",
             "P(malignant) = ",
+            "chat smollm2-135m-instruct (",
+            "SmolLM2's answer: ",
         ],
     ),
     (

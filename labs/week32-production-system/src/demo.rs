@@ -9,6 +9,7 @@ use reqwest::Client;
 use serde_json::{Value, json};
 use std::path::Path;
 use wb_lab::Lab;
+use wb_llm::{LocalModel, WeightFormat};
 use week24_llm_app::keys::Scope;
 use week26_tracking_registry::sweep;
 use week28_cicd_canary::pipeline::SPLIT_SEED;
@@ -23,6 +24,11 @@ pub const TRACED_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 /// Its comment, with personal data the logs must not keep.
 pub const TRACED_COMMENT: &str =
     "Second opinion for jane.doe@example.com, call back on +44 20 7946 0958";
+
+/// The request id of the traced chat completion, and its prompt (with an e-mail address).
+pub const CHAT_ID: &str = "chat-trace-1";
+pub const CHAT_PROMPT: &str =
+    "I am jane.doe@example.com. In one sentence, what does a model registry do?";
 
 /// Writes a fresh audit key to `path` with mode `mode`.
 fn write_key(path: &Path, mode: u32) -> Result<()> {
@@ -102,6 +108,10 @@ pub fn run(cli: &Args, lab: &mut Lab) -> Result<Report> {
         anyhow::Ok(prev.iter().map(|v| v.version).collect::<Vec<_>>())
     })?;
     let card = service.with_registry(|t| registry::model_card(t))?;
+    let llm = lab.timed("load SmolLM2", || {
+        LocalModel::smollm2(WeightFormat::Quantized, &mut |m| eprintln!("{m}"))
+    })?;
+    service.attach_chat(Box::new(llm), 8)?;
     let alice = service.create_key("alice", &[Scope::Chat])?;
     let ops = service.create_key("ops", &[Scope::Admin])?;
     let rows: Vec<Vec<f64>> = sweep::load(SPLIT_SEED)?
@@ -161,6 +171,20 @@ pub fn run(cli: &Args, lab: &mut Lab) -> Result<Report> {
             })
             .collect();
 
+        // The same for a chat completion: the language model's span under the server's.
+        let r = client
+            .post(format!("{base}/v1/chat/completions"))
+            .bearer_auth(&alice.key)
+            .header("x-request-id", CHAT_ID)
+            .json(&json!({"messages": [{"role": "user", "content": CHAT_PROMPT}], "max_tokens": 40}))
+            .send()
+            .await?;
+        let chat_status = r.status().as_u16();
+        let chat: Value = r.json().await?;
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let chat_trace = telemetry::render_trace(&telemetry.trace(CHAT_ID)).replace(&alice.id, "<alice's key id>");
+        let chat_answer = chat["choices"][0]["message"]["content"].as_str().unwrap_or("").to_string();
+
         // 4. Bad requests.
         let good = serde_json::to_vec(&json!({"features": rows[1]}))?;
         let mut bad = Vec::new();
@@ -205,7 +229,7 @@ pub fn run(cli: &Args, lab: &mut Lab) -> Result<Report> {
         .await?;
         let (_, metrics) = call(&client, reqwest::Method::GET, &format!("{base}/metrics"), None, None).await?;
         let (_, audit_api) = call(&client, reqwest::Method::GET, &format!("{base}/admin/audit"), Some(&ops.key), None).await?;
-        anyhow::Ok((traced_status, echoed, traced, trace, logs, bad, after_status, steady, rolled, metrics, audit_api))
+        anyhow::Ok((traced_status, echoed, traced, trace, logs, bad, after_status, steady, rolled, metrics, audit_api, chat_status, chat_trace, chat_answer))
     })?;
     let (
         traced_status,
@@ -219,6 +243,9 @@ pub fn run(cli: &Args, lab: &mut Lab) -> Result<Report> {
         rolled,
         metrics,
         audit_api,
+        chat_status,
+        chat_trace,
+        chat_answer,
     ) = out;
     let metrics = metrics.as_str().unwrap_or_default().to_string();
     let predict_200 = service.metrics().count("POST", "/v1/predict", 200);
@@ -292,6 +319,13 @@ pub fn run(cli: &Args, lab: &mut Lab) -> Result<Report> {
                 || t.contains(&ops.key)
         })
         .count();
+    let chat_stored: Option<String> = service.with_store(|c| {
+        c.query_row(
+            "SELECT comment FROM requests WHERE request_id = ?1",
+            [CHAT_ID],
+            |r| r.get(0),
+        )
+    })?;
     let stored_comment: Option<String> = service.with_store(|c| {
         c.query_row(
             "SELECT comment FROM requests WHERE request_id = ?1",
@@ -341,6 +375,10 @@ pub fn run(cli: &Args, lab: &mut Lab) -> Result<Report> {
         logs,
         leaked,
         stored_comment,
+        chat_status,
+        chat_trace,
+        chat_answer,
+        chat_stored,
         bad_requests,
         after_status,
         refusals,

@@ -23,7 +23,10 @@ pub fn rollback(dir: &Path, r: &LoadReport) -> Result<Vec<PathBuf>> {
         let ack = rb.acked_ms / 1e3;
         plot = plot
             .series(Series::new("rollback asked", vec![(ask, 0.0), (ask, top)]).dashed())
-            .series(Series::new("rollback acknowledged", vec![(ack, 0.0), (ack, top)]));
+            .series(Series::new(
+                "rollback acknowledged",
+                vec![(ack, 0.0), (ack, top)],
+            ));
     }
     for v in versions {
         let points: Vec<(f64, f64)> = r

@@ -52,6 +52,10 @@ pub struct Report {
     /// Log lines holding the traced comment's personal data or an API key.
     pub leaked: usize,
     pub stored_comment: Option<String>,
+    pub chat_status: u16,
+    pub chat_trace: String,
+    pub chat_answer: String,
+    pub chat_stored: Option<String>,
     pub bad_requests: Vec<Refusal>,
     pub after_status: u16,
     pub refusals: Vec<Refusal>,
@@ -141,6 +145,20 @@ impl fmt::Display for Report {
             f,
             "   stored comment: {}",
             self.stored_comment.as_deref().unwrap_or("none")
+        )?;
+        writeln!(
+            f,
+            "   a chat completion (x-request-id chat-trace-1) to SmolLM2: status {}",
+            self.chat_status
+        )?;
+        for line in self.chat_trace.lines() {
+            writeln!(f, "   {line}")?;
+        }
+        writeln!(f, "   SmolLM2's answer: {:?}", self.chat_answer)?;
+        writeln!(
+            f,
+            "   stored prompt: {}",
+            self.chat_stored.as_deref().unwrap_or("none")
         )?;
         writeln!(
             f,

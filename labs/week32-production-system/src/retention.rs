@@ -91,11 +91,12 @@ pub struct Policy {
 pub const DAY_MS: i64 = 86_400_000;
 
 impl Policy {
-    /// The lab's policy: predictions 30 days, admin actions' requests 365 days.
+    /// The lab's policy: predictions and chats 30 days, admin actions' requests 365 days.
     pub fn standard() -> Self {
         Self {
             keep_ms: BTreeMap::from([
                 ("predict".to_string(), 30 * DAY_MS),
+                ("chat".to_string(), 30 * DAY_MS),
                 ("admin".to_string(), 365 * DAY_MS),
             ]),
         }

@@ -31,6 +31,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 use tracing::{Instrument, field, info, info_span, warn};
+use wb_llm::ChatModel;
 use week24_llm_app::keys::{self, NewKey, Scope};
 use week26_tracking_registry::Tracker;
 use week26_tracking_registry::sweep::Model;
@@ -51,7 +52,15 @@ pub struct Served {
     pub model: Model,
 }
 
+/// The language model behind `POST /v1/chat/completions`: wb-llm's OpenAI-compatible server
+/// router (its queue and worker thread), called in-process.
+struct Chat {
+    router: Router,
+    model: String,
+}
+
 struct Inner {
+    chat: std::sync::OnceLock<Chat>,
     served: RwLock<Arc<Served>>,
     tracker: Mutex<Tracker>,
     audit: AuditLog,
@@ -119,6 +128,7 @@ impl Service {
         metrics.set_model_version(prod.version);
         let s = Self {
             inner: Arc::new(Inner {
+                chat: std::sync::OnceLock::new(),
                 served: RwLock::new(Arc::new(Served {
                     version: prod.version,
                     model,
@@ -167,6 +177,28 @@ impl Service {
     /// Runs `f` on the registry.
     pub fn with_registry<T>(&self, f: impl FnOnce(&mut Tracker) -> T) -> T {
         f(&mut lock(&self.inner.tracker))
+    }
+
+    /// Puts `model` (SmolLM2 from wb-llm, or any [`ChatModel`]) behind `POST
+    /// /v1/chat/completions`, with at most `queue` requests waiting for it. Once per service.
+    pub fn attach_chat(&self, model: Box<dyn ChatModel + Send>, queue: usize) -> Result<()> {
+        let name = model.name().to_string();
+        let config = wb_llm::server::Config {
+            queue,
+            ..wb_llm::server::Config::default()
+        };
+        let (router, _stats, _worker) = wb_llm::server::router(model, None, &config);
+        self.inner
+            .chat
+            .set(Chat {
+                router,
+                model: name.clone(),
+            })
+            .map_err(|_| crate::invalid("chat", "a language model is attached already"))?;
+        self.inner
+            .audit
+            .append("system", "chat.attach", json!({"model": name}))?;
+        Ok(())
     }
 
     /// Makes an API key for `user` with `scopes`; the key is returned once, its hash stored,
@@ -230,6 +262,7 @@ impl Service {
             .route("/readyz", get(readyz))
             .route("/metrics", get(metrics))
             .route("/v1/predict", post(predict))
+            .route("/v1/chat/completions", post(chat))
             .route("/admin/rollback", post(rollback))
             .route("/admin/audit", get(audit))
             .route("/admin/model-card", get(model_card))
@@ -501,6 +534,157 @@ async fn predict(
         "request_id": rid,
     }))
     .into_response()
+}
+
+/// The longest message of a chat request, characters; the most messages; the most tokens.
+pub const MAX_MESSAGE: usize = 4_000;
+pub const MAX_MESSAGES: usize = 16;
+pub const MAX_TOKENS: u64 = 256;
+
+/// The checked chat request: the body to forward (with `max_tokens` set) and the last user
+/// message (what the store keeps, redacted).
+fn chat_input(v: &Value) -> Result<(Value, String, u64), Refused> {
+    let bad = |m: String| refuse(StatusCode::UNPROCESSABLE_ENTITY, "invalid_input", m);
+    let Some(messages) = v.get("messages").and_then(Value::as_array) else {
+        return Err(bad(
+            "`messages`: expected an array of {role, content}".into()
+        ));
+    };
+    if messages.is_empty() || messages.len() > MAX_MESSAGES {
+        return Err(bad(format!(
+            "`messages`: expected 1 to {MAX_MESSAGES} messages, got {}",
+            messages.len()
+        )));
+    }
+    let mut last_user = String::new();
+    for (i, m) in messages.iter().enumerate() {
+        let content = m
+            .get("content")
+            .and_then(Value::as_str)
+            .ok_or_else(|| bad(format!("`messages[{i}].content`: expected a string")))?;
+        if content.chars().count() > MAX_MESSAGE {
+            return Err(bad(format!(
+                "`messages[{i}].content`: at most {MAX_MESSAGE} characters, got {}",
+                content.chars().count()
+            )));
+        }
+        if m.get("role").and_then(Value::as_str) == Some("user") {
+            last_user = content.to_string();
+        }
+    }
+    if v.get("stream").and_then(Value::as_bool) == Some(true) {
+        return Err(bad(
+            "`stream`: this route answers whole completions (week 22 streams)".into(),
+        ));
+    }
+    let max_tokens = match v.get("max_tokens") {
+        None | Some(Value::Null) => 64,
+        Some(m) => match m.as_u64() {
+            Some(n) if (1..=MAX_TOKENS).contains(&n) => n,
+            _ => {
+                return Err(bad(format!(
+                    "`max_tokens`: expected 1 to {MAX_TOKENS}, got {m}"
+                )));
+            }
+        },
+    };
+    let mut forward = v.clone();
+    forward["max_tokens"] = json!(max_tokens);
+    Ok((forward, last_user, max_tokens))
+}
+
+/// `POST /v1/chat/completions`: authenticated, bounded, traced with the OpenTelemetry GenAI
+/// conventions (`chat {model}`, token usage), stored redacted, answered by the language model.
+async fn chat(
+    State(s): State<Service>,
+    axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
+    headers: HeaderMap,
+    raw: Result<Bytes, BytesRejection>,
+) -> Response {
+    use tower::ServiceExt as _;
+    let caller = match authorize(&s, &headers, Scope::Chat) {
+        Ok(c) => c,
+        Err(r) => return r.into_response(),
+    };
+    tracing::Span::current().record("enduser.id", caller.user.as_str());
+    let Some(llm) = s.inner.chat.get() else {
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "no_model",
+            "no language model is loaded",
+        );
+    };
+    let (mut forward, prompt, max_tokens) = match body(raw).and_then(|v| chat_input(&v)) {
+        Ok(x) => x,
+        Err(r) => return r.into_response(),
+    };
+    // The service serves one language model: a request need not name it.
+    forward["model"] = json!(llm.model);
+    info!(prompt = %prompt, "chat requested");
+    let span = info_span!(
+        "gen_ai.client",
+        "otel.name" = format!("chat {}", llm.model),
+        "otel.kind" = "client",
+        "gen_ai.operation.name" = "chat",
+        "gen_ai.request.model" = %llm.model,
+        "gen_ai.request.max_tokens" = max_tokens,
+        "gen_ai.usage.input_tokens" = field::Empty,
+        "gen_ai.usage.output_tokens" = field::Empty,
+        "gen_ai.response.finish_reasons" = field::Empty,
+    );
+    let request = match axum::http::Request::post("/v1/chat/completions")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(axum::body::Body::from(forward.to_string()))
+    {
+        Ok(r) => r,
+        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, "request", e.to_string()),
+    };
+    let response = match llm
+        .router
+        .clone()
+        .oneshot(request)
+        .instrument(span.clone())
+        .await
+    {
+        Ok(r) => r,
+        Err(never) => match never {},
+    };
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap_or_default();
+    let answer: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    span.record(
+        "gen_ai.usage.input_tokens",
+        answer["usage"]["prompt_tokens"].as_u64().unwrap_or(0),
+    );
+    span.record(
+        "gen_ai.usage.output_tokens",
+        answer["usage"]["completion_tokens"].as_u64().unwrap_or(0),
+    );
+    if let Some(reason) = answer["choices"][0]["finish_reason"].as_str() {
+        span.record("gen_ai.response.finish_reasons", reason);
+    }
+    drop(span);
+    let stored = StoredRequest {
+        request_id: rid,
+        user_id: caller.user.clone(),
+        kind: "chat".into(),
+        at_ms: now_ms() as i64,
+        legal_hold: false,
+        status: i64::from(status.as_u16()),
+        version: None,
+        comment: Some(scrub(&prompt)),
+    };
+    if let Err(e) = s.with_store(|c| retention::insert(c, &stored)) {
+        warn!(error = %e, "the request could not be stored");
+        return error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "store_unavailable",
+            "try again",
+        );
+    }
+    (status, [(header::CONTENT_TYPE, "application/json")], bytes).into_response()
 }
 
 async fn rollback(

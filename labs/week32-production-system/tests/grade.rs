@@ -550,3 +550,162 @@ check! {
         ensure(env.contains("WB32_AUDIT_KEY_FILE") && !env.contains("\"WB32_AUDIT_KEY\""), "the container's environment", format!("the key's file only, never its value: {env}"))
     }
 }
+
+/// A child that is killed when the check ends, however it ends.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `serve` on a free port over `dir`; returns the child and its base URL.
+fn serve(dir: &Path, audit_key: &str) -> Result<(KillOnDrop, String), Failure> {
+    use std::io::BufRead;
+    let mut child = KillOnDrop(
+        Command::new(BIN)
+            .args(["serve", "--addr", "127.0.0.1:0", "--state"])
+            .arg(dir)
+            .env("WB32_AUDIT_KEY", audit_key)
+            .env_remove("WB32_AUDIT_KEY_FILE")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .called("spawning serve")?,
+    );
+    let stderr = child
+        .0
+        .stderr
+        .take()
+        .ok_or_else(|| Failure::new("serve", "no stderr"))?;
+    let mut lines = std::io::BufReader::new(stderr).lines();
+    loop {
+        let line = lines
+            .next()
+            .ok_or_else(|| Failure::new("serve", "exited before saying where it serves"))?
+            .called("reading serve's stderr")?;
+        if let Some(rest) = line.strip_prefix("serving on ") {
+            let base = rest.split_whitespace().next().unwrap_or("").to_string();
+            std::thread::spawn(move || lines.for_each(drop));
+            return Ok((child, base));
+        }
+    }
+}
+
+check! {
+    /// The service SIGKILLed while four clients send predictions: every prediction it answered
+    /// 200 is in the request store afterwards, the audit log still opens and verifies (a torn
+    /// last line, if any, cut), and the service starts again on the same state and answers.
+    fn a_killed_service_loses_no_answered_request(exercise = "verify", timeout_s = 300) {
+        let dir = scratch("kill");
+        let audit_key = "a".repeat(48);
+        let made = Command::new(BIN)
+            .args(["key", "--user", "alice", "--scopes", "chat", "--state"]).arg(&dir)
+            .env("WB32_AUDIT_KEY", &audit_key).env_remove("WB32_AUDIT_KEY_FILE")
+            .output().called("the key command")?;
+        ensure(made.status.success(), "the key command", String::from_utf8_lossy(&made.stderr).to_string())?;
+        let key = String::from_utf8_lossy(&made.stdout).trim().to_string();
+        let rows = rows()?;
+        let (mut child, base) = serve(&dir, &audit_key)?;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut clients = Vec::new();
+        for c in 0..4 {
+            let (stop, base, key, rows) = (stop.clone(), base.clone(), key.clone(), rows.clone());
+            clients.push(std::thread::spawn(move || {
+                let client = reqwest::blocking::Client::new();
+                let mut acked = Vec::new();
+                let mut n = 0;
+                while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    let id = format!("kill-{c}-{n}");
+                    n += 1;
+                    let r = client.post(format!("{base}/v1/predict")).bearer_auth(&key)
+                        .header("x-request-id", &id).json(&json!({"features": rows[n % rows.len()]})).send();
+                    match r {
+                        Ok(resp) if resp.status().as_u16() == 200 => acked.push(id),
+                        Ok(_) => {}
+                        Err(_) => break,
+                    }
+                }
+                acked
+            }));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(700));
+        child.0.kill().called("kill -9")?;
+        let _ = child.0.wait();
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        let acked: Vec<String> = clients.into_iter().flat_map(|c| c.join().unwrap_or_default()).collect();
+        ensure(acked.len() >= 20, "predictions answered before the kill", format!("expected at least 20, got {}", acked.len()))?;
+        let store = retention::open(&dir.join("requests.sqlite")).called("retention::open")?;
+        let mut missing = Vec::new();
+        for id in &acked {
+            let n: i64 = store.query_row("SELECT COUNT(*) FROM requests WHERE request_id = ?1", [id], |r| r.get(0)).called("a lookup")?;
+            if n != 1 {
+                missing.push(id.clone());
+            }
+        }
+        ensure(missing.is_empty(), "answered predictions in the store", format!("{} of {} missing: {:?}", missing.len(), acked.len(), &missing[..missing.len().min(5)]))?;
+        let k = Secret::new("WB32_AUDIT_KEY", audit_key.clone().into_bytes()).called("Secret::new")?;
+        let (log, _) = AuditLog::open(&dir.join("audit.jsonl"), k).called("AuditLog::open after the kill")?;
+        ensure(log.verify().called("verify")?.intact(), "the audit log after the kill", "must verify")?;
+        drop(log);
+        let (_again, base) = serve(&dir, &audit_key)?;
+        let r = reqwest::blocking::Client::new().post(format!("{base}/v1/predict")).bearer_auth(&key)
+            .json(&json!({"features": rows[0]})).send().called("a request after the restart")?;
+        ensure(r.status().as_u16() == 200, "after the restart", format!("expected 200, got {}", r.status()))
+    }
+}
+
+check! {
+    /// A chat completion through the service reaches SmolLM2 and comes back 200 with its usage;
+    /// the language model's span (`chat smollm2-135m-instruct`, GenAI conventions) hangs under
+    /// the server span and records the same token counts the answer reports; the prompt's
+    /// e-mail address is in no log line and is stored redacted; streaming, too many tokens, too
+    /// many messages and a missing key are refused.
+    fn chat_completions_are_bounded_traced_and_redacted(exercise = "authorize", timeout_s = 300) {
+        let t = telemetry::install();
+        let s = stack("chat")?;
+        let model = wb_llm::LocalModel::smollm2(wb_llm::WeightFormat::Quantized, &mut |_| {}).called("loading SmolLM2")?;
+        s.service.attach_chat(Box::new(model), 4).called("attach_chat")?;
+        let id = "chat-check-1";
+        let prompt = "Reply to carol@example.net: what is 2 + 2?";
+        let (status, answer) = s.rt.block_on(async {
+            let r = reqwest::Client::new().post(format!("{}/v1/chat/completions", s.base)).bearer_auth(&s.chat)
+                .header("x-request-id", id)
+                .json(&json!({"messages": [{"role": "user", "content": prompt}], "max_tokens": 12})).send().await?;
+            let status = r.status().as_u16();
+            let v: Value = r.json().await?;
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            Ok::<_, reqwest::Error>((status, v))
+        }).called("a chat completion")?;
+        ensure(status == 200, "the chat completion", format!("expected 200, got {status}: {answer}"))?;
+        let (input, output) = (answer["usage"]["prompt_tokens"].as_u64(), answer["usage"]["completion_tokens"].as_u64());
+        ensure(input.is_some_and(|n| n > 0) && output.is_some_and(|n| (1..=12).contains(&n)), "the answer's usage", format!("{}", answer["usage"]))?;
+        let spans = t.trace(id);
+        let root = spans.iter().find(|x| x.name == "POST /v1/chat/completions").ok_or_else(|| Failure::new("the trace", "no server span"))?;
+        let llm = spans.iter().find(|x| x.name == "chat smollm2-135m-instruct").ok_or_else(|| Failure::new("the trace", format!("no `chat smollm2-135m-instruct` span among {:?}", spans.iter().map(|x| &x.name).collect::<Vec<_>>())))?;
+        ensure(llm.parent_id == Some(root.span_id), "the language model's span", "must be a child of the server span")?;
+        ensure(llm.attributes.get("gen_ai.usage.input_tokens").and_then(Value::as_u64) == input
+            && llm.attributes.get("gen_ai.usage.output_tokens").and_then(Value::as_u64) == output
+            && llm.attributes.get("gen_ai.operation.name") == Some(&json!("chat")),
+            "the GenAI attributes", format!("{:?}", llm.attributes))?;
+        let all = t.logs().iter().map(Value::to_string).collect::<String>();
+        ensure(!all.contains("carol@example.net"), "the logs", "must not hold the prompt's e-mail address")?;
+        let stored: String = s.service.with_store(|c| c.query_row("SELECT comment FROM requests WHERE request_id = ?1", [id], |r| r.get(0))).called("the stored prompt")?;
+        ensure(stored == "Reply to [EMAIL]: what is 2 + 2?", "the stored prompt", stored.clone())?;
+        let msgs = |n: usize| json!({"messages": vec![json!({"role": "user", "content": "hi"}); n]});
+        let cases = [
+            ("a streamed request", json!({"messages": [{"role": "user", "content": "hi"}], "stream": true}), Some(s.chat.as_str()), 422),
+            ("1000 tokens", json!({"messages": [{"role": "user", "content": "hi"}], "max_tokens": 1000}), Some(s.chat.as_str()), 422),
+            ("17 messages", msgs(17), Some(s.chat.as_str()), 422),
+            ("no messages", json!({"messages": []}), Some(s.chat.as_str()), 422),
+            ("no key", msgs(1), None, 401),
+        ];
+        for (what, body, k, want) in cases {
+            let (got, message) = post(&s, "/v1/chat/completions", k, serde_json::to_vec(&body).called("json")?)?;
+            ensure(got == want && !message.is_empty(), what, format!("expected {want} with a message, got {got} {message:?}"))?;
+        }
+        Ok(())
+    }
+}
