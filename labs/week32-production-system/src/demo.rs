@@ -176,7 +176,7 @@ pub fn run(cli: &Args, lab: &mut Lab) -> Result<Report> {
             .post(format!("{base}/v1/chat/completions"))
             .bearer_auth(&alice.key)
             .header("x-request-id", CHAT_ID)
-            .json(&json!({"messages": [{"role": "user", "content": CHAT_PROMPT}], "max_tokens": 40}))
+            .json(&json!({"messages": [{"role": "user", "content": CHAT_PROMPT}], "max_tokens": 40, "temperature": 0}))
             .send()
             .await?;
         let chat_status = r.status().as_u16();

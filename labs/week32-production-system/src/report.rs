@@ -216,7 +216,7 @@ impl fmt::Display for Report {
         writeln!(f)?;
         writeln!(
             f,
-            "7. Retention (predict 30 days, admin 365 days, legal holds kept): {} rows stored",
+            "7. Retention (predictions and chats 30 days, admin 365 days, legal holds kept): {} rows stored",
             self.stored_before
         )?;
         let deleted: Vec<String> = self

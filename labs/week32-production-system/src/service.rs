@@ -228,6 +228,7 @@ impl Service {
         Ok(key)
     }
 
+    // ANCHOR: rollback
     /// Puts production back on the version before it (week 26's rollback), loads that model and
     /// makes it serve; audited. Returns (from, to).
     pub fn rollback(&self, actor: &str, reason: &str) -> Result<(i64, i64)> {
@@ -248,6 +249,7 @@ impl Service {
         info!(from, to, "rolled back");
         Ok((from, to))
     }
+    // ANCHOR_END: rollback
 
     /// Runs the retention job at `now_ms`.
     pub fn retention(&self, policy: &Policy, now_ms: i64) -> Result<retention::RetentionReport> {
@@ -294,6 +296,7 @@ fn new_request_id() -> String {
 #[derive(Clone)]
 struct RequestId(String);
 
+// ANCHOR: observe
 /// Around every request: the request id, the server span, the duration histogram, one log line.
 async fn observe(State(s): State<Service>, mut req: Request, next: Next) -> Response {
     let start = Instant::now();
@@ -336,6 +339,7 @@ async fn observe(State(s): State<Service>, mut req: Request, next: Next) -> Resp
     }
     response
 }
+// ANCHOR_END: observe
 
 /// Who a request's key belongs to, once authenticated.
 struct Caller {
