@@ -171,7 +171,15 @@ cargo run -p workbook -- grade week$ww
 MD
 
 # The registration line: the chapter replaces the "(coming)" entry of this week in the book.
-sed -i "s|^- \[Week $week: \(.*\) (coming)\]()|- [Week $week: $title]($(echo "$chapter" | sed 's|book/src/||'))|" book/src/SUMMARY.md
+# The roadmap's "(coming)" line for this week — `Week N:` or, for a lab spanning weeks,
+# `Weeks N–M:` — becomes the chapter's link; a SUMMARY without that line is an error, not a lab
+# silently left out of the book.
+link=${chapter#book/src/}
+sed -i -E "s#^- \[(Weeks? $week(–[0-9]+)?): .* \(coming\)\]\(\)#- [\1: $title]($link)#" book/src/SUMMARY.md
+grep -qF "]($link)" book/src/SUMMARY.md || {
+  echo "book/src/SUMMARY.md has no '(coming)' line for week $week: add \"- [Week $week: $title]($link)\" by hand" >&2
+  exit 1
+}
 cargo run -q -p "$pkg" > "book/src/phase${phase}/${pkg}-output.txt"
 cargo fmt --all
 echo "Scaffolded $pkg: $dir (its checks in $dir/tests/grade.rs) and $chapter, listed in book/src/SUMMARY.md."
