@@ -20,7 +20,7 @@ pub enum Command {
     Serve {
         #[arg(long, default_value = "127.0.0.1:8032")]
         addr: String,
-        #[arg(long, default_value = "output/week32-production-system/state")]
+        #[arg(long, default_value = "output/week32-production-system/service")]
         state: PathBuf,
     },
     /// Makes an API key for USER with SCOPES (chat, admin) on the store in STATE; prints it once
@@ -29,12 +29,12 @@ pub enum Command {
         user: String,
         #[arg(long, default_value = "chat")]
         scopes: String,
-        #[arg(long, default_value = "output/week32-production-system/state")]
+        #[arg(long, default_value = "output/week32-production-system/service")]
         state: PathBuf,
     },
     /// Verifies the audit log in STATE; exit status 1 if it does not verify
     Audit {
-        #[arg(long, default_value = "output/week32-production-system/state")]
+        #[arg(long, default_value = "output/week32-production-system/service")]
         state: PathBuf,
     },
     /// Writes the Kubernetes manifests (deploy::objects) as YAML to OUT

@@ -14,43 +14,44 @@ fn reg(e: impl std::fmt::Display) -> ProdError {
     ProdError::Registry(e.to_string())
 }
 
-/// The two versions [`setup`] leaves: `previous` (the bootstrap model) and `current`
-/// (promoted over it, in production).
+/// The versions [`setup`] found or made: `current` (in production) and `previous` (the one it
+/// replaced, what a rollback goes back to).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Versions {
     pub previous: i64,
     pub current: i64,
 }
 
-/// Opens the registry in `dir` and, the first time, trains and registers two versions of the
-/// classifier with week 28's pipeline: the bootstrap model, then one trained for more epochs
-/// under another seed, staged and promoted over it.
+/// Opens the registry in `dir` and, the first time (no version of the model yet), trains and
+/// registers two versions with week 28's pipeline: the bootstrap model, then one trained for
+/// more epochs under another seed, staged and promoted over it. Later openings change nothing.
 pub fn setup(dir: &Path) -> Result<(Tracker, Versions)> {
     let mut t = Tracker::open(dir).map_err(reg)?;
-    let previous = pipeline::bootstrap(&mut t).map_err(reg)?;
-    let production = t.resolve(MODEL, PRODUCTION).map_err(reg)?.version;
-    if production != previous {
-        return Ok((
-            t,
-            Versions {
-                previous,
-                current: production,
-            },
-        ));
+    if t.versions(MODEL).map_err(reg)?.is_empty() {
+        pipeline::bootstrap(&mut t).map_err(reg)?;
+        let cfg = week26_tracking_registry::sweep::Config {
+            epochs: 60,
+            ..pipeline::production_config(7)
+        };
+        let data = pipeline::data(0.0, 7).map_err(reg)?;
+        let candidate = pipeline::train(&mut t, &data, cfg).map_err(reg)?;
+        let v = pipeline::register(&mut t, &candidate).map_err(reg)?;
+        t.promote(
+            MODEL,
+            v,
+            "week 32: a retrained model, promoted for the capstone",
+        )
+        .map_err(reg)?;
     }
-    let cfg = week26_tracking_registry::sweep::Config {
-        epochs: 60,
-        ..pipeline::production_config(7)
-    };
-    let candidate =
-        pipeline::train(&mut t, &pipeline::data(0.0, 7).map_err(reg)?, cfg).map_err(reg)?;
-    let current = pipeline::register(&mut t, &candidate).map_err(reg)?;
-    t.promote(
-        MODEL,
-        current,
-        "week 32: a retrained model, promoted for the capstone",
-    )
-    .map_err(reg)?;
+    let current = t.resolve(MODEL, PRODUCTION).map_err(reg)?.version;
+    let previous = t
+        .alias_history(MODEL)
+        .map_err(reg)?
+        .iter()
+        .rev()
+        .find(|m| m.alias == PRODUCTION && m.kind == "promote" && m.to_version == current)
+        .and_then(|m| m.from_version)
+        .unwrap_or(current);
     Ok((t, Versions { previous, current }))
 }
 
