@@ -247,3 +247,27 @@ pub fn judge(findings: Vec<Finding>, ignores: &[Ignore]) -> Verdict {
         stale_ignores,
     }
 }
+
+impl std::fmt::Display for Verdict {
+    /// One line per finding (`FAILS`, `accepted`, `warning`) and per stale ignore entry.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let lists = [
+            ("FAILS", &self.failing),
+            ("accepted", &self.ignored),
+            ("warning", &self.warnings),
+        ];
+        for (label, list) in lists {
+            for x in list {
+                writeln!(
+                    f,
+                    "{label:<8} {} {} {} ({}): {}",
+                    x.id, x.package, x.version, x.kind, x.title
+                )?;
+            }
+        }
+        for id in &self.stale_ignores {
+            writeln!(f, "stale ignore entry: {id} matches no locked package")?;
+        }
+        Ok(())
+    }
+}

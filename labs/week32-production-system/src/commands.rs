@@ -91,6 +91,9 @@ pub fn run(command: Command) -> Result<()> {
             let key = secrets::from_env_or_file(AUDIT_KEY)?;
             let telemetry = telemetry::install();
             telemetry.write_logs_to(Some(Box::new(std::io::stdout())));
+            // The logs go to stdout (the container runtime collects them); the last 1,000
+            // spans stay in memory.
+            telemetry.keep(1_000);
             let service = open_service(&state, key)?;
             let rt = tokio::runtime::Runtime::new()?;
             rt.block_on(async {
@@ -133,21 +136,7 @@ pub fn run(command: Command) -> Result<()> {
         }
         Command::Advisories { lock, db, ignore } => {
             let verdict = audit_lock(&lock, &db, &ignore)?;
-            for (label, list) in [
-                ("FAILS", &verdict.failing),
-                ("ignored", &verdict.ignored),
-                ("warning", &verdict.warnings),
-            ] {
-                for f in list {
-                    println!(
-                        "{label}: {} {} {} ({}): {}",
-                        f.id, f.package, f.version, f.kind, f.title
-                    );
-                }
-            }
-            for id in &verdict.stale_ignores {
-                println!("stale ignore: {id} matches no locked package");
-            }
+            print!("{verdict}");
             if !verdict.failing.is_empty() {
                 bail!(
                     "{} known vulnerability(ies) not accepted in {}",

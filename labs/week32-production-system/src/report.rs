@@ -269,21 +269,8 @@ impl fmt::Display for Report {
             d.ignored.len(),
             d.warnings.len()
         )?;
-        for (label, list) in [
-            ("FAILS", &d.failing),
-            ("accepted", &d.ignored),
-            ("warning", &d.warnings),
-        ] {
-            for x in list {
-                writeln!(
-                    f,
-                    "   {label:<8} {} {} {} ({}): {}",
-                    x.id, x.package, x.version, x.kind, x.title
-                )?;
-            }
-        }
-        for id in &d.stale_ignores {
-            writeln!(f, "   stale ignore entry: {id}")?;
+        for line in d.to_string().lines() {
+            writeln!(f, "   {line}")?;
         }
         writeln!(f)?;
         writeln!(

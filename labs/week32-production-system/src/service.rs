@@ -142,7 +142,7 @@ impl Service {
         };
         s.inner.audit.append(
             "system",
-            "service.start",
+            "service.open",
             json!({"model": MODEL, "version": prod.version}),
         )?;
         Ok(s)
@@ -471,22 +471,50 @@ fn predict_input(v: &Value) -> Result<(Vec<f64>, Option<String>), Refused> {
 }
 // ANCHOR_END: limits
 
+/// What a handler answers: a response, or a refusal that becomes one.
+type Answer = Result<Response, Refused>;
+
+/// [`authorize`], with the caller's user recorded on the server span (`enduser.id`).
+fn caller(s: &Service, headers: &HeaderMap, scope: Scope) -> Result<Caller, Refused> {
+    let c = authorize(s, headers, scope)?;
+    tracing::Span::current().record("enduser.id", c.user.as_str());
+    Ok(c)
+}
+
+/// Stores a request before it is answered, or refuses with a 503: a request the store could not
+/// keep is not answered, so the client may safely send it again.
+fn store(s: &Service, r: &StoredRequest) -> Result<(), Refused> {
+    let _span = info_span!(
+        "db.insert",
+        "db.system" = "sqlite",
+        "db.collection.name" = "requests"
+    )
+    .entered();
+    s.with_store(|c| retention::insert(c, r))
+        .map(drop)
+        .map_err(|e| {
+            warn!(error = %e, "the request could not be stored");
+            refuse(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "store_unavailable",
+                "try again",
+            )
+        })
+}
+
+/// A 500 that names what failed.
+fn internal(code: &'static str, e: impl std::fmt::Display) -> Refused {
+    refuse(StatusCode::INTERNAL_SERVER_ERROR, code, e.to_string())
+}
+
 async fn predict(
     State(s): State<Service>,
     axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
     headers: HeaderMap,
     raw: Result<Bytes, BytesRejection>,
-) -> Response {
-    let caller = match authorize(&s, &headers, Scope::Chat) {
-        Ok(c) => c,
-        Err(r) => return r.into_response(),
-    };
-    tracing::Span::current().record("enduser.id", caller.user.as_str());
-    let input = body(raw).and_then(|v| predict_input(&v));
-    let (features, comment) = match input {
-        Ok(x) => x,
-        Err(r) => return r.into_response(),
-    };
+) -> Answer {
+    let caller = caller(&s, &headers, Scope::Chat)?;
+    let (features, comment) = predict_input(&body(raw)?)?;
     if let Some(c) = &comment {
         info!(comment = %c, "prediction requested with a comment");
     }
@@ -502,42 +530,27 @@ async fn predict(
         let x = ndarray::Array1::from(features).insert_axis(ndarray::Axis(0));
         served.model.predict(&x)[0]
     };
-    let stored = StoredRequest {
-        request_id: rid.clone(),
-        user_id: caller.user.clone(),
-        kind: "predict".into(),
-        at_ms: now_ms() as i64,
-        legal_hold: false,
-        status: 200,
-        version: Some(served.version),
-        comment: comment.as_deref().map(scrub),
-    };
-    let saved = {
-        let _span = info_span!(
-            "db.insert",
-            "db.system" = "sqlite",
-            "db.collection.name" = "requests"
-        )
-        .entered();
-        s.with_store(|c| retention::insert(c, &stored))
-    };
-    if let Err(e) = saved {
-        warn!(error = %e, "the request could not be stored");
-        return error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "store_unavailable",
-            "try again",
-        );
-    }
-    let _ = caller.key_id;
-    axum::Json(json!({
+    store(
+        &s,
+        &StoredRequest {
+            request_id: rid.clone(),
+            user_id: caller.user,
+            kind: "predict".into(),
+            at_ms: now_ms() as i64,
+            legal_hold: false,
+            status: 200,
+            version: Some(served.version),
+            comment: comment.as_deref().map(scrub),
+        },
+    )?;
+    Ok(axum::Json(json!({
         "p_malignant": p,
         "label": if p >= 0.5 { "malignant" } else { "benign" },
         "model": MODEL,
         "version": served.version,
         "request_id": rid,
     }))
-    .into_response()
+    .into_response())
 }
 
 /// The longest message of a chat request, characters; the most messages; the most tokens.
@@ -604,24 +617,17 @@ async fn chat(
     axum::Extension(RequestId(rid)): axum::Extension<RequestId>,
     headers: HeaderMap,
     raw: Result<Bytes, BytesRejection>,
-) -> Response {
+) -> Answer {
     use tower::ServiceExt as _;
-    let caller = match authorize(&s, &headers, Scope::Chat) {
-        Ok(c) => c,
-        Err(r) => return r.into_response(),
-    };
-    tracing::Span::current().record("enduser.id", caller.user.as_str());
-    let Some(llm) = s.inner.chat.get() else {
-        return error(
+    let caller = caller(&s, &headers, Scope::Chat)?;
+    let llm = s.inner.chat.get().ok_or_else(|| {
+        refuse(
             StatusCode::SERVICE_UNAVAILABLE,
             "no_model",
             "no language model is loaded",
-        );
-    };
-    let (mut forward, prompt, max_tokens) = match body(raw).and_then(|v| chat_input(&v)) {
-        Ok(x) => x,
-        Err(r) => return r.into_response(),
-    };
+        )
+    })?;
+    let (mut forward, prompt, max_tokens) = chat_input(&body(raw)?)?;
     // The service serves one language model: a request need not name it.
     forward["model"] = json!(llm.model);
     info!(prompt = %prompt, "chat requested");
@@ -636,13 +642,10 @@ async fn chat(
         "gen_ai.usage.output_tokens" = field::Empty,
         "gen_ai.response.finish_reasons" = field::Empty,
     );
-    let request = match axum::http::Request::post("/v1/chat/completions")
+    let request = axum::http::Request::post("/v1/chat/completions")
         .header(header::CONTENT_TYPE, "application/json")
         .body(axum::body::Body::from(forward.to_string()))
-    {
-        Ok(r) => r,
-        Err(e) => return error(StatusCode::INTERNAL_SERVER_ERROR, "request", e.to_string()),
-    };
+        .map_err(|e| internal("request", e))?;
     let response = match llm
         .router
         .clone()
@@ -656,123 +659,86 @@ async fn chat(
     let status = response.status();
     let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
         .await
-        .unwrap_or_default();
+        .map_err(|e| internal("model_answer", e))?;
     let answer: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    span.record(
-        "gen_ai.usage.input_tokens",
-        answer["usage"]["prompt_tokens"].as_u64().unwrap_or(0),
-    );
-    span.record(
-        "gen_ai.usage.output_tokens",
-        answer["usage"]["completion_tokens"].as_u64().unwrap_or(0),
-    );
+    let usage = |k: &str| answer["usage"][k].as_u64().unwrap_or(0);
+    span.record("gen_ai.usage.input_tokens", usage("prompt_tokens"));
+    span.record("gen_ai.usage.output_tokens", usage("completion_tokens"));
     if let Some(reason) = answer["choices"][0]["finish_reason"].as_str() {
         span.record("gen_ai.response.finish_reasons", reason);
     }
     drop(span);
-    let stored = StoredRequest {
-        request_id: rid,
-        user_id: caller.user.clone(),
-        kind: "chat".into(),
-        at_ms: now_ms() as i64,
-        legal_hold: false,
-        status: i64::from(status.as_u16()),
-        version: None,
-        comment: Some(scrub(&prompt)),
-    };
-    if let Err(e) = s.with_store(|c| retention::insert(c, &stored)) {
-        warn!(error = %e, "the request could not be stored");
-        return error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "store_unavailable",
-            "try again",
-        );
-    }
-    (status, [(header::CONTENT_TYPE, "application/json")], bytes).into_response()
+    store(
+        &s,
+        &StoredRequest {
+            request_id: rid,
+            user_id: caller.user,
+            kind: "chat".into(),
+            at_ms: now_ms() as i64,
+            legal_hold: false,
+            status: i64::from(status.as_u16()),
+            version: None,
+            comment: Some(scrub(&prompt)),
+        },
+    )?;
+    Ok((status, [(header::CONTENT_TYPE, "application/json")], bytes).into_response())
 }
 
 async fn rollback(
     State(s): State<Service>,
     headers: HeaderMap,
     raw: Result<Bytes, BytesRejection>,
-) -> Response {
-    let caller = match authorize(&s, &headers, Scope::Admin) {
-        Ok(c) => c,
-        Err(r) => return r.into_response(),
-    };
-    let v = match body(raw) {
-        Ok(v) => v,
-        Err(r) => return r.into_response(),
-    };
-    let reason = match v.get("reason").and_then(Value::as_str) {
+) -> Answer {
+    let caller = caller(&s, &headers, Scope::Admin)?;
+    let reason = match body(raw)?.get("reason").and_then(Value::as_str) {
         Some(r) if !r.trim().is_empty() && r.chars().count() <= MAX_REASON => scrub(r),
         _ => {
-            return error(
+            return Err(refuse(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "invalid_input",
                 format!("`reason`: expected a non-empty string of at most {MAX_REASON} characters"),
-            );
+            ));
         }
     };
-    let s2 = s.clone();
-    let key = caller.key_id.clone();
     let span = tracing::Span::current();
-    let done =
-        tokio::task::spawn_blocking(move || span.in_scope(|| s2.rollback(&key, &reason))).await;
-    match done {
-        Ok(Ok((from, to))) => axum::Json(json!({"from": from, "to": to})).into_response(),
-        Ok(Err(e)) => error(StatusCode::CONFLICT, "rollback_refused", e.to_string()),
-        Err(e) => error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "rollback_failed",
-            e.to_string(),
-        ),
-    }
+    let (from, to) =
+        tokio::task::spawn_blocking(move || span.in_scope(|| s.rollback(&caller.key_id, &reason)))
+            .await
+            .map_err(|e| internal("rollback_failed", e))?
+            .map_err(|e| refuse(StatusCode::CONFLICT, "rollback_refused", e.to_string()))?;
+    Ok(axum::Json(json!({"from": from, "to": to})).into_response())
 }
 
-async fn audit(State(s): State<Service>, headers: HeaderMap) -> Response {
-    if let Err(r) = authorize(&s, &headers, Scope::Admin) {
-        return r.into_response();
-    }
-    match s.audit().verify() {
-        Ok(v) => {
-            axum::Json(json!({"intact": v.intact(), "records": v.records, "problems": v.problems}))
-                .into_response()
-        }
-        Err(e) => error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "audit_unreadable",
-            e.to_string(),
-        ),
-    }
-}
-
-async fn model_card(State(s): State<Service>, headers: HeaderMap) -> Response {
-    if let Err(r) = authorize(&s, &headers, Scope::Admin) {
-        return r.into_response();
-    }
-    match s.with_registry(|t| registry::model_card(t)) {
-        Ok(card) => (
-            [(header::CONTENT_TYPE, "text/markdown; charset=utf-8")],
-            card,
-        )
+async fn audit(State(s): State<Service>, headers: HeaderMap) -> Answer {
+    caller(&s, &headers, Scope::Admin)?;
+    let v = s
+        .audit()
+        .verify()
+        .map_err(|e| internal("audit_unreadable", e))?;
+    Ok(
+        axum::Json(json!({"intact": v.intact(), "records": v.records, "problems": v.problems}))
             .into_response(),
-        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, "registry", e.to_string()),
-    }
+    )
 }
 
-async fn run_retention(State(s): State<Service>, headers: HeaderMap) -> Response {
-    if let Err(r) = authorize(&s, &headers, Scope::Admin) {
-        return r.into_response();
-    }
-    match s.retention(&Policy::standard(), now_ms() as i64) {
-        Ok(r) => axum::Json(json!(r)).into_response(),
-        Err(e) => error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "retention",
-            e.to_string(),
-        ),
-    }
+async fn model_card(State(s): State<Service>, headers: HeaderMap) -> Answer {
+    caller(&s, &headers, Scope::Admin)?;
+    let card = s
+        .with_registry(|t| registry::model_card(t))
+        .map_err(|e| internal("registry", e))?;
+    Ok((
+        [(header::CONTENT_TYPE, "text/markdown; charset=utf-8")],
+        card,
+    )
+        .into_response())
+}
+
+async fn run_retention(State(s): State<Service>, headers: HeaderMap) -> Answer {
+    caller(&s, &headers, Scope::Admin)?;
+    let r = s
+        .retention(&Policy::standard(), now_ms() as i64)
+        .map_err(|e| internal("retention", e))?;
+    Ok(axum::Json(json!(r)).into_response())
 }
 
 async fn readyz(State(s): State<Service>) -> Response {

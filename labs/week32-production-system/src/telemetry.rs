@@ -28,7 +28,8 @@ use tracing_subscriber::prelude::*;
 use tracing_subscriber::registry::LookupSpan;
 use week22_streaming_reliability::guard::{find_pii, redact};
 
-/// The most spans and log lines kept in memory (the oldest are dropped first).
+/// The most spans and log lines kept in memory unless [`Telemetry::keep`] says otherwise (the
+/// oldest are dropped first).
 pub const KEEP: usize = 200_000;
 
 /// A finished span.
@@ -107,22 +108,42 @@ pub fn scrub_value(value: &mut Value) {
 }
 
 /// What the layer collected, shared with whoever reads it.
-#[derive(Default)]
 pub struct Telemetry {
     spans: Mutex<VecDeque<SpanRecord>>,
     logs: Mutex<VecDeque<Value>>,
     sink: Mutex<Option<Box<dyn Write + Send>>>,
+    keep: std::sync::atomic::AtomicUsize,
 }
 
-fn push<T>(q: &Mutex<VecDeque<T>>, item: T) {
-    let mut q = q.lock().unwrap_or_else(|p| p.into_inner());
-    if q.len() == KEEP {
-        q.pop_front();
+impl Default for Telemetry {
+    fn default() -> Self {
+        Self {
+            spans: Mutex::default(),
+            logs: Mutex::default(),
+            sink: Mutex::default(),
+            keep: std::sync::atomic::AtomicUsize::new(KEEP),
+        }
     }
-    q.push_back(item);
 }
 
 impl Telemetry {
+    /// Keeps at most `n` spans and `n` log lines in memory from now on (a long-running service
+    /// keeps few: its logs go to the sink, its spans to an exporter).
+    pub fn keep(&self, n: usize) {
+        self.keep.store(n, Ordering::SeqCst);
+    }
+
+    fn push<T>(&self, q: &Mutex<VecDeque<T>>, item: T) {
+        let keep = self.keep.load(Ordering::SeqCst);
+        let mut q = q.lock().unwrap_or_else(|p| p.into_inner());
+        while q.len() >= keep.max(1) {
+            q.pop_front();
+        }
+        if keep > 0 {
+            q.push_back(item);
+        }
+    }
+
     /// The finished spans of the trace `trace_id`, in the order they started.
     pub fn trace(&self, trace_id: &str) -> Vec<SpanRecord> {
         let q = self.spans.lock().unwrap_or_else(|p| p.into_inner());
@@ -245,7 +266,7 @@ where
         {
             let _ = writeln!(sink, "{line}");
         }
-        push(&self.0.logs, line);
+        self.0.push(&self.0.logs, line);
     }
 
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
@@ -258,7 +279,7 @@ where
         let Value::Object(attributes) = attributes else {
             return;
         };
-        push(
+        self.0.push(
             &self.0.spans,
             SpanRecord {
                 trace_id: data.trace_id,

@@ -339,7 +339,9 @@ check! {
         let unknown = week24_llm_app::keys::generate().key;
         let mut string_feature = json!({"features": rows[0]});
         string_feature["features"][3] = json!("12.5");
-        let cases: Vec<(&str, &str, Option<&str>, Vec<u8>, u16, &str)> = vec![
+        // (what, route, key, body, the status expected, what its message must say)
+        type Case<'a> = (&'a str, &'a str, Option<&'a str>, Vec<u8>, u16, &'a str);
+        let cases: Vec<Case> = vec![
             ("no key", "/v1/predict", None, good.clone(), 401, "Bearer"),
             ("a malformed key", "/v1/predict", Some("sk-wb-12-34"), good.clone(), 401, "not an API key"),
             ("an unknown key", "/v1/predict", Some(unknown.as_str()), good.clone(), 401, "unknown"),
@@ -520,7 +522,7 @@ check! {
         let (t, v) = registry::setup(&dir).called("registry::setup")?;
         let card = registry::model_card(&t).called("model_card")?;
         let prod = t.resolve(MODEL, PRODUCTION).called("resolve")?;
-        ensure(prod.version == v.current && card.contains(&format!("version {}", v.current)), "the version", format!("{card}"))?;
+        ensure(prod.version == v.current && card.contains(&format!("version {}", v.current)), "the version", card.clone())?;
         ensure(card.contains(&prod.sha256) && card.contains(&prod.run_id), "the lineage", "the artifact's SHA-256 and the run id")?;
         let loss = t.history(&prod.run_id, "valid_loss").called("history")?.last().map(|p| p.value).unwrap_or(f64::NAN);
         ensure(card.contains(&format!("valid_loss: {loss:.4}")), "the metrics", format!("valid_loss {loss:.4}"))?;
