@@ -6,7 +6,7 @@
 //!
 //! Output size along one axis: `out = (in + 2·padding − kernel) / stride + 1` (integer division).
 
-use candle_core::{CpuStorage, CustomOp1, DType, Device, Layout, Shape, Tensor};
+use candle_core::{CpuStorage, CustomOp1, CustomOp2, DType, Device, Layout, Shape, Tensor};
 use wb_core::MlError;
 
 use crate::Result;
@@ -242,6 +242,27 @@ pub fn max_pool2d(x: &Tensor, k: usize, stride: usize) -> Result<Tensor> {
 ///
 /// `x`: `[n, c, h, w]`, `w`: `[o, c, kh, kw]` → `[n, o, h + 2p − kh + 1, w + 2p − kw + 1]`.
 pub fn conv2d_unfold(x: &Tensor, w: &Tensor, padding: usize) -> Result<Tensor> {
+    let y = conv_channel_major(x, w, padding)?; // [o, n, oh, ow]
+    Ok(y.permute((1, 0, 2, 3))?.contiguous()?)
+}
+
+/// The convolution of [`conv2d_unfold`] followed by `k × k` max-pooling, the pair that each
+/// block of this lab's CNN trains with: `[n, c, h, w]` → `[n, o, oh / k, ow / k]`. The pooling
+/// reads the convolution's output in the order the matrix product leaves it, so no permutation
+/// is needed.
+pub fn conv2d_max_pool(x: &Tensor, w: &Tensor, padding: usize, k: usize) -> Result<Tensor> {
+    let y = conv_channel_major(x, w, padding)?; // [o, n, oh, ow]
+    check_window(&y, k)?;
+    Ok(y.apply_op1(MaxPool {
+        k,
+        channel_major: true,
+    })?)
+}
+
+/// The convolution as one matrix product, as numpy's im2col does: the kernels `[o, c·kh·kw]`
+/// times the columns of every image at once `[c·kh·kw, n·oh·ow]` gives `[o, n, oh, ow]`
+/// (channel-major). One large product keeps the matrix kernel busier than one per image.
+fn conv_channel_major(x: &Tensor, w: &Tensor, padding: usize) -> Result<Tensor> {
     let s = conv_shape(x, w, 1, padding)?;
     if x.dtype() != DType::F32 {
         return Err(invalid(
@@ -249,14 +270,14 @@ pub fn conv2d_unfold(x: &Tensor, w: &Tensor, padding: usize) -> Result<Tensor> {
             format!("expected f32 images, got {:?}", x.dtype()),
         ));
     }
-    let cols = x.contiguous()?.apply_op1(Unfold(s))?; // [n, c·kh·kw, oh·ow]
+    let cols = x.contiguous()?.apply_op1(Unfold(s))?; // [c·kh·kw, n·oh·ow]
     let k = w.reshape((s.o, s.c * s.kh * s.kw))?; // [o, c·kh·kw]
-    let y = k.broadcast_matmul(&cols)?; // [n, o, oh·ow]
-    Ok(y.reshape((s.n, s.o, s.oh, s.ow))?)
+    let y = k.matmul(&cols)?; // [o, n·oh·ow]
+    Ok(y.reshape((s.o, s.n, s.oh, s.ow))?)
 }
 
-/// im2col as one operation: `[n, c, h, w]` → `[n, c·kh·kw, oh·ow]`, row `(ch, u, v)` holding
-/// pixel `(i + u − p, j + v − p)` of channel `ch` for output position `(i, j)` (0 in the
+/// im2col as one operation: `[n, c, h, w]` → `[c·kh·kw, n·oh·ow]`, row `(ch, u, v)` holding, in
+/// column `(b, i, j)`, pixel `(i + u − p, j + v − p)` of channel `ch` of image `b` (0 in the
 /// padding). Its gradient is [`Fold`].
 #[derive(Debug, Clone, Copy)]
 pub struct Unfold(pub ConvShape);
@@ -273,6 +294,11 @@ impl ConvShape {
         let first = (-shift).max(0) as usize;
         let last = ((len as isize - shift).max(0) as usize).min(out);
         (first, last.max(first), shift)
+    }
+
+    /// Where image `b`'s part of row `(ch, u, v)` of the columns starts.
+    fn row_start(&self, b: usize, ch: usize, u: usize, v: usize) -> usize {
+        (((ch * self.kh + u) * self.kw + v) * self.n + b) * self.oh * self.ow
     }
 }
 
@@ -303,7 +329,7 @@ impl CustomOp1 for Unfold {
         let s = self.0;
         let x = f32_slice(storage, layout, "unfold")?;
         let rows = s.c * s.kh * s.kw;
-        let mut cols = vec![0f32; s.n * rows * s.oh * s.ow];
+        let mut cols = vec![0f32; rows * s.n * s.oh * s.ow];
         for b in 0..s.n {
             for ch in 0..s.c {
                 let plane = &x[(b * s.c + ch) * s.h * s.w..][..s.h * s.w];
@@ -311,7 +337,7 @@ impl CustomOp1 for Unfold {
                     let (i0, i1, di) = s.span(u, s.h, s.oh);
                     for v in 0..s.kw {
                         let (j0, j1, dj) = s.span(v, s.w, s.ow);
-                        let row = (b * rows + (ch * s.kh + u) * s.kw + v) * s.oh * s.ow;
+                        let row = s.row_start(b, ch, u, v);
                         for i in i0..i1 {
                             let src = (i as isize + di) as usize * s.w;
                             let from = (j0 as isize + dj) as usize;
@@ -322,7 +348,10 @@ impl CustomOp1 for Unfold {
                 }
             }
         }
-        Ok((CpuStorage::F32(cols), Shape::from((s.n, rows, s.oh * s.ow))))
+        Ok((
+            CpuStorage::F32(cols),
+            Shape::from((rows, s.n * s.oh * s.ow)),
+        ))
     }
 
     fn bwd(
@@ -347,7 +376,6 @@ impl CustomOp1 for Fold {
     ) -> candle_core::Result<(CpuStorage, Shape)> {
         let s = self.0;
         let cols = f32_slice(storage, layout, "fold")?;
-        let rows = s.c * s.kh * s.kw;
         let mut x = vec![0f32; s.n * s.c * s.h * s.w];
         for b in 0..s.n {
             for ch in 0..s.c {
@@ -356,7 +384,7 @@ impl CustomOp1 for Fold {
                     let (i0, i1, di) = s.span(u, s.h, s.oh);
                     for v in 0..s.kw {
                         let (j0, j1, dj) = s.span(v, s.w, s.ow);
-                        let row = (b * rows + (ch * s.kh + u) * s.kw + v) * s.oh * s.ow;
+                        let row = s.row_start(b, ch, u, v);
                         for i in i0..i1 {
                             let dst = (i as isize + di) as usize * s.w;
                             let from = (j0 as isize + dj) as usize;
@@ -374,6 +402,166 @@ impl CustomOp1 for Fold {
     }
 }
 // ANCHOR_END: unfold
+
+// ANCHOR: pool
+/// Max-pooling over `k × k` windows `k` apart, as one candle operation with its own backward
+/// pass, for training: each window's gradient goes to its largest value (the first of equal
+/// ones, as PyTorch does). candle 0.11's `max_pool2d` computes the same values, but its backward
+/// pass multiplies the gradient by `1/k²` (a quarter for 2 × 2 windows: the first layer of this
+/// CNN received 1/16 of its true gradient) and takes eight passes over full-size tensors where
+/// this one takes one. A unit test shows both against a hand-worked case.
+///
+/// `x`: `[n, c, h, w]` → `[n, c, h / k, w / k]` (rows and columns past the last whole window are
+/// dropped, as in candle).
+pub fn max_pool2d_train(x: &Tensor, k: usize) -> Result<Tensor> {
+    check_window(x, k)?;
+    Ok(x.contiguous()?.apply_op1(MaxPool {
+        k,
+        channel_major: false,
+    })?)
+}
+
+fn check_window(x: &Tensor, k: usize) -> Result<()> {
+    let (_, _, h, w) = dims4("x", x)?;
+    if k == 0 || k > h || k > w {
+        return Err(invalid(
+            "k",
+            format!("expected a window from 1 to {}, got {k}", h.min(w)),
+        ));
+    }
+    if x.dtype() != DType::F32 {
+        return Err(invalid(
+            "x",
+            format!("expected f32 values, got {:?}", x.dtype()),
+        ));
+    }
+    Ok(())
+}
+
+/// The operation of [`max_pool2d_train`] and [`conv2d_max_pool`]: `k × k` windows, reading
+/// `[n, c, h, w]`, or `[c, n, h, w]` when `channel_major` (the output is `[n, c, …]` either
+/// way). Its gradient is the same struct used as a [`CustomOp2`] on (input, output gradient): it
+/// puts each output's gradient on its window's maximum and 0 elsewhere.
+#[derive(Debug, Clone, Copy)]
+pub struct MaxPool {
+    pub k: usize,
+    pub channel_major: bool,
+}
+
+impl MaxPool {
+    /// The output's shape for an input of `dims`.
+    fn out_dims(&self, dims: &[usize]) -> (usize, usize, usize, usize) {
+        let (a, b) = if self.channel_major {
+            (dims[1], dims[0])
+        } else {
+            (dims[0], dims[1])
+        };
+        (a, b, dims[2] / self.k, dims[3] / self.k)
+    }
+
+    /// Output plane `(b, c)`'s index for input plane `plane` of an input of `dims`: the same
+    /// plane, or plane `(c, b)` of a channel-major input.
+    fn out_plane(&self, plane: usize, dims: &[usize]) -> usize {
+        if self.channel_major {
+            (plane % dims[1]) * dims[0] + plane / dims[1]
+        } else {
+            plane
+        }
+    }
+
+    /// The largest value of each window of `x` into `y`: row by row, with `max` rather than
+    /// comparisons and branches (a branch on random values is mispredicted half the time).
+    fn pool(&self, x: &[f32], dims: &[usize], y: &mut [f32]) {
+        let (k, h, w) = (self.k, dims[2], dims[3]);
+        let (oh, ow) = (h / k, w / k);
+        for plane in 0..dims[0] * dims[1] {
+            let src = &x[plane * h * w..][..h * w];
+            let dst = &mut y[self.out_plane(plane, dims) * oh * ow..][..oh * ow];
+            for (i, out) in dst.chunks_exact_mut(ow).enumerate() {
+                out.fill(f32::NEG_INFINITY);
+                for u in 0..k {
+                    let row = &src[(i * k + u) * w..][..ow * k];
+                    for (m, window) in out.iter_mut().zip(row.chunks_exact(k)) {
+                        *m = window.iter().fold(*m, |m, &v| m.max(v));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Adds each output's gradient `grad` onto its window's (first) largest value in `dx`.
+    fn scatter(&self, x: &[f32], dims: &[usize], grad: &[f32], dx: &mut [f32]) {
+        let (k, h, w) = (self.k, dims[2], dims[3]);
+        let (oh, ow) = (h / k, w / k);
+        for plane in 0..dims[0] * dims[1] {
+            let src = &x[plane * h * w..][..h * w];
+            let g = &grad[self.out_plane(plane, dims) * oh * ow..][..oh * ow];
+            let d = &mut dx[plane * h * w..][..h * w];
+            for i in 0..oh {
+                for j in 0..ow {
+                    let (mut best, mut at) = (f32::NEG_INFINITY, (i * k) * w + j * k);
+                    for u in 0..k {
+                        for v in 0..k {
+                            let p = (i * k + u) * w + j * k + v;
+                            // A select, not a branch: the winner's position is unpredictable.
+                            let better = src[p] > best;
+                            best = if better { src[p] } else { best };
+                            at = if better { p } else { at };
+                        }
+                    }
+                    d[at] += g[i * ow + j];
+                }
+            }
+        }
+    }
+}
+
+impl CustomOp1 for MaxPool {
+    fn name(&self) -> &'static str {
+        "max-pool"
+    }
+
+    fn cpu_fwd(
+        &self,
+        storage: &CpuStorage,
+        layout: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let x = f32_slice(storage, layout, "max-pool")?;
+        let shape = self.out_dims(layout.dims());
+        let mut y = vec![0f32; shape.0 * shape.1 * shape.2 * shape.3];
+        self.pool(x, layout.dims(), &mut y);
+        Ok((CpuStorage::F32(y), Shape::from(shape)))
+    }
+
+    fn bwd(&self, x: &Tensor, _y: &Tensor, grad: &Tensor) -> candle_core::Result<Option<Tensor>> {
+        Ok(Some(x.apply_op2_no_bwd(&grad.contiguous()?, self)?))
+    }
+}
+
+impl CustomOp2 for MaxPool {
+    fn name(&self) -> &'static str {
+        "max-pool-grad"
+    }
+
+    fn cpu_fwd(
+        &self,
+        x_storage: &CpuStorage,
+        x_layout: &Layout,
+        grad_storage: &CpuStorage,
+        grad_layout: &Layout,
+    ) -> candle_core::Result<(CpuStorage, Shape)> {
+        let x = f32_slice(x_storage, x_layout, "max-pool gradient (input)")?;
+        let grad = f32_slice(
+            grad_storage,
+            grad_layout,
+            "max-pool gradient (output gradient)",
+        )?;
+        let mut dx = vec![0f32; x.len()];
+        self.scatter(x, x_layout.dims(), grad, &mut dx);
+        Ok((CpuStorage::F32(dx), x_layout.shape().clone()))
+    }
+}
+// ANCHOR_END: pool
 
 #[cfg(test)]
 mod tests {
@@ -411,5 +599,125 @@ mod tests {
             .unwrap();
         assert!(gap(g1.get(&w).unwrap(), g2.get(&w).unwrap()) < 1e-4);
         assert!(gap(g1.get(&x).unwrap(), g2.get(&x).unwrap()) < 1e-4);
+    }
+
+    /// A hand-worked 4 × 4 case: each 2 × 2 window's gradient lands on its maximum (the first
+    /// of two equal ones), whole; candle's own max_pool2d gives the same values but a quarter of
+    /// that gradient.
+    #[test]
+    fn max_pool_train_gradient_goes_whole_to_each_maximum() {
+        let dev = Device::Cpu;
+        #[rustfmt::skip]
+        let x = Var::from_tensor(&Tensor::from_vec(vec![
+            1f32, 5., 2., 2.,
+            3.,   4., 2., 0.,
+            -1., -2., 7., 8.,
+            -3., -4., 9., 6.,
+        ], (1, 1, 4, 4), &dev).unwrap()).unwrap();
+        let y = max_pool2d_train(&x, 2).unwrap();
+        assert_eq!(
+            y.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+            [5., 2., -1., 9.]
+        );
+        let r = Tensor::from_vec(vec![10f32, 20., 30., 40.], (1, 1, 2, 2), &dev).unwrap();
+        let grads = (&y * &r).unwrap().sum_all().unwrap().backward().unwrap();
+        #[rustfmt::skip]
+        let expected = [
+            0f32, 10., 20., 0.,
+            0.,   0.,  0.,  0.,
+            30.,  0.,  0.,  0.,
+            0.,   0.,  40., 0.,
+        ];
+        let got = grads.get(&x).unwrap().flatten_all().unwrap();
+        assert_eq!(got.to_vec1::<f32>().unwrap(), expected);
+
+        // candle's: same values, gradient a quarter of the true one where the maximum is unique.
+        let theirs = x.max_pool2d(2).unwrap();
+        assert_eq!(
+            theirs.flatten_all().unwrap().to_vec1::<f32>().unwrap(),
+            [5., 2., -1., 9.]
+        );
+        let grads = (&theirs * &r)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        let candle = grads
+            .get(&x)
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        for at in [1, 8, 14] {
+            assert_eq!(candle[at], expected[at] / 4.0, "position {at}");
+        }
+    }
+
+    /// The fused convolution and pooling equal candle's conv2d then max_pool2d in value, and
+    /// their gradients equal those of conv2d then the lab's pool (the true ones: the test
+    /// above).
+    #[test]
+    fn conv2d_max_pool_equals_conv_then_pool() {
+        let dev = Device::Cpu;
+        let x = Var::from_tensor(&Tensor::randn(0f32, 1.0, (3, 2, 6, 8), &dev).unwrap()).unwrap();
+        let w = Var::from_tensor(&Tensor::randn(0f32, 1.0, (5, 2, 3, 3), &dev).unwrap()).unwrap();
+        let ours = conv2d_max_pool(&x, &w, 1, 2).unwrap();
+        let conv = x.conv2d(&w, 1, 1, 1, 1).unwrap();
+        let theirs = max_pool2d_train(&conv, 2).unwrap();
+        let gap = |a: &Tensor, b: &Tensor| {
+            let d = (a - b).unwrap().abs().unwrap().max_all().unwrap();
+            d.to_scalar::<f32>().unwrap()
+        };
+        assert_eq!(ours.dims(), [3, 5, 3, 4]);
+        assert!(gap(&ours, &conv.max_pool2d(2).unwrap()) < 1e-5);
+        let r = Tensor::randn(0f32, 1.0, ours.shape(), &dev).unwrap();
+        let g1 = (&ours * &r).unwrap().sum_all().unwrap().backward().unwrap();
+        let g2 = (&theirs * &r)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        assert!(gap(g1.get(&w).unwrap(), g2.get(&w).unwrap()) < 1e-4);
+        assert!(gap(g1.get(&x).unwrap(), g2.get(&x).unwrap()) < 1e-4);
+        assert!(conv2d_max_pool(&x, &w, 1, 7).is_err());
+    }
+
+    /// Against central differences on random values (no ties), for a loss weighing each
+    /// output differently; and the refusals.
+    #[test]
+    fn max_pool_train_gradient_matches_central_differences() {
+        let dev = Device::Cpu;
+        let x0 = Tensor::randn(0f32, 1.0, (2, 3, 5, 6), &dev).unwrap();
+        let r = Tensor::randn(0f32, 1.0, (2, 3, 2, 3), &dev).unwrap();
+        let loss = |x: &Tensor| -> f64 {
+            let y = max_pool2d_train(x, 2).unwrap();
+            let v = (&y * &r).unwrap().sum_all().unwrap();
+            f64::from(v.to_scalar::<f32>().unwrap())
+        };
+        let x = Var::from_tensor(&x0).unwrap();
+        let y = max_pool2d_train(&x, 2).unwrap();
+        let grads = (&y * &r).unwrap().sum_all().unwrap().backward().unwrap();
+        let g = values(grads.get(&x).unwrap()).unwrap();
+        let xv = values(&x0).unwrap();
+        let h = 1e-3f32;
+        for at in 0..xv.len() {
+            let shifted = |d: f32| {
+                let mut v = xv.clone();
+                v[at] += d;
+                Tensor::from_vec(v, x0.shape(), &dev).unwrap()
+            };
+            let numeric = (loss(&shifted(h)) - loss(&shifted(-h))) / (2.0 * f64::from(h));
+            assert!(
+                (numeric - f64::from(g[at])).abs() < 1e-2,
+                "entry {at}: numeric {numeric}, analytic {}",
+                g[at]
+            );
+        }
+        assert!(max_pool2d_train(&x0, 0).is_err());
+        assert!(max_pool2d_train(&x0, 6).is_err());
+        assert!(max_pool2d_train(&x0.to_dtype(DType::F64).unwrap(), 2).is_err());
     }
 }

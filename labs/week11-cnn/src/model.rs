@@ -18,7 +18,7 @@ use wb_train::{FitConfig, FitReport, LrSchedule, NamedVars, Task};
 
 use crate::Result;
 use crate::augment::{Augmentation, augment};
-use crate::conv::{conv2d_unfold, dims4};
+use crate::conv::{conv2d_max_pool, conv2d_unfold, dims4, max_pool2d_train};
 use crate::data::{Images, PIXELS, SIDE};
 
 /// Mean and standard deviation of MNIST's pixels (in [0, 1]): the network sees standardised
@@ -57,6 +57,12 @@ impl Cnn {
         conv2d_unfold(x, layer.weight(), 1)
     }
 
+    /// The same convolution followed by 2 × 2 max-pooling, in one pass (see
+    /// [`conv2d_max_pool`]): `[n, c, h, w]` → `[n, o, h / 2, w / 2]`.
+    fn convolve_pool(layer: &Conv2d, x: &Tensor) -> Result<Tensor> {
+        conv2d_max_pool(x, layer.weight(), 1, 2)
+    }
+
     /// Adds a layer's bias to each of its channels: `[n, o, h, w]` → `[n, o, h, w]`.
     fn add_bias(layer: &Conv2d, y: &Tensor) -> Result<Tensor> {
         match layer.bias() {
@@ -71,7 +77,7 @@ impl Cnn {
         check_images(x)?;
         let x = x.affine(1.0 / STD, -MEAN / STD)?;
         let a1 = Self::add_bias(&self.conv1, &Self::convolve(&self.conv1, &x)?)?.relu()?;
-        let a2 = Self::convolve(&self.conv2, &a1.max_pool2d(2)?)?;
+        let a2 = Self::convolve(&self.conv2, &max_pool2d_train(&a1, 2)?)?;
         let a2 = Self::add_bias(&self.conv2, &a2)?.relu()?;
         Ok((a1, a2))
     }
@@ -86,9 +92,9 @@ impl Cnn {
         // max-pool → bias → ReLU: a maximum commutes with adding a constant and with ReLU (both
         // keep the order of values), so the values are the same, and the bias and ReLU, forward
         // and backward, touch a quarter of the positions.
-        let x = Self::convolve(&self.conv1, &x)?.max_pool2d(2)?; // [n, 32, 14, 14]
+        let x = Self::convolve_pool(&self.conv1, &x)?; // [n, 32, 14, 14]
         let x = Self::add_bias(&self.conv1, &x)?.relu()?;
-        let x = Self::convolve(&self.conv2, &x)?.max_pool2d(2)?; // [n, 64, 7, 7]
+        let x = Self::convolve_pool(&self.conv2, &x)?; // [n, 64, 7, 7]
         let x = Self::add_bias(&self.conv2, &x)?.relu()?;
         let x = x.flatten_from(1)?; // [n, 3136]
         let x = self.fc1.forward(&x)?.relu()?; // [n, 128]
