@@ -568,6 +568,29 @@ mod tests {
     use super::*;
     use candle_core::Var;
 
+    /// The largest absolute difference between two tensors of one shape.
+    fn gap(a: &Tensor, b: &Tensor) -> f32 {
+        let d = (a - b).unwrap().abs().unwrap().max_all().unwrap();
+        d.to_scalar::<f32>().unwrap()
+    }
+
+    /// `ours` and `theirs`, both computed from `x` and `w`, have the same values, and the same
+    /// gradients with respect to both for a loss that weighs every output differently (so that
+    /// every gradient entry is tested).
+    fn assert_same_values_and_gradients(ours: &Tensor, theirs: &Tensor, x: &Var, w: &Var) {
+        assert!(gap(ours, theirs) < 1e-5);
+        let r = Tensor::randn(0f32, 1.0, ours.shape(), &Device::Cpu).unwrap();
+        let g1 = (ours * &r).unwrap().sum_all().unwrap().backward().unwrap();
+        let g2 = (theirs * &r)
+            .unwrap()
+            .sum_all()
+            .unwrap()
+            .backward()
+            .unwrap();
+        assert!(gap(g1.get(w).unwrap(), g2.get(w).unwrap()) < 1e-4);
+        assert!(gap(g1.get(x).unwrap(), g2.get(x).unwrap()) < 1e-4);
+    }
+
     /// The training path (conv2d_unfold) against candle's conv2d: same values, same gradients
     /// with respect to the kernels and to the input.
     #[test]
@@ -577,32 +600,11 @@ mod tests {
         let w = Var::from_tensor(&Tensor::randn(0f32, 1.0, (4, 3, 3, 3), &dev).unwrap()).unwrap();
         let ours = conv2d_unfold(&x, &w, 1).unwrap();
         let theirs = x.conv2d(&w, 1, 1, 1, 1).unwrap();
-        let gap = |a: &Tensor, b: &Tensor| {
-            (a - b)
-                .unwrap()
-                .abs()
-                .unwrap()
-                .max_all()
-                .unwrap()
-                .to_scalar::<f32>()
-                .unwrap()
-        };
-        assert!(gap(&ours, &theirs) < 1e-5);
-        // A loss that weighs every output differently, so that every gradient entry is tested.
-        let r = Tensor::randn(0f32, 1.0, ours.shape(), &dev).unwrap();
-        let g1 = (&ours * &r).unwrap().sum_all().unwrap().backward().unwrap();
-        let g2 = (&theirs * &r)
-            .unwrap()
-            .sum_all()
-            .unwrap()
-            .backward()
-            .unwrap();
-        assert!(gap(g1.get(&w).unwrap(), g2.get(&w).unwrap()) < 1e-4);
-        assert!(gap(g1.get(&x).unwrap(), g2.get(&x).unwrap()) < 1e-4);
+        assert_same_values_and_gradients(&ours, &theirs, &x, &w);
     }
 
     /// A hand-worked 4 × 4 case: each 2 × 2 window's gradient lands on its maximum (the first
-    /// of two equal ones), whole; candle's own max_pool2d gives the same values but a quarter of
+    /// of three equal ones in the second window), whole; candle's own max_pool2d gives the same values but a quarter of
     /// that gradient.
     #[test]
     fn max_pool_train_gradient_goes_whole_to_each_maximum() {
@@ -666,22 +668,9 @@ mod tests {
         let ours = conv2d_max_pool(&x, &w, 1, 2).unwrap();
         let conv = x.conv2d(&w, 1, 1, 1, 1).unwrap();
         let theirs = max_pool2d_train(&conv, 2).unwrap();
-        let gap = |a: &Tensor, b: &Tensor| {
-            let d = (a - b).unwrap().abs().unwrap().max_all().unwrap();
-            d.to_scalar::<f32>().unwrap()
-        };
         assert_eq!(ours.dims(), [3, 5, 3, 4]);
         assert!(gap(&ours, &conv.max_pool2d(2).unwrap()) < 1e-5);
-        let r = Tensor::randn(0f32, 1.0, ours.shape(), &dev).unwrap();
-        let g1 = (&ours * &r).unwrap().sum_all().unwrap().backward().unwrap();
-        let g2 = (&theirs * &r)
-            .unwrap()
-            .sum_all()
-            .unwrap()
-            .backward()
-            .unwrap();
-        assert!(gap(g1.get(&w).unwrap(), g2.get(&w).unwrap()) < 1e-4);
-        assert!(gap(g1.get(&x).unwrap(), g2.get(&x).unwrap()) < 1e-4);
+        assert_same_values_and_gradients(&ours, &theirs, &x, &w);
         assert!(conv2d_max_pool(&x, &w, 1, 7).is_err());
     }
 
